@@ -1,0 +1,103 @@
+//! Content on MongoDB: user profiles, posts, comments and notifications. This crate owns the
+//! MongoDB client, the collections' `$jsonSchema` validators and indexes ([`schema`]), and,
+//! as later features land, the content repositories.
+//!
+//! Only features that both MongoDB 7+ (production) and SecantusDB (local) support are used:
+//! CRUD, unique and compound indexes, `$jsonSchema` validators, aggregation with `$lookup`,
+//! transactions. No text indexes: search lives in the Tantivy index.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use mongodb::bson::{doc, Document};
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Database};
+use techhub_core::{MigrationReport, PoolSettings, Probe, Store};
+
+/// Database used when the URL names none.
+pub const DEFAULT_DATABASE: &str = "techhub";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MongoError {
+    #[error("invalid MongoDB URL: {0}")]
+    Url(#[source] mongodb::error::Error),
+    #[error("MongoDB did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error(transparent)]
+    Db(#[from] mongodb::error::Error),
+}
+
+/// The content store: a MongoDB client bound to one database.
+#[derive(Clone, Debug)]
+pub struct Mongo {
+    client: Client,
+    db: Database,
+    query_timeout: Duration,
+}
+
+impl Mongo {
+    /// Creates the client. The driver connects in the background, so this succeeds while
+    /// MongoDB is down; operations then fail after the server-selection timeout (the
+    /// configured connect timeout) instead of the driver's 30 s default.
+    pub async fn connect(settings: &PoolSettings) -> Result<Self, MongoError> {
+        let mut options = ClientOptions::parse(&settings.url).await.map_err(MongoError::Url)?;
+        options.app_name = Some("techhub".into());
+        options.max_pool_size = Some(settings.pool_size);
+        options.connect_timeout = Some(settings.connect_timeout);
+        options.server_selection_timeout = Some(settings.connect_timeout);
+        // Notice a returning server quickly; 500 ms is the driver's minimum.
+        options.heartbeat_freq = Some(Duration::from_secs(1));
+        let name = options
+            .default_database
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
+        let client = Client::with_options(options).map_err(MongoError::Url)?;
+        let db = client.database(&name);
+        Ok(Mongo {
+            client,
+            db,
+            query_timeout: settings.query_timeout,
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// Runs `fut` under the configured query timeout.
+    pub async fn timed<T, F>(&self, fut: F) -> Result<T, MongoError>
+    where
+        F: std::future::Future<Output = Result<T, mongodb::error::Error>>,
+    {
+        techhub_core::bounded(self.query_timeout, fut)
+            .await
+            .map_err(|e| e.map_or(MongoError::Timeout(self.query_timeout), MongoError::Db))
+    }
+
+    /// Creates the collections, validators and indexes that are missing.
+    pub async fn migrate(&self) -> Result<MigrationReport, MongoError> {
+        schema::migrate(&self.db).await.map_err(MongoError::Db)
+    }
+
+    /// One `ping` round trip bounded by `timeout`; `with_version` also runs `buildInfo`.
+    pub async fn probe(&self, timeout: Duration, with_version: bool) -> Probe {
+        techhub_core::probe(Store::Mongodb, timeout, async {
+            self.db.run_command(doc! { "ping": 1 }).await?;
+            if !with_version {
+                return Ok::<_, mongodb::error::Error>(None);
+            }
+            let info: Document = self.db.run_command(doc! { "buildInfo": 1 }).await?;
+            Ok(info.get_str("version").ok().map(str::to_string))
+        })
+        .await
+    }
+
+    pub async fn close(self) {
+        self.client.shutdown().await;
+    }
+}

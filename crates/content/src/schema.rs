@@ -1,0 +1,252 @@
+//! The content database's schema: collections with `$jsonSchema` validators, and indexes.
+//!
+//! MongoDB has no migration tool of its own, so each step here is numbered and recorded in
+//! the `_migrations` collection once applied; `techhub migrate` runs only the missing ones,
+//! and every step is itself idempotent (a collection that exists gets its validator set with
+//! `collMod`; `createIndexes` with an identical spec is a no-op).
+
+use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::options::{IndexOptions, ValidationAction, ValidationLevel};
+use mongodb::{Database, IndexModel};
+use techhub_core::MigrationReport;
+
+pub const POSTS: &str = "posts";
+pub const COMMENTS: &str = "comments";
+pub const USER_PROFILES: &str = "user_profiles";
+pub const NOTIFICATIONS: &str = "notifications";
+pub const MIGRATIONS: &str = "_migrations";
+
+/// Largest post body accepted, in characters.
+pub const MAX_BODY_CHARS: i64 = 100_000;
+/// Longest title accepted, in characters.
+pub const MAX_TITLE_CHARS: i64 = 200;
+/// Most tags a post may carry.
+pub const MAX_TAGS: i64 = 10;
+
+struct Step {
+    version: i32,
+    name: &'static str,
+}
+
+const STEPS: &[Step] = &[Step {
+    version: 1,
+    name: "content collections, validators and indexes",
+}];
+
+/// Applies the steps not yet recorded in `_migrations`.
+pub async fn migrate(db: &Database) -> mongodb::error::Result<MigrationReport> {
+    let recorded = db.collection::<Document>(MIGRATIONS);
+    let mut applied_now = 0;
+    for step in STEPS {
+        if recorded.find_one(doc! { "_id": step.version }).await?.is_some() {
+            continue;
+        }
+        match step.version {
+            1 => initial_schema(db).await?,
+            v => unreachable!("no code for content migration {v}"),
+        }
+        recorded
+            .insert_one(doc! { "_id": step.version, "name": step.name, "appliedAt": DateTime::now() })
+            .await?;
+        tracing::info!(version = step.version, name = step.name, "applied content migration");
+        applied_now += 1;
+    }
+    Ok(MigrationReport {
+        applied_now,
+        total: STEPS.len(),
+    })
+}
+
+async fn initial_schema(db: &Database) -> mongodb::error::Result<()> {
+    ensure_collection(db, POSTS, posts_validator()).await?;
+    ensure_indexes(
+        db,
+        POSTS,
+        vec![
+            index(doc! { "slug": 1 }, "uq_posts_slug", true),
+            index(doc! { "authorId": 1, "publishedAt": -1 }, "idx_posts_author_published", false),
+            index(doc! { "tags": 1 }, "idx_posts_tags", false),
+            index(doc! { "status": 1, "publishedAt": -1 }, "idx_posts_status_published", false),
+        ],
+    )
+    .await?;
+
+    ensure_collection(db, COMMENTS, comments_validator()).await?;
+    ensure_indexes(
+        db,
+        COMMENTS,
+        vec![
+            index(doc! { "postId": 1, "createdAt": -1 }, "idx_comments_post_created", false),
+            index(doc! { "authorId": 1, "createdAt": -1 }, "idx_comments_author_created", false),
+        ],
+    )
+    .await?;
+
+    ensure_collection(db, USER_PROFILES, profiles_validator()).await?;
+    ensure_indexes(
+        db,
+        USER_PROFILES,
+        vec![
+            index(doc! { "userId": 1 }, "uq_user_profiles_user_id", true),
+            index(doc! { "username": 1 }, "uq_user_profiles_username", true),
+        ],
+    )
+    .await?;
+
+    ensure_collection(db, NOTIFICATIONS, notifications_validator()).await?;
+    ensure_indexes(
+        db,
+        NOTIFICATIONS,
+        vec![
+            index(doc! { "userId": 1, "createdAt": -1 }, "idx_notifications_user_created", false),
+            index(doc! { "userId": 1, "read": 1 }, "idx_notifications_user_read", false),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Creates `name` with `validator`, or sets the validator on an existing collection.
+async fn ensure_collection(db: &Database, name: &str, validator: Document) -> mongodb::error::Result<()> {
+    let exists = db
+        .list_collection_names()
+        .filter(doc! { "name": name })
+        .await?
+        .iter()
+        .any(|n| n == name);
+    if exists {
+        db.run_command(doc! {
+            "collMod": name,
+            "validator": validator,
+            "validationLevel": "strict",
+            "validationAction": "error",
+        })
+        .await?;
+    } else {
+        db.create_collection(name)
+            .validator(validator)
+            .validation_level(ValidationLevel::Strict)
+            .validation_action(ValidationAction::Error)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn ensure_indexes(db: &Database, collection: &str, indexes: Vec<IndexModel>) -> mongodb::error::Result<()> {
+    db.collection::<Document>(collection).create_indexes(indexes).await?;
+    Ok(())
+}
+
+fn index(keys: Document, name: &str, unique: bool) -> IndexModel {
+    IndexModel::builder()
+        .keys(keys)
+        .options(IndexOptions::builder().name(name.to_string()).unique(unique).build())
+        .build()
+}
+
+fn string(min: i64, max: i64) -> Document {
+    doc! { "bsonType": "string", "minLength": min, "maxLength": max }
+}
+
+fn non_negative_int() -> Document {
+    doc! { "bsonType": ["int", "long"], "minimum": 0 }
+}
+
+fn user_id() -> Document {
+    doc! { "bsonType": ["int", "long"], "minimum": 1 }
+}
+
+fn string_array(max_items: i64, max_len: i64) -> Document {
+    doc! { "bsonType": "array", "maxItems": max_items, "items": string(1, max_len) }
+}
+
+/// Posts: the RealWorld article plus TechHub's status, taxonomy, SEO, engagement counters,
+/// optimistic-concurrency `version` and the pending events carried with each write.
+pub fn posts_validator() -> Document {
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["slug", "title", "description", "body", "authorId", "status", "tags",
+                     "engagement", "version", "createdAt", "updatedAt"],
+        "properties": {
+            "slug": string(1, 300),
+            "title": string(1, MAX_TITLE_CHARS),
+            "description": string(0, 1000),
+            "body": string(0, MAX_BODY_CHARS),
+            "authorId": user_id(),
+            "status": { "enum": ["draft", "published", "archived"] },
+            "tags": string_array(MAX_TAGS, 50),
+            "categories": string_array(10, 50),
+            "difficulty": { "enum": ["beginner", "intermediate", "advanced", Bson::Null] },
+            "estimatedReadTime": non_negative_int(),
+            "metadata": { "bsonType": "object", "properties": {
+                "seo": { "bsonType": "object", "properties": {
+                    "title": string(0, 300),
+                    "description": string(0, 1000),
+                    "keywords": string_array(20, 50),
+                } },
+            } },
+            "engagement": {
+                "bsonType": "object",
+                "required": ["views", "likes", "comments", "bookmarks"],
+                "properties": {
+                    "views": non_negative_int(),
+                    "likes": non_negative_int(),
+                    "comments": non_negative_int(),
+                    "bookmarks": non_negative_int(),
+                },
+            },
+            "favoritedBy": { "bsonType": "array", "items": user_id() },
+            "publishedAt": { "bsonType": ["date", "null"] },
+            "version": { "bsonType": ["int", "long"], "minimum": 1 },
+            "pendingEvents": { "bsonType": "array" },
+            "createdAt": { "bsonType": "date" },
+            "updatedAt": { "bsonType": "date" },
+        },
+    } }
+}
+
+pub fn comments_validator() -> Document {
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["postId", "authorId", "body", "createdAt", "updatedAt"],
+        "properties": {
+            "postId": { "bsonType": "objectId" },
+            "authorId": user_id(),
+            "body": string(1, 10_000),
+            "createdAt": { "bsonType": "date" },
+            "updatedAt": { "bsonType": "date" },
+        },
+    } }
+}
+
+pub fn profiles_validator() -> Document {
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["userId", "username", "following", "bookmarks", "preferences", "createdAt"],
+        "properties": {
+            "userId": user_id(),
+            "username": string(1, 40),
+            "displayName": { "bsonType": ["string", "null"], "maxLength": 100 },
+            "bio": { "bsonType": ["string", "null"], "maxLength": 5000 },
+            "image": { "bsonType": ["string", "null"], "maxLength": 2048 },
+            "following": { "bsonType": "array", "items": user_id() },
+            "bookmarks": { "bsonType": "array" },
+            "preferences": { "bsonType": "object" },
+            "createdAt": { "bsonType": "date" },
+        },
+    } }
+}
+
+pub fn notifications_validator() -> Document {
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["userId", "type", "read", "createdAt"],
+        "properties": {
+            "userId": user_id(),
+            "type": string(1, 50),
+            "read": { "bsonType": "bool" },
+            "payload": { "bsonType": "object" },
+            "createdAt": { "bsonType": "date" },
+        },
+    } }
+}

@@ -1,0 +1,313 @@
+//! Typed configuration. Every field is read from one `TECHHUB_*` environment variable (or
+//! the matching `--flag`) and has a default that works with the local servers started by
+//! `scripts/stores.sh`. `techhub --help` lists them all; the README has the same table.
+//!
+//! Secrets (the JWT secret, passwords inside store URLs) never appear in `Debug` output, in
+//! `--help` env values, or in anything `doctor` and `/health` print: use [`redact_url`].
+
+use std::time::Duration;
+
+use clap::{Args, Parser, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
+
+/// The JWT secret used when `TECHHUB_JWT_SECRET` is not set. Only `local` mode accepts it.
+pub const DEFAULT_JWT_SECRET: &str = "techhub-local-development-secret-do-not-use-in-production";
+
+/// Where TechHub runs. `local` allows development defaults such as the built-in JWT secret;
+/// `production` refuses them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    Local,
+    Production,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Args)]
+pub struct Config {
+    /// MySQL / MariaDB URL of the accounts database (users, billing, outbox).
+    #[arg(
+        long,
+        env = "TECHHUB_MYSQL_URL",
+        default_value = "mysql://techhub:techhub@127.0.0.1:3306/techhub",
+        hide_env_values = true
+    )]
+    pub mysql_url: String,
+
+    /// PostgreSQL URL of the learning-analytics database.
+    #[arg(
+        long,
+        env = "TECHHUB_POSTGRES_URL",
+        default_value = "postgres://techhub:techhub@127.0.0.1:5432/techhub",
+        hide_env_values = true
+    )]
+    pub postgres_url: String,
+
+    /// MongoDB URL of the content database; the path names the database. Production uses
+    /// MongoDB 7+; locally it is SecantusDB.
+    #[arg(
+        long,
+        env = "TECHHUB_MONGODB_URL",
+        default_value = "mongodb://127.0.0.1:27017/techhub?directConnection=true",
+        hide_env_values = true
+    )]
+    pub mongodb_url: String,
+
+    /// Redis URL for cache, rate limits and pub/sub.
+    #[arg(
+        long,
+        env = "TECHHUB_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379/0",
+        hide_env_values = true
+    )]
+    pub redis_url: String,
+
+    /// Prefix of every Redis key TechHub writes, so several deployments (or tests) can share
+    /// one Redis.
+    #[arg(long, env = "TECHHUB_REDIS_PREFIX", default_value = "techhub:")]
+    pub redis_prefix: String,
+
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "TECHHUB_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Secret that signs JSON Web Tokens. Required in production mode.
+    #[arg(long, env = "TECHHUB_JWT_SECRET", default_value = DEFAULT_JWT_SECRET, hide_default_value = true, hide_env_values = true)]
+    pub jwt_secret: SecretString,
+
+    /// `local` accepts development defaults; `production` refuses them.
+    #[arg(long, env = "TECHHUB_MODE", value_enum, default_value = "local")]
+    pub mode: Mode,
+
+    /// Folder for local state: the mail sink, the search index.
+    #[arg(long, env = "TECHHUB_DATA_DIR", default_value = ".data")]
+    pub data_dir: std::path::PathBuf,
+
+    /// Maximum connections in the MySQL pool.
+    #[arg(long, env = "TECHHUB_MYSQL_POOL_SIZE", default_value_t = 16)]
+    pub mysql_pool_size: u32,
+
+    /// Maximum connections in the PostgreSQL pool.
+    #[arg(long, env = "TECHHUB_POSTGRES_POOL_SIZE", default_value_t = 16)]
+    pub postgres_pool_size: u32,
+
+    /// Maximum connections per MongoDB server in the driver's pool.
+    #[arg(long, env = "TECHHUB_MONGODB_POOL_SIZE", default_value_t = 32)]
+    pub mongodb_pool_size: u32,
+
+    /// Number of multiplexed Redis connections requests are spread over.
+    #[arg(long, env = "TECHHUB_REDIS_POOL_SIZE", default_value_t = 4)]
+    pub redis_pool_size: u32,
+
+    /// How long to wait for a store connection (new or from a pool) before failing, in ms.
+    #[arg(long, env = "TECHHUB_CONNECT_TIMEOUT_MS", default_value_t = 1000)]
+    pub connect_timeout_ms: u64,
+
+    /// How long one store round trip may take before the request fails, in ms.
+    #[arg(long, env = "TECHHUB_QUERY_TIMEOUT_MS", default_value_t = 1500)]
+    pub query_timeout_ms: u64,
+
+    /// How long `/health` and `doctor` wait for each store, in ms.
+    #[arg(long, env = "TECHHUB_HEALTH_TIMEOUT_MS", default_value_t = 1000)]
+    pub health_timeout_ms: u64,
+
+    /// Log format: `text` for people, `json` for log shippers. Filter with `RUST_LOG`.
+    #[arg(long, env = "TECHHUB_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Parses only the environment (no command-line arguments); used by tests and library callers.
+#[derive(Parser)]
+struct EnvOnly {
+    #[command(flatten)]
+    config: Config,
+}
+
+impl Config {
+    /// Reads the configuration from `TECHHUB_*` environment variables and defaults.
+    pub fn from_env() -> Result<Self, clap::Error> {
+        EnvOnly::try_parse_from(["techhub"]).map(|e| e.config)
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_millis(self.query_timeout_ms)
+    }
+
+    pub fn health_timeout(&self) -> Duration {
+        Duration::from_millis(self.health_timeout_ms)
+    }
+
+    /// Pool settings for one store.
+    pub fn pool(&self, store: crate::Store) -> crate::store::PoolSettings {
+        use crate::Store;
+        let (url, pool_size) = match store {
+            Store::Mysql => (&self.mysql_url, self.mysql_pool_size),
+            Store::Postgres => (&self.postgres_url, self.postgres_pool_size),
+            Store::Mongodb => (&self.mongodb_url, self.mongodb_pool_size),
+            Store::Redis => (&self.redis_url, self.redis_pool_size),
+        };
+        crate::store::PoolSettings {
+            url: url.clone(),
+            pool_size,
+            connect_timeout: self.connect_timeout(),
+            query_timeout: self.query_timeout(),
+        }
+    }
+
+    /// True when the JWT secret is the built-in development one.
+    pub fn uses_default_jwt_secret(&self) -> bool {
+        self.jwt_secret.expose_secret() == DEFAULT_JWT_SECRET
+    }
+
+    /// Checks combinations that cannot be expressed per field. `serve` calls it before
+    /// touching any store.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.mode == Mode::Production && self.uses_default_jwt_secret() {
+            return Err("TECHHUB_JWT_SECRET must be set in production mode".into());
+        }
+        if self.jwt_secret.expose_secret().len() < 32 {
+            return Err("TECHHUB_JWT_SECRET must be at least 32 characters".into());
+        }
+        for (name, size) in [
+            ("TECHHUB_MYSQL_POOL_SIZE", self.mysql_pool_size),
+            ("TECHHUB_POSTGRES_POOL_SIZE", self.postgres_pool_size),
+            ("TECHHUB_MONGODB_POOL_SIZE", self.mongodb_pool_size),
+            ("TECHHUB_REDIS_POOL_SIZE", self.redis_pool_size),
+        ] {
+            if size == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        for (name, ms) in [
+            ("TECHHUB_CONNECT_TIMEOUT_MS", self.connect_timeout_ms),
+            ("TECHHUB_QUERY_TIMEOUT_MS", self.query_timeout_ms),
+            ("TECHHUB_HEALTH_TIMEOUT_MS", self.health_timeout_ms),
+        ] {
+            if ms == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("mysql_url", &redact_url(&self.mysql_url))
+            .field("postgres_url", &redact_url(&self.postgres_url))
+            .field("mongodb_url", &redact_url(&self.mongodb_url))
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("bind", &self.bind)
+            .field("jwt_secret", &"[redacted]")
+            .field("mode", &self.mode)
+            .field("data_dir", &self.data_dir)
+            .field("mysql_pool_size", &self.mysql_pool_size)
+            .field("postgres_pool_size", &self.postgres_pool_size)
+            .field("mongodb_pool_size", &self.mongodb_pool_size)
+            .field("redis_pool_size", &self.redis_pool_size)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("query_timeout_ms", &self.query_timeout_ms)
+            .field("health_timeout_ms", &self.health_timeout_ms)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// Returns the URL with any password replaced by `***`, safe to print or log. A string that
+/// does not parse as a URL is replaced whole, since it might hold a secret in any position.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("***"));
+            }
+            url.to_string()
+        }
+        Err(_) => "[unparseable url]".to_string(),
+    }
+}
+
+/// The database name in a store URL's path (`mysql://host/techhub` → `techhub`).
+pub fn database_name(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw).ok()?;
+    let name = url.path().trim_start_matches('/');
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// The URL with its database path replaced by `name`, keeping credentials and query.
+pub fn with_database(raw: &str, name: &str) -> Result<String, url::ParseError> {
+    let mut url = url::Url::parse(raw)?;
+    url.set_path(&format!("/{name}"));
+    Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_the_password_and_keeps_the_rest() {
+        let redacted = redact_url("mysql://techhub:s3cret@db.internal:3306/techhub");
+        assert_eq!(redacted, "mysql://techhub:***@db.internal:3306/techhub");
+        assert!(!redacted.contains("s3cret"));
+    }
+
+    #[test]
+    fn redact_url_leaves_passwordless_urls_alone() {
+        assert_eq!(redact_url("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
+    }
+
+    #[test]
+    fn redact_url_hides_unparseable_input_whole() {
+        assert_eq!(redact_url("not a url with s3cret"), "[unparseable url]");
+    }
+
+    #[test]
+    fn database_name_and_with_database_round_trip() {
+        let url = "postgres://u:p@127.0.0.1:5432/techhub?sslmode=disable";
+        assert_eq!(database_name(url).as_deref(), Some("techhub"));
+        let other = with_database(url, "techhub_test_x").unwrap();
+        assert_eq!(other, "postgres://u:p@127.0.0.1:5432/techhub_test_x?sslmode=disable");
+        assert_eq!(database_name("redis://127.0.0.1:6379"), None);
+    }
+
+    #[test]
+    fn debug_output_never_contains_secrets() {
+        let mut config = Config::from_env().unwrap();
+        config.mysql_url = "mysql://u:hunter2hunter2@h/db".into();
+        config.jwt_secret = SecretString::from("a-very-secret-jwt-key-of-sufficient-length");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2hunter2"), "{printed}");
+        assert!(!printed.contains("a-very-secret-jwt-key"), "{printed}");
+    }
+
+    #[test]
+    fn production_mode_refuses_the_default_jwt_secret() {
+        let mut config = Config::from_env().unwrap();
+        config.mode = Mode::Production;
+        config.jwt_secret = SecretString::from(DEFAULT_JWT_SECRET);
+        let err = config.validate().unwrap_err();
+        assert!(err.contains("TECHHUB_JWT_SECRET"), "{err}");
+
+        config.jwt_secret = SecretString::from("x".repeat(48));
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn zero_pool_size_is_rejected_with_the_variable_name() {
+        let mut config = Config::from_env().unwrap();
+        config.redis_pool_size = 0;
+        assert!(config.validate().unwrap_err().contains("TECHHUB_REDIS_POOL_SIZE"));
+    }
+}

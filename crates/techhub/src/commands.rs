@@ -1,0 +1,93 @@
+//! The operational commands behind `techhub migrate` and `techhub doctor`.
+
+use std::fmt::Write as _;
+
+use anyhow::Context;
+use techhub_api::Stores;
+use techhub_core::config::redact_url;
+use techhub_core::{Config, Probe, Store};
+
+/// Applies every store's pending migrations and prints what changed.
+pub async fn migrate(config: &Config) -> anyhow::Result<String> {
+    let stores = Stores::connect(config).await?;
+    let reports = stores.migrate_all().await.context("migration failed")?;
+    let mut out = String::new();
+    for (store, report) in reports {
+        let what = match report.applied_now {
+            0 => "up to date".to_string(),
+            1 => "applied 1 migration".to_string(),
+            n => format!("applied {n} migrations"),
+        };
+        writeln!(out, "{store:<9} {what} ({} known)", report.total)?;
+    }
+    stores.close().await;
+    Ok(out)
+}
+
+/// Probes every store (address, version, status, latency). Returns the report and whether
+/// all stores are up.
+pub async fn doctor(config: &Config) -> anyhow::Result<(String, bool)> {
+    let stores = Stores::connect(config).await?;
+    let probes = stores.probe_all(config.health_timeout(), true).await;
+    stores.close().await;
+    let report = doctor_table(config, &probes);
+    Ok((report, probes.iter().all(Probe::is_up)))
+}
+
+fn doctor_table(config: &Config, probes: &[Probe]) -> String {
+    let address = |store: Store| match store {
+        Store::Mysql => redact_url(&config.mysql_url),
+        Store::Postgres => redact_url(&config.postgres_url),
+        Store::Mongodb => redact_url(&config.mongodb_url),
+        Store::Redis => redact_url(&config.redis_url),
+    };
+    let rows: Vec<[String; 5]> = probes
+        .iter()
+        .map(|p| {
+            [
+                p.store.to_string(),
+                address(p.store),
+                p.version.clone().unwrap_or_else(|| "-".into()),
+                if p.is_up() { "up".into() } else { format!("DOWN: {}", p.error.as_deref().unwrap_or("")) },
+                format!("{:.2} ms", p.latency_ms),
+            ]
+        })
+        .collect();
+    let header = ["store", "address", "version", "status", "latency"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn doctor_table_lists_each_store_and_hides_passwords() {
+        let mut config = Config::from_env().unwrap();
+        config.mysql_url = "mysql://techhub:hunter2@127.0.0.1:3306/techhub".into();
+        let probes = vec![
+            Probe::up(Store::Mysql, Duration::from_micros(800), Some("10.11.19-MariaDB".into())),
+            Probe::down(Store::Redis, Duration::from_millis(3), "connection refused"),
+        ];
+        let table = doctor_table(&config, &probes);
+        assert!(!table.contains("hunter2"), "{table}");
+        assert!(table.contains("mysql://techhub:***@127.0.0.1:3306/techhub"), "{table}");
+        assert!(table.contains("10.11.19-MariaDB"), "{table}");
+        assert!(table.contains("0.80 ms"), "{table}");
+        assert!(table.contains("DOWN: connection refused"), "{table}");
+        assert_eq!(table.lines().count(), 3);
+    }
+}

@@ -1,0 +1,77 @@
+//! `techhub`: one binary, one role per subcommand. Configuration comes from `TECHHUB_*`
+//! environment variables (or the matching flags); `techhub --help` lists them.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use techhub::{commands, telemetry, Application};
+use techhub_core::Config;
+
+#[derive(Parser)]
+#[command(name = "techhub", version, about = "TechHub: a developer community platform on MySQL, PostgreSQL, MongoDB and Redis")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve the HTTP API on TECHHUB_BIND.
+    Serve,
+    /// Apply pending migrations to MySQL, PostgreSQL and MongoDB, and say what changed.
+    Migrate,
+    /// Check every store: address, version, status and round-trip latency. Exits 1 if any is down.
+    Doctor,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.config.log_format);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(cli.config).await?;
+            tracing::info!(address = %app.local_addr(), "TechHub listening on http://{}", app.local_addr());
+            app.run_until(shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            print!("{}", commands::migrate(&cli.config).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor => {
+            let (report, all_up) = commands::doctor(&cli.config).await?;
+            print!("{report}");
+            Ok(if all_up { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
