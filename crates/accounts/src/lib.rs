@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::migrate::{Migrate, Migrator};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use techhub_core::{MigrationReport, PoolSettings, Probe, Store};
 
 /// Migrations embedded at compile time; `techhub migrate` and `serve` apply them.
@@ -82,11 +82,15 @@ impl MySql {
     /// One `SELECT 1` round trip bounded by `timeout`; `with_version` also asks the version.
     pub async fn probe(&self, timeout: Duration, with_version: bool) -> Probe {
         techhub_core::probe(Store::Mysql, timeout, async {
-            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.pool).await?;
+            sqlx::query_scalar::<_, i32>("SELECT 1")
+                .fetch_one(&self.pool)
+                .await?;
             if !with_version {
                 return Ok::<_, sqlx::Error>(None);
             }
-            let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&self.pool).await?;
+            let version: String = sqlx::query_scalar("SELECT VERSION()")
+                .fetch_one(&self.pool)
+                .await?;
             Ok(Some(version))
         })
         .await

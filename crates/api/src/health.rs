@@ -16,8 +16,15 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let probes = state.stores.probe_all(state.config.health_timeout(), false).await;
-    let failing: Vec<&str> = probes.iter().filter(|p| !p.is_up()).map(|p| p.store.as_str()).collect();
+    let probes = state
+        .stores
+        .probe_all(state.config.health_timeout(), false)
+        .await;
+    let failing: Vec<&str> = probes
+        .iter()
+        .filter(|p| !p.is_up())
+        .map(|p| p.store.as_str())
+        .collect();
     let stores: Map<String, Value> = probes
         .iter()
         .map(|p| {

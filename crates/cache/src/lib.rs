@@ -99,7 +99,10 @@ impl Redis {
             if !with_version {
                 return Ok::<_, redis::RedisError>(None);
             }
-            let info: String = redis::cmd("INFO").arg("server").query_async(&mut conn).await?;
+            let info: String = redis::cmd("INFO")
+                .arg("server")
+                .query_async(&mut conn)
+                .await?;
             Ok(parse_info_field(&info, "redis_version"))
         })
         .await
@@ -121,7 +124,10 @@ mod tests {
     #[test]
     fn parse_info_field_finds_the_version_line() {
         let info = "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n";
-        assert_eq!(parse_info_field(info, "redis_version").as_deref(), Some("7.0.15"));
+        assert_eq!(
+            parse_info_field(info, "redis_version").as_deref(),
+            Some("7.0.15")
+        );
         assert_eq!(parse_info_field(info, "missing"), None);
     }
 }

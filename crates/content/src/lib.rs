@@ -41,7 +41,9 @@ impl Mongo {
     /// MongoDB is down; operations then fail after the server-selection timeout (the
     /// configured connect timeout) instead of the driver's 30 s default.
     pub async fn connect(settings: &PoolSettings) -> Result<Self, MongoError> {
-        let mut options = ClientOptions::parse(&settings.url).await.map_err(MongoError::Url)?;
+        let mut options = ClientOptions::parse(&settings.url)
+            .await
+            .map_err(MongoError::Url)?;
         options.app_name = Some("techhub".into());
         options.max_pool_size = Some(settings.pool_size);
         options.connect_timeout = Some(settings.connect_timeout);

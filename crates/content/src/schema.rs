@@ -38,7 +38,11 @@ pub async fn migrate(db: &Database) -> mongodb::error::Result<MigrationReport> {
     let recorded = db.collection::<Document>(MIGRATIONS);
     let mut applied_now = 0;
     for step in STEPS {
-        if recorded.find_one(doc! { "_id": step.version }).await?.is_some() {
+        if recorded
+            .find_one(doc! { "_id": step.version })
+            .await?
+            .is_some()
+        {
             continue;
         }
         match step.version {
@@ -46,9 +50,15 @@ pub async fn migrate(db: &Database) -> mongodb::error::Result<MigrationReport> {
             v => unreachable!("no code for content migration {v}"),
         }
         recorded
-            .insert_one(doc! { "_id": step.version, "name": step.name, "appliedAt": DateTime::now() })
+            .insert_one(
+                doc! { "_id": step.version, "name": step.name, "appliedAt": DateTime::now() },
+            )
             .await?;
-        tracing::info!(version = step.version, name = step.name, "applied content migration");
+        tracing::info!(
+            version = step.version,
+            name = step.name,
+            "applied content migration"
+        );
         applied_now += 1;
     }
     Ok(MigrationReport {
@@ -64,9 +74,17 @@ async fn initial_schema(db: &Database) -> mongodb::error::Result<()> {
         POSTS,
         vec![
             index(doc! { "slug": 1 }, "uq_posts_slug", true),
-            index(doc! { "authorId": 1, "publishedAt": -1 }, "idx_posts_author_published", false),
+            index(
+                doc! { "authorId": 1, "publishedAt": -1 },
+                "idx_posts_author_published",
+                false,
+            ),
             index(doc! { "tags": 1 }, "idx_posts_tags", false),
-            index(doc! { "status": 1, "publishedAt": -1 }, "idx_posts_status_published", false),
+            index(
+                doc! { "status": 1, "publishedAt": -1 },
+                "idx_posts_status_published",
+                false,
+            ),
         ],
     )
     .await?;
@@ -76,8 +94,16 @@ async fn initial_schema(db: &Database) -> mongodb::error::Result<()> {
         db,
         COMMENTS,
         vec![
-            index(doc! { "postId": 1, "createdAt": -1 }, "idx_comments_post_created", false),
-            index(doc! { "authorId": 1, "createdAt": -1 }, "idx_comments_author_created", false),
+            index(
+                doc! { "postId": 1, "createdAt": -1 },
+                "idx_comments_post_created",
+                false,
+            ),
+            index(
+                doc! { "authorId": 1, "createdAt": -1 },
+                "idx_comments_author_created",
+                false,
+            ),
         ],
     )
     .await?;
@@ -98,8 +124,16 @@ async fn initial_schema(db: &Database) -> mongodb::error::Result<()> {
         db,
         NOTIFICATIONS,
         vec![
-            index(doc! { "userId": 1, "createdAt": -1 }, "idx_notifications_user_created", false),
-            index(doc! { "userId": 1, "read": 1 }, "idx_notifications_user_read", false),
+            index(
+                doc! { "userId": 1, "createdAt": -1 },
+                "idx_notifications_user_created",
+                false,
+            ),
+            index(
+                doc! { "userId": 1, "read": 1 },
+                "idx_notifications_user_read",
+                false,
+            ),
         ],
     )
     .await?;
@@ -107,7 +141,11 @@ async fn initial_schema(db: &Database) -> mongodb::error::Result<()> {
 }
 
 /// Creates `name` with `validator`, or sets the validator on an existing collection.
-async fn ensure_collection(db: &Database, name: &str, validator: Document) -> mongodb::error::Result<()> {
+async fn ensure_collection(
+    db: &Database,
+    name: &str,
+    validator: Document,
+) -> mongodb::error::Result<()> {
     let exists = db
         .list_collection_names()
         .filter(doc! { "name": name })
@@ -132,15 +170,26 @@ async fn ensure_collection(db: &Database, name: &str, validator: Document) -> mo
     Ok(())
 }
 
-async fn ensure_indexes(db: &Database, collection: &str, indexes: Vec<IndexModel>) -> mongodb::error::Result<()> {
-    db.collection::<Document>(collection).create_indexes(indexes).await?;
+async fn ensure_indexes(
+    db: &Database,
+    collection: &str,
+    indexes: Vec<IndexModel>,
+) -> mongodb::error::Result<()> {
+    db.collection::<Document>(collection)
+        .create_indexes(indexes)
+        .await?;
     Ok(())
 }
 
 fn index(keys: Document, name: &str, unique: bool) -> IndexModel {
     IndexModel::builder()
         .keys(keys)
-        .options(IndexOptions::builder().name(name.to_string()).unique(unique).build())
+        .options(
+            IndexOptions::builder()
+                .name(name.to_string())
+                .unique(unique)
+                .build(),
+        )
         .build()
 }
 

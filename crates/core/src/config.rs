@@ -265,7 +265,10 @@ mod tests {
 
     #[test]
     fn redact_url_leaves_passwordless_urls_alone() {
-        assert_eq!(redact_url("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
     }
 
     #[test]
@@ -278,7 +281,10 @@ mod tests {
         let url = "postgres://u:p@127.0.0.1:5432/techhub?sslmode=disable";
         assert_eq!(database_name(url).as_deref(), Some("techhub"));
         let other = with_database(url, "techhub_test_x").unwrap();
-        assert_eq!(other, "postgres://u:p@127.0.0.1:5432/techhub_test_x?sslmode=disable");
+        assert_eq!(
+            other,
+            "postgres://u:p@127.0.0.1:5432/techhub_test_x?sslmode=disable"
+        );
         assert_eq!(database_name("redis://127.0.0.1:6379"), None);
     }
 
@@ -308,6 +314,9 @@ mod tests {
     fn zero_pool_size_is_rejected_with_the_variable_name() {
         let mut config = Config::from_env().unwrap();
         config.redis_pool_size = 0;
-        assert!(config.validate().unwrap_err().contains("TECHHUB_REDIS_POOL_SIZE"));
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .contains("TECHHUB_REDIS_POOL_SIZE"));
     }
 }

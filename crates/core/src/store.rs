@@ -97,7 +97,11 @@ where
     match tokio::time::timeout(timeout, work).await {
         Ok(Ok(version)) => Probe::up(store, started.elapsed(), version),
         Ok(Err(e)) => Probe::down(store, started.elapsed(), e.to_string()),
-        Err(_) => Probe::down(store, started.elapsed(), format!("no answer within {} ms", timeout.as_millis())),
+        Err(_) => Probe::down(
+            store,
+            started.elapsed(),
+            format!("no answer within {} ms", timeout.as_millis()),
+        ),
     }
 }
 

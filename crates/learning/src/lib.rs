@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::migrate::{Migrate, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use techhub_core::{MigrationReport, PoolSettings, Probe, Store};
 
 /// Migrations embedded at compile time; `techhub migrate` and `serve` apply them.
@@ -78,9 +78,13 @@ impl Postgres {
             .filter(|m| !applied.iter().any(|a| a.version == m.version))
             .count();
         // Building an index on a large table may outlast the request statement timeout.
-        sqlx::query("SET statement_timeout = 0").execute(&mut *conn).await?;
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut *conn)
+            .await?;
         MIGRATOR.run(&mut *conn).await?;
-        sqlx::query("RESET statement_timeout").execute(&mut *conn).await?;
+        sqlx::query("RESET statement_timeout")
+            .execute(&mut *conn)
+            .await?;
         Ok(MigrationReport {
             applied_now: pending,
             total: MIGRATOR.iter().count(),
@@ -90,11 +94,15 @@ impl Postgres {
     /// One `SELECT 1` round trip bounded by `timeout`; `with_version` also asks the version.
     pub async fn probe(&self, timeout: Duration, with_version: bool) -> Probe {
         techhub_core::probe(Store::Postgres, timeout, async {
-            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.pool).await?;
+            sqlx::query_scalar::<_, i32>("SELECT 1")
+                .fetch_one(&self.pool)
+                .await?;
             if !with_version {
                 return Ok::<_, sqlx::Error>(None);
             }
-            let version: String = sqlx::query_scalar("SHOW server_version").fetch_one(&self.pool).await?;
+            let version: String = sqlx::query_scalar("SHOW server_version")
+                .fetch_one(&self.pool)
+                .await?;
             Ok(Some(version))
         })
         .await

@@ -36,7 +36,16 @@ pub async fn doctor(config: &Config) -> anyhow::Result<(String, bool)> {
     let probes: Vec<Probe> = first
         .into_iter()
         .zip(warm)
-        .map(|(first, warm)| if first.is_up() { Probe { version: first.version, ..warm } } else { first })
+        .map(|(first, warm)| {
+            if first.is_up() {
+                Probe {
+                    version: first.version,
+                    ..warm
+                }
+            } else {
+                first
+            }
+        })
         .collect();
     let report = doctor_table(config, &probes);
     Ok((report, probes.iter().all(Probe::is_up)))
@@ -56,7 +65,11 @@ fn doctor_table(config: &Config, probes: &[Probe]) -> String {
                 p.store.to_string(),
                 address(p.store),
                 p.version.clone().unwrap_or_else(|| "-".into()),
-                if p.is_up() { "up".into() } else { format!("DOWN: {}", p.error.as_deref().unwrap_or("")) },
+                if p.is_up() {
+                    "up".into()
+                } else {
+                    format!("DOWN: {}", p.error.as_deref().unwrap_or(""))
+                },
                 format!("{:.2} ms", p.latency_ms),
             ]
         })
@@ -70,7 +83,11 @@ fn doctor_table(config: &Config, probes: &[Probe]) -> String {
     }
     let mut out = String::new();
     for row in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
@@ -87,12 +104,19 @@ mod tests {
         let mut config = Config::from_env().unwrap();
         config.mysql_url = "mysql://techhub:hunter2@127.0.0.1:3306/techhub".into();
         let probes = vec![
-            Probe::up(Store::Mysql, Duration::from_micros(800), Some("10.11.19-MariaDB".into())),
+            Probe::up(
+                Store::Mysql,
+                Duration::from_micros(800),
+                Some("10.11.19-MariaDB".into()),
+            ),
             Probe::down(Store::Redis, Duration::from_millis(3), "connection refused"),
         ];
         let table = doctor_table(&config, &probes);
         assert!(!table.contains("hunter2"), "{table}");
-        assert!(table.contains("mysql://techhub:***@127.0.0.1:3306/techhub"), "{table}");
+        assert!(
+            table.contains("mysql://techhub:***@127.0.0.1:3306/techhub"),
+            "{table}"
+        );
         assert!(table.contains("10.11.19-MariaDB"), "{table}");
         assert!(table.contains("0.80 ms"), "{table}");
         assert!(table.contains("DOWN: connection refused"), "{table}");

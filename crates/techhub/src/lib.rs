@@ -24,7 +24,9 @@ impl Application {
     /// (`127.0.0.1:0` picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         config.validate().map_err(anyhow::Error::msg)?;
-        let stores = Stores::connect(&config).await.context("configuring the stores")?;
+        let stores = Stores::connect(&config)
+            .await
+            .context("configuring the stores")?;
         for (store, report) in stores.migrate_all().await.context("applying migrations")? {
             tracing::info!(%store, applied = report.applied_now, known = report.total, "schema ready");
         }
@@ -41,7 +43,9 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     pub fn stores(&self) -> &Stores {
@@ -49,7 +53,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let router = techhub_api::router(self.state.clone());
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)

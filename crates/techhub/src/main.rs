@@ -8,7 +8,11 @@ use techhub::{commands, telemetry, Application};
 use techhub_core::Config;
 
 #[derive(Parser)]
-#[command(name = "techhub", version, about = "TechHub: a developer community platform on MySQL, PostgreSQL, MongoDB and Redis")]
+#[command(
+    name = "techhub",
+    version,
+    about = "TechHub: a developer community platform on MySQL, PostgreSQL, MongoDB and Redis"
+)]
 struct Cli {
     #[command(flatten)]
     config: Config,
@@ -54,7 +58,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor => {
             let (report, all_up) = commands::doctor(&cli.config).await?;
             print!("{report}");
-            Ok(if all_up { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if all_up {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

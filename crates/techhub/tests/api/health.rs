@@ -1,0 +1,140 @@
+//! `GET /health`: per-store status and latency; 503 naming a failing store, fast, and back to
+//! 200 by itself when the store returns.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use techhub_core::{Config, Store};
+
+use crate::helpers::{eventually, TestApp};
+use crate::proxy::{Mode, TcpProxy};
+
+#[tokio::test]
+async fn health_is_200_with_all_four_stores_up_and_their_latency() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/health").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert!(body.get("failing").is_none(), "{body}");
+    for store in Store::ALL {
+        let entry = &body["stores"][store.as_str()];
+        assert_eq!(entry["status"], "up", "{store}: {body}");
+        let latency = entry["latency_ms"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{store} latency: {body}"));
+        assert!(
+            (0.0..1000.0).contains(&latency),
+            "{store} latency {latency}"
+        );
+    }
+}
+
+fn url_of(config: &mut Config, store: Store) -> &mut String {
+    match store {
+        Store::Mysql => &mut config.mysql_url,
+        Store::Postgres => &mut config.postgres_url,
+        Store::Mongodb => &mut config.mongodb_url,
+        Store::Redis => &mut config.redis_url,
+    }
+}
+
+/// Reads `/health`, checking that it answered within 2 s whatever the stores do.
+async fn health(app: &TestApp) -> (u16, Value) {
+    let started = Instant::now();
+    let response = app.get("/health").await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(2), "/health took {elapsed:?}");
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// Puts `store` behind a proxy, breaks it in `mode`, and checks `/health` names it and
+/// recovers once the proxy forwards again.
+async fn health_names_failing_store_and_recovers(store: Store, mode: Mode) {
+    let mut defaults = Config::from_env().unwrap();
+    let proxy = TcpProxy::in_front_of(url_of(&mut defaults, store)).await;
+    let app = TestApp::spawn_with(|config| {
+        let url = url_of(config, store);
+        *url = proxy.url_for(url);
+    })
+    .await;
+
+    let (status, body) = health(&app).await;
+    assert_eq!(status, 200, "healthy through the proxy first: {body}");
+
+    proxy.set(mode);
+    let body = eventually(
+        Duration::from_secs(10),
+        "/health to report the store down",
+        || async {
+            let (status, body) = health(&app).await;
+            (status == 503).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(
+        body["failing"],
+        serde_json::json!([store.as_str()]),
+        "{body}"
+    );
+    assert_eq!(body["stores"][store.as_str()]["status"], "down");
+    assert!(body["stores"][store.as_str()]["error"]
+        .as_str()
+        .is_some_and(|e| !e.is_empty()));
+    for other in Store::ALL.into_iter().filter(|s| *s != store) {
+        assert_eq!(
+            body["stores"][other.as_str()]["status"],
+            "up",
+            "{other}: {body}"
+        );
+    }
+
+    proxy.set(Mode::Forward);
+    eventually(Duration::from_secs(15), "/health to recover", || async {
+        let (status, body) = health(&app).await;
+        (status == 200 && body["status"] == "ok").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn health_names_mysql_when_it_is_down_and_recovers() {
+    health_names_failing_store_and_recovers(Store::Mysql, Mode::Refuse).await;
+}
+
+#[tokio::test]
+async fn health_names_postgres_when_it_is_down_and_recovers() {
+    health_names_failing_store_and_recovers(Store::Postgres, Mode::Refuse).await;
+}
+
+#[tokio::test]
+async fn health_names_mongodb_when_it_is_down_and_recovers() {
+    health_names_failing_store_and_recovers(Store::Mongodb, Mode::Refuse).await;
+}
+
+#[tokio::test]
+async fn health_names_redis_when_it_is_down_and_recovers() {
+    health_names_failing_store_and_recovers(Store::Redis, Mode::Refuse).await;
+}
+
+#[tokio::test]
+async fn health_fails_fast_when_postgres_hangs() {
+    health_names_failing_store_and_recovers(Store::Postgres, Mode::Blackhole).await;
+}
+
+#[tokio::test]
+async fn health_fails_fast_when_mongodb_hangs() {
+    health_names_failing_store_and_recovers(Store::Mongodb, Mode::Blackhole).await;
+}
+
+#[tokio::test]
+async fn health_fails_fast_when_mysql_hangs() {
+    health_names_failing_store_and_recovers(Store::Mysql, Mode::Blackhole).await;
+}
+
+#[tokio::test]
+async fn health_fails_fast_when_redis_hangs() {
+    health_names_failing_store_and_recovers(Store::Redis, Mode::Blackhole).await;
+}

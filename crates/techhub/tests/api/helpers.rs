@@ -1,0 +1,333 @@
+//! `TestApp`: a TechHub server on a random port with its own MySQL database, PostgreSQL
+//! database, MongoDB database and Redis key prefix, all named `techhub_test_<secs>_<random>`.
+//! They are dropped when the `TestApp` is; the ones a crashed run left behind are swept
+//! once they are an hour old (the creation time is part of the name, so a sweep never touches
+//! a database another test process is still using).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::{StreamExt, TryStreamExt};
+use rand::Rng;
+use sqlx::{Connection, Executor};
+use techhub::Application;
+use techhub_api::Stores;
+use techhub_core::config::{database_name, with_database};
+use techhub_core::Config;
+use tokio::sync::OnceCell;
+
+pub const TEST_PREFIX: &str = "techhub_test_";
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// Fresh, empty databases in every store, dropped with this value.
+pub struct TestDatabases {
+    pub name: String,
+    /// The configuration pointing at them (and at the default servers otherwise).
+    pub config: Config,
+    base: Config,
+}
+
+impl TestDatabases {
+    pub async fn create() -> Self {
+        init_test_logging();
+        let base = Config::from_env().expect("TECHHUB_* variables parse");
+        static SWEPT: OnceCell<()> = OnceCell::const_new();
+        SWEPT.get_or_init(|| sweep_stale(&base)).await;
+
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let suffix: String = rand::rng()
+            .sample_iter(rand::distr::Alphanumeric)
+            .take(8)
+            .map(|c| (c as char).to_ascii_lowercase())
+            .collect();
+        let name = format!("{TEST_PREFIX}{secs}_{suffix}");
+
+        let mut mysql = sqlx::MySqlConnection::connect(&base.mysql_url)
+            .await
+            .expect("connect to MySQL");
+        mysql
+            .execute(
+                format!(
+                    "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+                .as_str(),
+            )
+            .await
+            .expect("create the MySQL test database");
+        let mut pg = sqlx::PgConnection::connect(&base.postgres_url)
+            .await
+            .expect("connect to PostgreSQL");
+        pg.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+            .await
+            .expect("create the PostgreSQL test database");
+
+        let mut config = base.clone();
+        config.mysql_url = with_database(&base.mysql_url, &name).unwrap();
+        config.postgres_url = with_database(&base.postgres_url, &name).unwrap();
+        config.mongodb_url = with_database(&base.mongodb_url, &name).unwrap();
+        config.redis_prefix = format!("{name}:");
+        config.bind = "127.0.0.1:0".into();
+        config.data_dir = std::env::temp_dir().join(&name);
+        TestDatabases { name, config, base }
+    }
+
+    /// The environment a `techhub` child process needs to use these databases.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("TECHHUB_MYSQL_URL", self.config.mysql_url.clone()),
+            ("TECHHUB_POSTGRES_URL", self.config.postgres_url.clone()),
+            ("TECHHUB_MONGODB_URL", self.config.mongodb_url.clone()),
+            ("TECHHUB_REDIS_URL", self.config.redis_url.clone()),
+            ("TECHHUB_REDIS_PREFIX", self.config.redis_prefix.clone()),
+        ]
+    }
+}
+
+impl Drop for TestDatabases {
+    fn drop(&mut self) {
+        let base = self.base.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on; a helper thread
+        // with its own runtime does the async clean-up.
+        let cleanup = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(drop_databases(&base, &[name]))
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A running TechHub on `127.0.0.1:<random port>` over its own [`TestDatabases`].
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub stores: Stores,
+    pub config: Config,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    // Last: dropped after the server stopped.
+    _dbs: TestDatabases,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], letting the test adjust the configuration (already pointing
+    /// at the test databases) first.
+    pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> Self {
+        let dbs = TestDatabases::create().await;
+        let mut config = dbs.config.clone();
+        customize(&mut config);
+        let app = Application::build(config.clone())
+            .await
+            .expect("the application builds");
+        let address = format!("http://{}", app.local_addr());
+        let stores = app.stores().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            address,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            stores,
+            config,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dbs: dbs,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub fn mongo(&self) -> &mongodb::Database {
+        self.stores.mongo.db()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+fn init_test_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        techhub::telemetry::init(techhub_core::config::LogFormat::Text);
+    }
+}
+
+/// The creation time encoded in a test database name, if it is one.
+fn created_at(name: &str) -> Option<SystemTime> {
+    let secs: u64 = name
+        .strip_prefix(TEST_PREFIX)?
+        .split('_')
+        .next()?
+        .parse()
+        .ok()?;
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+fn is_stale(name: &str) -> bool {
+    created_at(name).is_some_and(|t| t.elapsed().unwrap_or_default() > STALE_AFTER)
+}
+
+/// Drops test databases (and Redis keys) that crashed runs left behind.
+async fn sweep_stale(base: &Config) {
+    let mut stale: Vec<String> = Vec::new();
+    if let Ok(mut conn) = sqlx::MySqlConnection::connect(&base.mysql_url).await {
+        let names: Vec<String> = sqlx::query_scalar("SHOW DATABASES LIKE 'techhub\\_test\\_%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+        stale.extend(names);
+    }
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&base.postgres_url).await {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'techhub\\_test\\_%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default();
+        stale.extend(names);
+    }
+    if let Ok(client) = mongodb::Client::with_uri_str(&base.mongodb_url).await {
+        if let Ok(names) = client.list_database_names().await {
+            stale.extend(names);
+        }
+    }
+    if let Ok(client) = redis::Client::open(base.redis_url.as_str()) {
+        if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+            let keys = redis_keys(&mut conn, &format!("{TEST_PREFIX}*")).await;
+            stale.extend(
+                keys.into_iter()
+                    .filter_map(|k| k.split(':').next().map(str::to_string)),
+            );
+        }
+    }
+    stale.retain(|n| is_stale(n));
+    stale.sort();
+    stale.dedup();
+    if !stale.is_empty() {
+        drop_databases(base, &stale).await;
+    }
+}
+
+/// Drops the named test databases in every store, and their Redis keys. Best effort: a
+/// failure here must not fail the test that just passed.
+async fn drop_databases(base: &Config, names: &[String]) {
+    for name in names.iter().filter(|n| n.starts_with(TEST_PREFIX)) {
+        if let Ok(mut conn) = sqlx::MySqlConnection::connect(&base.mysql_url).await {
+            let _ = conn
+                .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
+                .await;
+        }
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&base.postgres_url).await {
+            let _ = conn
+                .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+                .await;
+        }
+        if let Ok(client) = mongodb::Client::with_uri_str(&base.mongodb_url).await {
+            let _ = client.database(name).drop().await;
+        }
+        if let Ok(client) = redis::Client::open(base.redis_url.as_str()) {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                let keys = redis_keys(&mut conn, &format!("{name}:*")).await;
+                if !keys.is_empty() {
+                    let _: Result<(), _> = redis::AsyncCommands::del(&mut conn, keys).await;
+                }
+            }
+        }
+    }
+}
+
+/// Every key matching `pattern`, by SCAN (never KEYS, which blocks Redis).
+async fn redis_keys(conn: &mut redis::aio::MultiplexedConnection, pattern: &str) -> Vec<String> {
+    let Ok(iter) = redis::AsyncCommands::scan_match::<_, String>(conn, pattern).await else {
+        return Vec::new();
+    };
+    iter.filter_map(|k| async move { k.ok() }).collect().await
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn test_database_names_carry_their_age() {
+    let old = format!("{TEST_PREFIX}1000_abcdefgh");
+    assert!(is_stale(&old));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(!is_stale(&format!("{TEST_PREFIX}{now}_abcdefgh")));
+    assert!(!is_stale("techhub"), "never a non-test database");
+    assert_eq!(
+        database_name("mysql://u@h/techhub_test_1_x").as_deref(),
+        Some("techhub_test_1_x")
+    );
+}
+
+#[allow(dead_code)]
+pub async fn mongo_collection_names(db: &mongodb::Database) -> Vec<String> {
+    let mut names: Vec<String> = db.list_collection_names().await.unwrap();
+    names.sort();
+    names
+}
+
+#[allow(dead_code)]
+pub async fn mongo_index_names(db: &mongodb::Database, collection: &str) -> Vec<String> {
+    let mut names: Vec<String> = db
+        .collection::<mongodb::bson::Document>(collection)
+        .list_indexes()
+        .await
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|i| i.options.and_then(|o| o.name))
+        .collect();
+    names.sort();
+    names
+}

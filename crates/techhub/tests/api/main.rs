@@ -1,0 +1,10 @@
+//! TechHub's integration tests: one test binary, every test against the real MySQL,
+//! PostgreSQL, MongoDB and Redis servers, each test with its own databases
+//! (see `helpers::TestApp`).
+
+mod cli;
+mod health;
+mod helpers;
+mod migrate;
+mod proxy;
+mod schema;
