@@ -106,7 +106,7 @@ start_mysql() {
   mkdir -p "$dir"
   if [ ! -d "$dir/data/mysql" ]; then
     log "mysql: initialising a data directory in $dir/data"
-    mariadb-install-db --user=root --datadir="$dir/data" --auth-root-authentication-method=normal \
+    mariadb-install-db --no-defaults --user=root --datadir="$dir/data" --auth-root-authentication-method=normal \
       --skip-test-db >"$dir/install.log" 2>&1 || { tail -n 20 "$dir/install.log" >&2; die "mariadb-install-db failed"; }
   fi
   log "mysql: starting MariaDB on 127.0.0.1:$MYSQL_PORT"

@@ -89,11 +89,18 @@ impl Mongo {
     /// One `ping` round trip bounded by `timeout`; `with_version` also runs `buildInfo`.
     pub async fn probe(&self, timeout: Duration, with_version: bool) -> Probe {
         techhub_core::probe(Store::Mongodb, timeout, async {
-            self.db.run_command(doc! { "ping": 1 }).await?;
+            self.db
+                .run_command(doc! { "ping": 1 })
+                .await
+                .map_err(describe)?;
             if !with_version {
-                return Ok::<_, mongodb::error::Error>(None);
+                return Ok::<_, String>(None);
             }
-            let info: Document = self.db.run_command(doc! { "buildInfo": 1 }).await?;
+            let info: Document = self
+                .db
+                .run_command(doc! { "buildInfo": 1 })
+                .await
+                .map_err(describe)?;
             Ok(info.get_str("version").ok().map(str::to_string))
         })
         .await
@@ -101,5 +108,18 @@ impl Mongo {
 
     pub async fn close(self) {
         self.client.shutdown().await;
+    }
+}
+
+/// A one-line description of a driver error for health output; the driver's own text for a
+/// server-selection failure spells out the whole topology.
+fn describe(e: mongodb::error::Error) -> String {
+    use mongodb::error::ErrorKind;
+    match e.kind.as_ref() {
+        ErrorKind::ServerSelection { .. } => {
+            "no server available (unreachable or not answering)".into()
+        }
+        ErrorKind::Io(io) => format!("connection failed: {io}"),
+        _ => e.to_string(),
     }
 }
