@@ -1,5 +1,7 @@
 //! The HTTP surface of TechHub. [`router`] builds the whole URL space from one module per
-//! resource, so tests can drive it without a socket and `serve` can mount it on one.
+//! resource, so tests can drive it without a socket and `serve` can mount it on one. Each
+//! module registers its handlers through `utoipa-axum`, so the OpenAPI document ([`openapi`])
+//! is generated from the same routes the server answers: a route cannot go undocumented.
 
 pub mod health;
 pub mod stores;
@@ -9,10 +11,13 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::{Json, Router};
 use techhub_core::Config;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use stores::Stores;
 
@@ -23,10 +28,37 @@ pub struct AppState {
     pub config: Arc<Config>,
 }
 
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "TechHub API",
+        description = "A developer community platform on MySQL, PostgreSQL, MongoDB and Redis. \
+                       The content API speaks RealWorld (Conduit).",
+        license(name = "MIT")
+    ),
+    tags((name = "operations", description = "Health and operations"))
+)]
+struct ApiDoc;
+
+/// Every documented route, with its OpenAPI description.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(health::router())
+}
+
+/// The OpenAPI document of [`router`], as served at `/api/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().into_openapi()
+}
+
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(health::router())
+    let (routes, doc) = documented().split_for_parts();
+    let doc = Arc::new(doc);
+    routes
+        .route(
+            "/api/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
+        )
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

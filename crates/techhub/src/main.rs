@@ -28,6 +28,8 @@ enum Command {
     Migrate,
     /// Check every store: address, version, status and round-trip latency. Exits 1 if any is down.
     Doctor,
+    /// Print the OpenAPI document of the HTTP API (the one served at /api/openapi.json).
+    Openapi,
 }
 
 #[tokio::main]
@@ -63,6 +65,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Openapi => {
+            println!("{}", techhub_api::openapi().to_pretty_json()?);
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -6,5 +6,6 @@ mod cli;
 mod health;
 mod helpers;
 mod migrate;
+mod openapi;
 mod proxy;
 mod schema;
