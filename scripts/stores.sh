@@ -77,10 +77,11 @@ ensure_packages() {
   [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || pkgs+=(postgresql)
   command -v redis-server >/dev/null || pkgs+=(redis-server)
   command -v redis-cli >/dev/null || pkgs+=(redis-tools)
-  if [ ! -x "$SECANTUS_BIN" ]; then
+  if [ ! -x "$SECANTUS_BIN" ]; then # what building SecantusDB (WiredTiger, zlib, zstd) needs
     command -v cmake >/dev/null || pkgs+=(cmake)
-    command -v cc >/dev/null || pkgs+=(build-essential)
+    { command -v cc && command -v c++ && command -v make; } >/dev/null || pkgs+=(build-essential)
     command -v pkg-config >/dev/null || pkgs+=(pkg-config)
+    dpkg -s zlib1g-dev >/dev/null 2>&1 || pkgs+=(zlib1g-dev)
   fi
   command -v curl >/dev/null || pkgs+=(curl)
   if [ "${#pkgs[@]}" -gt 0 ]; then apt_install "${pkgs[@]}"; fi
