@@ -198,7 +198,7 @@ fn is_stale(name: &str) -> bool {
 }
 
 /// Drops test databases (and Redis keys) that crashed runs left behind.
-async fn sweep_stale(base: &Config) {
+pub async fn sweep_stale(base: &Config) {
     let mut stale: Vec<String> = Vec::new();
     if let Ok(mut conn) = sqlx::MySqlConnection::connect(&base.mysql_url).await {
         let names: Vec<String> = sqlx::query_scalar("SHOW DATABASES LIKE 'techhub\\_test\\_%'")

@@ -3,6 +3,7 @@
 //! (see `helpers::TestApp`).
 
 mod cli;
+mod harness;
 mod health;
 mod helpers;
 mod migrate;
