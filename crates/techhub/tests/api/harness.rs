@@ -6,7 +6,7 @@ use mongodb::bson::doc;
 use sqlx::{Connection, Executor};
 use techhub_core::Config;
 
-use crate::helpers::{sweep_stale, TEST_PREFIX};
+use crate::helpers::{drop_databases, sweep_stale, TEST_PREFIX};
 
 async fn exists_everywhere(config: &Config, name: &str) -> [bool; 4] {
     let mut mysql = sqlx::MySqlConnection::connect(&config.mysql_url)
@@ -109,33 +109,7 @@ async fn sweep_drops_stale_test_databases_in_every_store_and_keeps_fresh_ones() 
         "a fresh database was swept"
     );
 
-    // Clean up the fresh one, which no TestDatabases owns.
-    let mut mysql = sqlx::MySqlConnection::connect(&config.mysql_url)
-        .await
-        .unwrap();
-    mysql
-        .execute(format!("DROP DATABASE `{fresh}`").as_str())
-        .await
-        .unwrap();
-    let mut pg = sqlx::PgConnection::connect(&config.postgres_url)
-        .await
-        .unwrap();
-    pg.execute(format!(r#"DROP DATABASE "{fresh}""#).as_str())
-        .await
-        .unwrap();
-    mongodb::Client::with_uri_str(&config.mongodb_url)
-        .await
-        .unwrap()
-        .database(&fresh)
-        .drop()
-        .await
-        .unwrap();
-    let mut redis = redis::Client::open(config.redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: () = redis::AsyncCommands::del(&mut redis, format!("{fresh}:leftover"))
-        .await
-        .unwrap();
+    // The fresh one belongs to no TestDatabases, so it goes by hand.
+    drop_databases(&config, std::slice::from_ref(&fresh)).await;
+    assert_eq!(exists_everywhere(&config, &fresh).await, [false; 4]);
 }

@@ -240,7 +240,7 @@ pub async fn sweep_stale(base: &Config) {
 
 /// Drops the named test databases in every store, and their Redis keys. Best effort: a
 /// failure here must not fail the test that just passed.
-async fn drop_databases(base: &Config, names: &[String]) {
+pub async fn drop_databases(base: &Config, names: &[String]) {
     for name in names.iter().filter(|n| n.starts_with(TEST_PREFIX)) {
         if let Ok(mut conn) = sqlx::MySqlConnection::connect(&base.mysql_url).await {
             let _ = conn
