@@ -14,6 +14,8 @@ CREATE TABLE IF NOT EXISTS users (
     status         ENUM('active', 'suspended', 'deleted') NOT NULL DEFAULT 'active',
     email_verified BOOLEAN         NOT NULL DEFAULT FALSE,
     timezone       VARCHAR(64)     NOT NULL DEFAULT 'UTC',
+    -- Increases with every change; events carry it so consumers can drop stale snapshots.
+    version        INT UNSIGNED    NOT NULL DEFAULT 1,
     last_login_at  DATETIME(3)     NULL,
     created_at     DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     updated_at     DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
@@ -34,6 +36,8 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     price                DECIMAL(10, 2)  NOT NULL DEFAULT 0.00,
     currency             CHAR(3)         NOT NULL DEFAULT 'USD',
     auto_renew           BOOLEAN         NOT NULL DEFAULT TRUE,
+    -- The provider's reusable payment-method token (never a card number).
+    payment_method_ref   VARCHAR(64)     NULL,
     current_period_start DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     current_period_end   DATETIME(3)     NULL,
     cancelled_at         DATETIME(3)     NULL,
@@ -114,4 +118,43 @@ CREATE TABLE IF NOT EXISTS outbox (
     UNIQUE KEY uq_outbox_event_id (event_id),
     KEY idx_outbox_claim (status, next_attempt_at, id),
     KEY idx_outbox_aggregate (aggregate_type, aggregate_id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+
+-- Which consumers already applied an outbox event, so a retry skips them.
+CREATE TABLE IF NOT EXISTS outbox_deliveries (
+    outbox_id    BIGINT UNSIGNED NOT NULL,
+    consumer     VARCHAR(64)     NOT NULL,
+    delivered_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    PRIMARY KEY (outbox_id, consumer),
+    CONSTRAINT fk_outbox_deliveries_outbox FOREIGN KEY (outbox_id) REFERENCES outbox (id) ON DELETE CASCADE
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+
+-- Email verification: only the SHA-256 of the token is stored.
+CREATE TABLE IF NOT EXISTS email_verifications (
+    id         BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    user_id    BIGINT UNSIGNED NOT NULL,
+    email      VARCHAR(255)    NOT NULL,
+    token_hash CHAR(64)        NOT NULL,
+    expires_at DATETIME(3)     NOT NULL,
+    used_at    DATETIME(3)     NULL,
+    created_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    PRIMARY KEY (id),
+    UNIQUE KEY uq_email_verifications_token (token_hash),
+    KEY idx_email_verifications_user (user_id),
+    CONSTRAINT fk_email_verifications_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+
+-- Idempotency-Key records: the first request with a key claims it; the stored response is
+-- replayed to every later request with the same key.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    user_id         BIGINT UNSIGNED NOT NULL,
+    idempotency_key VARCHAR(255)    NOT NULL,
+    request_hash    CHAR(64)        NOT NULL,
+    status          ENUM('in_progress', 'completed') NOT NULL DEFAULT 'in_progress',
+    response_status SMALLINT UNSIGNED NULL,
+    response_body   JSON            NULL,
+    created_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    updated_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+    PRIMARY KEY (user_id, idempotency_key),
+    CONSTRAINT fk_idempotency_keys_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;

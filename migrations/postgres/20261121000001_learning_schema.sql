@@ -16,6 +16,8 @@ CREATE TABLE IF NOT EXISTS user_analytics (
     streak_days       INTEGER     NOT NULL DEFAULT 0 CHECK (streak_days >= 0),
     longest_streak    INTEGER     NOT NULL DEFAULT 0 CHECK (longest_streak >= streak_days),
     engagement_score  NUMERIC(5, 2) NOT NULL DEFAULT 0 CHECK (engagement_score BETWEEN 0 AND 100),
+    -- The MySQL users.version this row's username/timezone came from.
+    source_version    INTEGER     NOT NULL DEFAULT 0,
     last_activity     TIMESTAMPTZ NULL,
     created_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at        TIMESTAMPTZ NOT NULL DEFAULT now()
@@ -128,3 +130,12 @@ LEFT JOIN LATERAL (
         ORDER BY sa.skill_area, sa.taken_at DESC
     ) latest
 ) a ON true;
+
+-- Events this database has applied, written in the same transaction as their effect, so a
+-- redelivered event changes nothing.
+CREATE TABLE IF NOT EXISTS processed_events (
+    event_id     UUID        NOT NULL,
+    consumer     TEXT        NOT NULL,
+    processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (event_id, consumer)
+);

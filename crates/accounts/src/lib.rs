@@ -2,6 +2,13 @@
 //! This crate owns the MySQL pool, its embedded migrations (`migrations/mysql`) and, as later
 //! features land, users, subscriptions, payments, orders and the transactional outbox.
 
+pub mod error;
+pub mod outbox;
+pub mod password;
+pub mod users;
+
+pub use error::AccountsError;
+
 use std::time::Duration;
 
 use sqlx::migrate::{Migrate, Migrator};

@@ -6,6 +6,7 @@
 //! CRUD, unique and compound indexes, `$jsonSchema` validators, aggregation with `$lookup`,
 //! transactions. No text indexes: search lives in the Tantivy index.
 
+pub mod profiles;
 pub mod schema;
 
 use std::time::Duration;
@@ -72,11 +73,11 @@ impl Mongo {
     }
 
     /// Runs `fut` under the configured query timeout.
-    pub async fn timed<T, F>(&self, fut: F) -> Result<T, MongoError>
+    pub async fn timed<T, F>(&self, action: F) -> Result<T, MongoError>
     where
-        F: std::future::Future<Output = Result<T, mongodb::error::Error>>,
+        F: std::future::IntoFuture<Output = Result<T, mongodb::error::Error>>,
     {
-        techhub_core::bounded(self.query_timeout, fut)
+        techhub_core::bounded(self.query_timeout, action.into_future())
             .await
             .map_err(|e| e.map_or(MongoError::Timeout(self.query_timeout), MongoError::Db))
     }

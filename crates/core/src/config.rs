@@ -116,6 +116,61 @@ pub struct Config {
     #[arg(long, env = "TECHHUB_HEALTH_TIMEOUT_MS", default_value_t = 1000)]
     pub health_timeout_ms: u64,
 
+    /// How long an issued JWT stays valid, in seconds.
+    #[arg(long, env = "TECHHUB_JWT_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub jwt_ttl_secs: u64,
+
+    /// The address people reach TechHub at; links in emails point here.
+    #[arg(
+        long,
+        env = "TECHHUB_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+
+    /// SMTP server for outgoing mail, e.g. `smtps://user:password@mail.example.com:465`. When
+    /// unset, mail is written as `.eml` files under `TECHHUB_DATA_DIR/mail`.
+    #[arg(long, env = "TECHHUB_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "TECHHUB_MAIL_FROM",
+        default_value = "TechHub <no-reply@techhub.localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Run the outbox relay inside `serve` (`techhub relay` runs it on its own).
+    #[arg(long, env = "TECHHUB_RELAY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub relay: bool,
+
+    /// Outbox events the relay claims at once.
+    #[arg(long, env = "TECHHUB_RELAY_BATCH", default_value_t = 100)]
+    pub relay_batch: u32,
+
+    /// How often an idle relay looks for new events, in ms.
+    #[arg(long, env = "TECHHUB_RELAY_POLL_MS", default_value_t = 100)]
+    pub relay_poll_ms: u64,
+
+    /// How long a claimed event stays reserved for the relay that claimed it, in ms; after a
+    /// crash, another relay takes it once this runs out.
+    #[arg(long, env = "TECHHUB_RELAY_LEASE_MS", default_value_t = 30_000)]
+    pub relay_lease_ms: u64,
+
+    /// Delivery attempts before an event is parked as dead.
+    #[arg(long, env = "TECHHUB_RELAY_MAX_ATTEMPTS", default_value_t = 12)]
+    pub relay_max_attempts: u32,
+
+    /// Longest wait between two delivery attempts of one event, in ms (the wait doubles from
+    /// 250 ms up to this).
+    #[arg(long, env = "TECHHUB_RELAY_MAX_BACKOFF_MS", default_value_t = 300_000)]
+    pub relay_max_backoff_ms: u64,
+
+    /// How often `serve` runs the subscription renewal job, in seconds (0 turns it off).
+    #[arg(long, env = "TECHHUB_RENEWAL_INTERVAL_SECS", default_value_t = 60)]
+    pub renewal_interval_secs: u64,
+
     /// Log format: `text` for people, `json` for log shippers. Filter with `RUST_LOG`.
     #[arg(long, env = "TECHHUB_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -187,6 +242,18 @@ impl Config {
                 return Err(format!("{name} must be at least 1"));
             }
         }
+        for (name, n) in [
+            ("TECHHUB_JWT_TTL_SECS", self.jwt_ttl_secs),
+            ("TECHHUB_RELAY_BATCH", self.relay_batch as u64),
+            ("TECHHUB_RELAY_POLL_MS", self.relay_poll_ms),
+            ("TECHHUB_RELAY_LEASE_MS", self.relay_lease_ms),
+            ("TECHHUB_RELAY_MAX_ATTEMPTS", self.relay_max_attempts as u64),
+            ("TECHHUB_RELAY_MAX_BACKOFF_MS", self.relay_max_backoff_ms),
+        ] {
+            if n == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
         for (name, ms) in [
             ("TECHHUB_CONNECT_TIMEOUT_MS", self.connect_timeout_ms),
             ("TECHHUB_QUERY_TIMEOUT_MS", self.query_timeout_ms),
@@ -220,6 +287,17 @@ impl std::fmt::Debug for Config {
             .field("query_timeout_ms", &self.query_timeout_ms)
             .field("health_timeout_ms", &self.health_timeout_ms)
             .field("log_format", &self.log_format)
+            .field("jwt_ttl_secs", &self.jwt_ttl_secs)
+            .field("public_url", &self.public_url)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
+            .field("relay", &self.relay)
+            .field("relay_batch", &self.relay_batch)
+            .field("relay_poll_ms", &self.relay_poll_ms)
+            .field("relay_lease_ms", &self.relay_lease_ms)
+            .field("relay_max_attempts", &self.relay_max_attempts)
+            .field("relay_max_backoff_ms", &self.relay_max_backoff_ms)
+            .field("renewal_interval_secs", &self.renewal_interval_secs)
             .finish()
     }
 }

@@ -3,6 +3,9 @@
 //! them together.
 
 pub mod config;
+pub mod domain;
+pub mod events;
+pub mod plans;
 pub mod store;
 
 pub use config::{Config, Mode};

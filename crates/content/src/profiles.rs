@@ -1,0 +1,99 @@
+//! `user_profiles`: the content side of a user (display name, bio, image, preferences,
+//! following, bookmarks), projected from the accounts store's events.
+
+use mongodb::bson::{doc, Bson, DateTime, Document};
+use techhub_core::events::UserSnapshot;
+use uuid::Uuid;
+
+use crate::schema::USER_PROFILES;
+use crate::{Mongo, MongoError};
+
+/// How many applied event ids a profile remembers (newest last).
+const REMEMBERED_EVENTS: i32 = 20;
+
+/// The preferences every new profile starts with.
+pub fn default_preferences() -> Document {
+    doc! { "theme": "system", "language": "en", "emailNotifications": true, "weeklyDigest": true }
+}
+
+/// Creates or updates the profile from `snapshot`. Returns false when nothing changed
+/// because the profile already reflects this snapshot or a newer one, which makes a
+/// redelivered or out-of-order event harmless. The update is a compare-and-set on
+/// `sourceVersion`, so two relays applying snapshots at once cannot interleave wrongly.
+pub async fn apply_user_snapshot(
+    mongo: &Mongo,
+    event_id: Uuid,
+    snapshot: &UserSnapshot,
+) -> Result<bool, MongoError> {
+    let profiles = mongo.db().collection::<Document>(USER_PROFILES);
+    let user_id = snapshot.user_id as i64;
+    let version = snapshot.version as i64;
+    let optional = |v: &Option<String>| v.clone().map(Bson::String).unwrap_or(Bson::Null);
+    loop {
+        let current = mongo
+            .timed(profiles.find_one(doc! { "userId": user_id }))
+            .await?;
+        let Some(current) = current else {
+            let now = DateTime::now();
+            let profile = doc! {
+                "userId": user_id,
+                "username": &snapshot.username,
+                "displayName": &snapshot.username,
+                "bio": optional(&snapshot.bio),
+                "image": optional(&snapshot.image),
+                "following": [],
+                "bookmarks": [],
+                "preferences": default_preferences(),
+                "sourceVersion": version,
+                "processedEvents": [event_id.to_string()],
+                "createdAt": now,
+                "updatedAt": now,
+            };
+            match mongo.timed(profiles.insert_one(profile)).await {
+                Ok(_) => return Ok(true),
+                // Created concurrently: go round again and compare versions.
+                Err(e) if is_duplicate_user_id(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        let seen = current.get_i64("sourceVersion").unwrap_or(0);
+        if seen >= version {
+            return Ok(false);
+        }
+        let updated = mongo
+            .timed(profiles.update_one(
+                doc! { "userId": user_id, "sourceVersion": seen },
+                doc! {
+                    "$set": {
+                        "username": &snapshot.username,
+                        "bio": optional(&snapshot.bio),
+                        "image": optional(&snapshot.image),
+                        "sourceVersion": version,
+                        "updatedAt": DateTime::now(),
+                    },
+                    "$push": { "processedEvents": { "$each": [event_id.to_string()], "$slice": -REMEMBERED_EVENTS } },
+                },
+            ))
+            .await?;
+        if updated.matched_count == 1 {
+            return Ok(true);
+        }
+    }
+}
+
+/// The profile of `user_id`, if it exists.
+pub async fn find(mongo: &Mongo, user_id: u64) -> Result<Option<Document>, MongoError> {
+    let profiles = mongo.db().collection::<Document>(USER_PROFILES);
+    mongo
+        .timed(profiles.find_one(doc! { "userId": user_id as i64 }))
+        .await
+}
+
+/// A duplicate key on `userId` (as opposed to `username`, which is a real conflict to retry).
+fn is_duplicate_user_id(e: &MongoError) -> bool {
+    let MongoError::Db(e) = e else { return false };
+    let text = e.to_string();
+    text.contains("E11000")
+        && (text.contains("userId") || text.contains("uq_user_profiles_user_id"))
+        && !text.contains("uq_user_profiles_username")
+}

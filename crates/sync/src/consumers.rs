@@ -1,0 +1,99 @@
+//! The consumers of outbox events. Each lives with the store it writes to; these adapters
+//! only route events to them.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use techhub_content::Mongo;
+use techhub_core::events::{Event, EventPayload};
+use techhub_learning::Postgres;
+
+use crate::mail::{render, MailSender};
+use crate::relay::Consumer;
+
+/// `user.registered` / `user.updated` → the PostgreSQL `user_analytics` row.
+pub struct AnalyticsProjection(pub Postgres);
+
+impl Consumer for AnalyticsProjection {
+    fn name(&self) -> &'static str {
+        "postgres.user_analytics"
+    }
+
+    fn wants(&self, payload: &EventPayload) -> bool {
+        matches!(
+            payload,
+            EventPayload::UserRegistered(_) | EventPayload::UserUpdated(_)
+        )
+    }
+
+    fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            if let EventPayload::UserRegistered(user) | EventPayload::UserUpdated(user) =
+                &event.payload
+            {
+                techhub_learning::analytics::apply_user_snapshot(
+                    &self.0,
+                    self.name(),
+                    event.id,
+                    user,
+                )
+                .await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// `user.registered` / `user.updated` → the MongoDB `user_profiles` document.
+pub struct ProfileProjection(pub Mongo);
+
+impl Consumer for ProfileProjection {
+    fn name(&self) -> &'static str {
+        "mongodb.user_profiles"
+    }
+
+    fn wants(&self, payload: &EventPayload) -> bool {
+        matches!(
+            payload,
+            EventPayload::UserRegistered(_) | EventPayload::UserUpdated(_)
+        )
+    }
+
+    fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            if let EventPayload::UserRegistered(user) | EventPayload::UserUpdated(user) =
+                &event.payload
+            {
+                techhub_content::profiles::apply_user_snapshot(&self.0, event.id, user).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// `email.requested` → the mail sender, keyed by the event id.
+pub struct Mailer {
+    pub sender: Arc<dyn MailSender>,
+    pub public_url: String,
+}
+
+impl Consumer for Mailer {
+    fn name(&self) -> &'static str {
+        "mail"
+    }
+
+    fn wants(&self, payload: &EventPayload) -> bool {
+        matches!(payload, EventPayload::EmailRequested(_))
+    }
+
+    fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            if let EventPayload::EmailRequested(request) = &event.payload {
+                self.sender
+                    .send(event.id, &render(request, &self.public_url))
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+}
