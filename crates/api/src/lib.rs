@@ -3,8 +3,12 @@
 //! module registers its handlers through `utoipa-axum`, so the OpenAPI document ([`openapi`])
 //! is generated from the same routes the server answers: a route cannot go undocumented.
 
+pub mod auth;
+pub mod error;
+pub mod extract;
 pub mod health;
 pub mod stores;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +30,17 @@ pub use stores::Stores;
 pub struct AppState {
     pub stores: Stores,
     pub config: Arc<Config>,
+    pub jwt: Arc<auth::Jwt>,
+}
+
+impl AppState {
+    pub fn new(stores: Stores, config: Config) -> Self {
+        AppState {
+            jwt: Arc::new(auth::Jwt::from_config(&config)),
+            stores,
+            config: Arc::new(config),
+        }
+    }
 }
 
 #[derive(OpenApi)]
@@ -36,13 +51,36 @@ pub struct AppState {
                        The content API speaks RealWorld (Conduit).",
         license(name = "MIT")
     ),
-    tags((name = "operations", description = "Health and operations"))
+    tags(
+        (name = "operations", description = "Health and operations"),
+        (name = "users", description = "Registration, login, the current user (RealWorld)"),
+    ),
+    modifiers(&TokenAuth)
 )]
 struct ApiDoc;
 
+/// Declares the `Authorization: Token <jwt>` scheme.
+struct TokenAuth;
+
+impl utoipa::Modify for TokenAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Token <jwt>`, the token returned by register or login",
+            ))),
+        );
+    }
+}
+
 /// Every documented route, with its OpenAPI description.
 fn documented() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(health::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .merge(users::router())
 }
 
 /// The OpenAPI document of [`router`], as served at `/api/openapi.json`.
@@ -60,6 +98,9 @@ pub fn router(state: AppState) -> Router {
             get(move || async move { Json(doc.as_ref().clone()) }),
         )
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            extract::MAX_BODY_BYTES,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use anyhow::Context;
+use techhub_accounts::outbox;
 use techhub_api::Stores;
 use techhub_core::config::redact_url;
 use techhub_core::{Config, Probe, Store};
@@ -24,15 +25,38 @@ pub async fn migrate(config: &Config) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// Probes every store (address, version, status, latency). Returns the report and whether
-/// all stores are up.
+/// Runs the outbox relay until `shutdown` resolves.
+pub async fn relay(
+    config: &Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let stores = Stores::connect(config).await?;
+    let relay = crate::build_relay(config, &stores)?;
+    tracing::info!("outbox relay running");
+    relay.run(shutdown).await;
+    stores.close().await;
+    Ok(())
+}
+
+/// Puts outbox event `id` back in line for delivery.
+pub async fn replay(config: &Config, id: u64) -> anyhow::Result<String> {
+    let stores = Stores::connect(config).await?;
+    let queued = outbox::replay(&stores.mysql, id)
+        .await
+        .context("replaying the event")?;
+    stores.close().await;
+    anyhow::ensure!(queued, "no undelivered outbox event with id {id}");
+    Ok(format!("outbox event {id} queued for delivery"))
+}
+
+/// Probes every store (address, version, status, latency) and reports the outbox. Returns the
+/// report and whether everything is healthy (all stores up, no dead outbox events).
 pub async fn doctor(config: &Config) -> anyhow::Result<(String, bool)> {
     let stores = Stores::connect(config).await?;
     // The first probe opens the connections and reads versions; the second measures a
     // warm round trip, which is the latency requests see.
     let first = stores.probe_all(config.health_timeout(), true).await;
     let warm = stores.probe_all(config.health_timeout(), false).await;
-    stores.close().await;
     let probes: Vec<Probe> = first
         .into_iter()
         .zip(warm)
@@ -47,8 +71,36 @@ pub async fn doctor(config: &Config) -> anyhow::Result<(String, bool)> {
             }
         })
         .collect();
-    let report = doctor_table(config, &probes);
-    Ok((report, probes.iter().all(Probe::is_up)))
+    let mut report = doctor_table(config, &probes);
+    let mut healthy = probes.iter().all(Probe::is_up);
+    if probes[0].is_up() {
+        let stats = outbox::stats(&stores.mysql)
+            .await
+            .context("reading the outbox")?;
+        let oldest = stats
+            .oldest_pending_secs
+            .map(|s| format!(", oldest {s:.1} s"))
+            .unwrap_or_default();
+        writeln!(
+            report,
+            "\noutbox: {} pending{oldest}, {} dead",
+            stats.pending, stats.dead
+        )?;
+        for dead in outbox::dead_letters(&stores.mysql, 20).await? {
+            writeln!(
+                report,
+                "  dead #{} {} ({} attempts): {} — retry with `techhub relay --replay {}`",
+                dead.outbox_id,
+                dead.event_type,
+                dead.attempts,
+                dead.last_error.as_deref().unwrap_or("-"),
+                dead.outbox_id
+            )?;
+        }
+        healthy &= stats.dead == 0;
+    }
+    stores.close().await;
+    Ok((report, healthy))
 }
 
 fn doctor_table(config: &Config, probes: &[Probe]) -> String {

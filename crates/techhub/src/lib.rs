@@ -1,6 +1,6 @@
-//! The TechHub application: wiring of config, stores and the HTTP server, plus the
-//! operational commands. `main.rs` only parses the command line and calls into here, so the
-//! integration tests start exactly what `techhub serve` starts.
+//! The TechHub application: wiring of config, stores, background workers and the HTTP server,
+//! plus the operational commands. `main.rs` only parses the command line and calls into here,
+//! so the integration tests start exactly what `techhub serve` starts.
 
 pub mod commands;
 pub mod telemetry;
@@ -11,7 +11,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use techhub_api::{AppState, Stores};
 use techhub_core::Config;
+use techhub_sync::consumers::{AnalyticsProjection, Mailer, ProfileProjection};
+use techhub_sync::mail::{FileSink, MailSender, Smtp};
+use techhub_sync::{Relay, RelaySettings};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 /// A bound, migrated, ready-to-run server.
 pub struct Application {
@@ -35,10 +39,7 @@ impl Application {
             .with_context(|| format!("binding {}", config.bind))?;
         Ok(Application {
             listener,
-            state: AppState {
-                stores,
-                config: Arc::new(config),
-            },
+            state: AppState::new(stores, config),
         })
     }
 
@@ -52,17 +53,65 @@ impl Application {
         &self.state.stores
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests. The outbox relay
+    /// runs alongside unless `TECHHUB_RELAY=false`.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let config = self.state.config.clone();
+        let stores = self.state.stores.clone();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut workers = Vec::new();
+        if config.relay {
+            let relay = build_relay(&config, &stores)?;
+            let stop = stopped(stop_rx.clone());
+            workers.push(tokio::spawn(async move { relay.run(stop).await }));
+        }
         let router = techhub_api::router(self.state.clone());
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            })
             .await
-            .context("serving HTTP")?;
-        self.state.stores.close().await;
-        Ok(())
+            .context("serving HTTP");
+        for worker in workers {
+            let _ = worker.await;
+        }
+        stores.close().await;
+        served
     }
+}
+
+/// Resolves once `rx` turns true (or its sender is gone).
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// The mail sender the configuration asks for: SMTP, or `.eml` files in the data folder.
+pub fn mail_sender(config: &Config) -> anyhow::Result<Arc<dyn MailSender>> {
+    Ok(match &config.smtp_url {
+        Some(url) => Arc::new(Smtp::new(url, &config.mail_from)?),
+        None => Arc::new(FileSink::new(
+            config.data_dir.join("mail"),
+            &config.mail_from,
+        )),
+    })
+}
+
+/// The relay with every consumer: the PostgreSQL and MongoDB projections and the mailer.
+pub fn build_relay(config: &Config, stores: &Stores) -> anyhow::Result<Relay> {
+    Ok(Relay::new(
+        stores.mysql.clone(),
+        vec![
+            Arc::new(AnalyticsProjection(stores.postgres.clone())),
+            Arc::new(ProfileProjection(stores.mongo.clone())),
+            Arc::new(Mailer {
+                sender: mail_sender(config)?,
+                public_url: config.public_url.clone(),
+            }),
+        ],
+        RelaySettings::from_config(config),
+    ))
 }

@@ -30,6 +30,12 @@ enum Command {
     Doctor,
     /// Print the OpenAPI document of the HTTP API (the one served at /api/openapi.json).
     Openapi,
+    /// Run the outbox relay on its own (serve runs one too unless TECHHUB_RELAY=false).
+    Relay {
+        /// Put the dead (or pending) outbox event with this id back in line, then exit.
+        #[arg(long, value_name = "OUTBOX_ID")]
+        replay: Option<u64>,
+    },
 }
 
 #[tokio::main]
@@ -65,6 +71,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Relay { replay: Some(id) } => {
+            println!("{}", commands::replay(&cli.config, id).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Relay { replay: None } => {
+            commands::relay(&cli.config, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Openapi => {
             println!("{}", techhub_api::openapi().to_pretty_json()?);

@@ -1,0 +1,279 @@
+//! Accounts in RealWorld shapes: `POST /api/users` (register), `POST /api/users/login`,
+//! `GET`/`PUT /api/user`, and TechHub's `POST /api/user/verify` (confirm the email address).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Deserializer, Serialize};
+use techhub_accounts::users::{self, NewUser, User, UserChanges};
+use techhub_core::domain::{bounded_text, image_url, Email, FieldError, Password, Username};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, AuthUser};
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(current_user, update_user))
+        .routes(routes!(verify_email))
+}
+
+/// Longest bio accepted, in characters.
+pub const MAX_BIO_CHARS: usize = 5000;
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    user: NewUserBody,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewUserBody {
+    username: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    user: LoginBody,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginBody {
+    email: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateUserRequest {
+    user: UpdateUserBody,
+}
+
+/// Fields to change; at least one. `bio` and `image` may be `null` to clear them.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateUserBody {
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    bio: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    image: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyRequest {
+    /// The token from the verification email.
+    token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserResponse {
+    user: UserBody,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserBody {
+    email: String,
+    token: String,
+    username: String,
+    bio: Option<String>,
+    image: Option<String>,
+    /// TechHub: whether the email address is confirmed.
+    email_verified: bool,
+}
+
+impl UserResponse {
+    fn new(user: User, token: String) -> Json<Self> {
+        Json(UserResponse {
+            user: UserBody {
+                email: user.email,
+                token,
+                username: user.username,
+                bio: user.bio,
+                image: user.image,
+                email_verified: user.email_verified,
+            },
+        })
+    }
+}
+
+/// Collects every field error instead of stopping at the first.
+fn check<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
+}
+
+fn required<'a>(field: &'static str, value: &'a Option<String>) -> Result<&'a str, FieldError> {
+    value
+        .as_deref()
+        .ok_or_else(|| FieldError::new(field, "can't be blank"))
+}
+
+/// Register. Returns the user with a token at once; the analytics row and the content profile
+/// follow through the outbox, and a verification email is sent.
+#[utoipa::path(post, path = "/api/users", tag = "users", request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = UserResponse),
+        (status = 409, description = "Email or username already taken"),
+        (status = 422, description = "Invalid field"),
+    ))]
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
+    let body = req.user;
+    let mut errors = Vec::new();
+    let username = check(
+        &mut errors,
+        required("username", &body.username).and_then(Username::parse),
+    );
+    let email = check(
+        &mut errors,
+        required("email", &body.email).and_then(Email::parse),
+    );
+    let password = check(
+        &mut errors,
+        required("password", &body.password).and_then(Password::parse),
+    );
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let user = users::register(
+        &state.stores.mysql,
+        NewUser {
+            email,
+            username,
+            password,
+        },
+    )
+    .await?;
+    let token = state.jwt.issue(user.id);
+    Ok((StatusCode::CREATED, UserResponse::new(user, token)))
+}
+
+/// Log in with email and password.
+#[utoipa::path(post, path = "/api/users/login", tag = "users", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = UserResponse),
+        (status = 401, description = "Email or password is invalid"),
+        (status = 422, description = "Missing field"),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let mut errors = Vec::new();
+    let email = check(&mut errors, required("email", &req.user.email));
+    let password = check(&mut errors, required("password", &req.user.password));
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let user = users::login(&state.stores.mysql, email, password).await?;
+    let token = state.jwt.issue(user.id);
+    Ok(UserResponse::new(user, token))
+}
+
+/// The logged-in user.
+#[utoipa::path(get, path = "/api/user", tag = "users",
+    responses((status = 200, body = UserResponse), (status = 401, description = "Missing or invalid token")),
+    security(("token" = [])))]
+async fn current_user(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<Json<UserResponse>, ApiError> {
+    let user = users::find(&state.stores.mysql, auth.id)
+        .await
+        .map_err(|e| match e {
+            techhub_accounts::AccountsError::NotFound => {
+                ApiError::Unauthorized("token", "names no user")
+            }
+            other => other.into(),
+        })?;
+    Ok(UserResponse::new(user, auth.token))
+}
+
+/// Change email, username, password, bio or image. A new email must be verified again.
+#[utoipa::path(put, path = "/api/user", tag = "users", request_body = UpdateUserRequest,
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 401, description = "Missing or invalid token"),
+        (status = 409, description = "Email or username already taken"),
+        (status = 422, description = "Invalid field"),
+    ),
+    security(("token" = [])))]
+async fn update_user(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(req): ApiJson<UpdateUserRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let body = req.user;
+    let mut errors = Vec::new();
+    let changes = UserChanges {
+        email: body
+            .email
+            .as_deref()
+            .and_then(|e| check(&mut errors, Email::parse(e))),
+        username: body
+            .username
+            .as_deref()
+            .and_then(|u| check(&mut errors, Username::parse(u))),
+        password: body
+            .password
+            .as_deref()
+            .and_then(|p| check(&mut errors, Password::parse(p))),
+        bio: body.bio.map(|bio| {
+            bio.and_then(|b| check(&mut errors, bounded_text("bio", &b, MAX_BIO_CHARS)))
+                .filter(|b| !b.is_empty())
+        }),
+        image: body.image.map(|image| {
+            image
+                .and_then(|i| check(&mut errors, image_url(&i)))
+                .filter(|i| !i.is_empty())
+        }),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    if changes.email.is_none()
+        && changes.username.is_none()
+        && changes.password.is_none()
+        && changes.bio.is_none()
+        && changes.image.is_none()
+    {
+        return Err(ApiError::invalid(
+            "user",
+            "must contain at least one of email, username, password, bio, image",
+        ));
+    }
+    let user = users::update(&state.stores.mysql, auth.id, changes).await?;
+    Ok(UserResponse::new(user, auth.token))
+}
+
+/// Confirm an email address with the token from the verification email.
+#[utoipa::path(post, path = "/api/user/verify", tag = "users", request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "Email confirmed", body = UserResponse),
+        (status = 422, description = "Token invalid, used or expired"),
+    ))]
+async fn verify_email(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<VerifyRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let token = required("token", &req.token)?;
+    let user = users::verify_email(&state.stores.mysql, token).await?;
+    let jwt = state.jwt.issue(user.id);
+    Ok(UserResponse::new(user, jwt))
+}
