@@ -74,9 +74,18 @@ pub async fn doctor(config: &Config) -> anyhow::Result<(String, bool)> {
     let mut report = doctor_table(config, &probes);
     let mut healthy = probes.iter().all(Probe::is_up);
     if probes[0].is_up() {
-        let stats = outbox::stats(&stores.mysql)
-            .await
-            .context("reading the outbox")?;
+        let stats = match outbox::stats(&stores.mysql).await {
+            Ok(stats) => stats,
+            Err(e) => {
+                writeln!(
+                    report,
+                    "
+outbox: cannot be read ({e}); has `techhub migrate` run?"
+                )?;
+                stores.close().await;
+                return Ok((report, false));
+            }
+        };
         let oldest = stats
             .oldest_pending_secs
             .map(|s| format!(", oldest {s:.1} s"))

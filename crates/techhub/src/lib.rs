@@ -62,11 +62,12 @@ impl Application {
         let config = self.state.config.clone();
         let stores = self.state.stores.clone();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut workers = Vec::new();
+        // Dropping this future (an aborted server) aborts the workers with it.
+        let mut workers = tokio::task::JoinSet::new();
         if config.relay {
             let relay = build_relay(&config, &stores)?;
             let stop = stopped(stop_rx.clone());
-            workers.push(tokio::spawn(async move { relay.run(stop).await }));
+            workers.spawn(async move { relay.run(stop).await });
         }
         let router = techhub_api::router(self.state.clone());
         let served = axum::serve(self.listener, router)
@@ -76,9 +77,7 @@ impl Application {
             })
             .await
             .context("serving HTTP");
-        for worker in workers {
-            let _ = worker.await;
-        }
+        workers.join_all().await;
         stores.close().await;
         served
     }

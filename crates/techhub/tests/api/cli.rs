@@ -50,6 +50,7 @@ async fn techhub_migrate_applies_everything_once_then_reports_up_to_date() {
 #[tokio::test]
 async fn techhub_doctor_prints_every_store_with_version_and_latency() {
     let dbs = TestDatabases::create().await;
+    assert!(techhub(&dbs, &["migrate"], &[]).status.success());
     let out = techhub(&dbs, &["doctor"], &[]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
@@ -79,11 +80,25 @@ async fn techhub_doctor_prints_every_store_with_version_and_latency() {
         !text.contains(":techhub@"),
         "passwords are redacted: {text}"
     );
+    assert!(text.contains("outbox: 0 pending, 0 dead"), "{text}");
+}
+
+#[tokio::test]
+async fn techhub_doctor_says_when_the_schema_is_missing() {
+    let dbs = TestDatabases::create().await;
+    let out = techhub(&dbs, &["doctor"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("has `techhub migrate` run?"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[tokio::test]
 async fn techhub_doctor_exits_nonzero_naming_the_store_that_is_down() {
     let dbs = TestDatabases::create().await;
+    assert!(techhub(&dbs, &["migrate"], &[]).status.success());
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()

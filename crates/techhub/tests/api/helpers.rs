@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{StreamExt, TryStreamExt};
 use rand::Rng;
+use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 use techhub::Application;
 use techhub_api::Stores;
@@ -70,6 +71,9 @@ impl TestDatabases {
         config.redis_prefix = format!("{name}:");
         config.bind = "127.0.0.1:0".into();
         config.data_dir = std::env::temp_dir().join(&name);
+        // Quick retries, so tests of outages see recovery in seconds.
+        config.relay_poll_ms = 50;
+        config.relay_max_backoff_ms = 500;
         TestDatabases { name, config, base }
     }
 
@@ -81,6 +85,10 @@ impl TestDatabases {
             ("TECHHUB_MONGODB_URL", self.config.mongodb_url.clone()),
             ("TECHHUB_REDIS_URL", self.config.redis_url.clone()),
             ("TECHHUB_REDIS_PREFIX", self.config.redis_prefix.clone()),
+            (
+                "TECHHUB_DATA_DIR",
+                self.config.data_dir.display().to_string(),
+            ),
         ]
     }
 }
@@ -89,6 +97,7 @@ impl Drop for TestDatabases {
     fn drop(&mut self) {
         let base = self.base.clone();
         let name = self.name.clone();
+        let _ = std::fs::remove_dir_all(&self.config.data_dir);
         // Drop runs inside the test's runtime, which cannot be blocked on; a helper thread
         // with its own runtime does the async clean-up.
         let cleanup = std::thread::spawn(move || {
@@ -111,7 +120,7 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Last: dropped after the server stopped.
-    _dbs: TestDatabases,
+    pub dbs: TestDatabases,
 }
 
 impl TestApp {
@@ -144,7 +153,7 @@ impl TestApp {
             config,
             shutdown: Some(tx),
             server: Some(server),
-            _dbs: dbs,
+            dbs,
         }
     }
 
@@ -163,6 +172,125 @@ impl TestApp {
     pub fn mongo(&self) -> &mongodb::Database {
         self.stores.mongo.db()
     }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Token {token}"));
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, body: Value, token: Option<&str>) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, Some(body), token)
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: Value, token: Option<&str>) -> reqwest::Response {
+        self.send(reqwest::Method::PUT, path, Some(body), token)
+            .await
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.send(reqwest::Method::GET, path, None, Some(token))
+            .await
+    }
+
+    /// Registers `username` (email `<username>@example.com`, password `password123`).
+    pub async fn register(&self, username: &str) -> TestUser {
+        let email = format!("{username}@example.com");
+        let response = self
+            .post(
+                "/api/users",
+                json!({ "user": { "username": username, "email": email, "password": "password123" } }),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), 201, "registering {username}");
+        let body: Value = response.json().await.unwrap();
+        let id: u64 = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_one(self.stores.mysql.pool())
+            .await
+            .unwrap();
+        TestUser {
+            id,
+            email,
+            token: body["user"]["token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// The mail the file sink wrote to `to`, oldest first, waiting up to 5 s for at least one.
+    pub async fn mail_to(&self, to: &str) -> Vec<String> {
+        let dir = self.config.data_dir.join("mail");
+        let needle = format!("To: {to}");
+        eventually(Duration::from_secs(5), &format!("mail to {to}"), || {
+            let dir = dir.clone();
+            let needle = needle.clone();
+            async move {
+                let mut found: Vec<(std::time::SystemTime, String)> = Vec::new();
+                for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+                    let path = entry.path();
+                    if path.extension().is_some_and(|e| e == "eml") {
+                        let text = std::fs::read_to_string(&path).ok()?;
+                        if text.lines().any(|l| l == needle) {
+                            found.push((entry.metadata().ok()?.modified().ok()?, text));
+                        }
+                    }
+                }
+                found.sort();
+                (!found.is_empty()).then(|| found.into_iter().map(|(_, t)| t).collect())
+            }
+        })
+        .await
+    }
+}
+
+/// A registered user and their token.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: u64,
+    pub email: String,
+    pub token: String,
+}
+
+/// The verification token in a verification email, read as a mail client would (the body is
+/// quoted-printable).
+pub fn token_in(mail: &str) -> String {
+    let body = decode_quoted_printable(mail);
+    let line = body
+        .lines()
+        .find(|l| l.contains("verify-email?token="))
+        .unwrap_or_else(|| panic!("no verification link in {body}"));
+    line.split("token=").nth(1).unwrap().trim().to_string()
+}
+
+fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Drop for TestApp {
@@ -243,6 +371,19 @@ pub async fn sweep_stale(base: &Config) {
 pub async fn drop_databases(base: &Config, names: &[String]) {
     for name in names.iter().filter(|n| n.starts_with(TEST_PREFIX)) {
         if let Ok(mut conn) = sqlx::MySqlConnection::connect(&base.mysql_url).await {
+            // Like PostgreSQL's WITH (FORCE): a connection the stopped app left mid-transaction
+            // would otherwise hold a metadata lock that DROP DATABASE waits on.
+            let others: Vec<u64> = sqlx::query_scalar(
+                "SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()",
+            )
+            .bind(name)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+            for id in others {
+                let _ = conn.execute(format!("KILL {id}").as_str()).await;
+            }
+            let _ = conn.execute("SET SESSION lock_wait_timeout = 10").await;
             let _ = conn
                 .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
                 .await;

@@ -2,6 +2,7 @@
 //! PostgreSQL, MongoDB and Redis servers, each test with its own databases
 //! (see `helpers::TestApp`).
 
+mod accounts;
 mod cli;
 mod harness;
 mod health;
