@@ -29,6 +29,9 @@ pub enum AccountsError {
     /// The first request with this Idempotency-Key has not finished yet (409).
     #[error("a request with this Idempotency-Key is still in progress")]
     IdempotencyInProgress,
+    /// Another billing change of this user is running (409).
+    #[error("another billing change for this account is in progress")]
+    Busy,
     /// The payment provider failed or did not answer (502).
     #[error("payment provider error: {0}")]
     Provider(String),

@@ -2,9 +2,11 @@
 //! This crate owns the MySQL pool, its embedded migrations (`migrations/mysql`) and, as later
 //! features land, users, subscriptions, payments, orders and the transactional outbox.
 
+pub mod billing;
 pub mod error;
 pub mod outbox;
 pub mod password;
+pub mod payments;
 pub mod users;
 
 pub use error::AccountsError;

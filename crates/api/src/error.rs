@@ -86,6 +86,10 @@ impl From<AccountsError> for ApiError {
                 "idempotencyKey",
                 "a request with this key is still in progress; retry shortly".into(),
             ),
+            AccountsError::Busy => ApiError::Conflict(
+                "subscription",
+                "another billing change is in progress; retry shortly".into(),
+            ),
             AccountsError::Provider(msg) => ApiError::BadGateway(msg),
             other @ AccountsError::Store(_) => ApiError::Internal(other.into()),
         }

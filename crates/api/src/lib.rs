@@ -4,6 +4,7 @@
 //! is generated from the same routes the server answers: a route cannot go undocumented.
 
 pub mod auth;
+pub mod billing;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -17,6 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use techhub_accounts::payments::{PaymentProvider, SandboxProvider};
 use techhub_core::Config;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -31,14 +33,25 @@ pub struct AppState {
     pub stores: Stores,
     pub config: Arc<Config>,
     pub jwt: Arc<auth::Jwt>,
+    pub payments: Arc<dyn PaymentProvider>,
 }
 
 impl AppState {
+    /// State with the built-in sandbox payment provider.
     pub fn new(stores: Stores, config: Config) -> Self {
+        Self::with_payments(stores, config, Arc::new(SandboxProvider::default()))
+    }
+
+    pub fn with_payments(
+        stores: Stores,
+        config: Config,
+        payments: Arc<dyn PaymentProvider>,
+    ) -> Self {
         AppState {
             jwt: Arc::new(auth::Jwt::from_config(&config)),
             stores,
             config: Arc::new(config),
+            payments,
         }
     }
 }
@@ -54,6 +67,7 @@ impl AppState {
     tags(
         (name = "operations", description = "Health and operations"),
         (name = "users", description = "Registration, login, the current user (RealWorld)"),
+        (name = "billing", description = "Plans, subscriptions, payments and orders"),
     ),
     modifiers(&TokenAuth)
 )]
@@ -81,6 +95,7 @@ fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(users::router())
+        .merge(billing::router())
 }
 
 /// The OpenAPI document of [`router`], as served at `/api/openapi.json`.

@@ -53,6 +53,11 @@ impl Application {
         &self.state.stores
     }
 
+    /// The payment provider requests use (the sandbox unless replaced).
+    pub fn payments(&self) -> Arc<dyn techhub_accounts::payments::PaymentProvider> {
+        self.state.payments.clone()
+    }
+
     /// Serves until `shutdown` resolves, then finishes in-flight requests. The outbox relay
     /// runs alongside unless `TECHHUB_RELAY=false`.
     pub async fn run_until(
@@ -68,6 +73,36 @@ impl Application {
             let relay = build_relay(&config, &stores)?;
             let stop = stopped(stop_rx.clone());
             workers.spawn(async move { relay.run(stop).await });
+        }
+        if config.renewal_interval_secs > 0 {
+            let (db, payments) = (stores.mysql.clone(), self.state.payments.clone());
+            let every = std::time::Duration::from_secs(config.renewal_interval_secs);
+            let stop = stopped(stop_rx.clone());
+            workers.spawn(async move {
+                tokio::pin!(stop);
+                loop {
+                    match techhub_accounts::billing::renew_due(
+                        &db,
+                        payments.as_ref(),
+                        chrono::Utc::now(),
+                    )
+                    .await
+                    {
+                        Ok(r) if r != Default::default() => tracing::info!(
+                            renewed = r.renewed,
+                            expired = r.expired,
+                            ended = r.ended,
+                            "subscription renewals"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "subscription renewal run failed"),
+                    }
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                }
+            });
         }
         let router = techhub_api::router(self.state.clone());
         let served = axum::serve(self.listener, router)

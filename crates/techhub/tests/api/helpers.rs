@@ -117,6 +117,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub stores: Stores,
     pub config: Config,
+    pub payments: std::sync::Arc<dyn techhub_accounts::payments::PaymentProvider>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Last: dropped after the server stopped.
@@ -139,6 +140,7 @@ impl TestApp {
             .expect("the application builds");
         let address = format!("http://{}", app.local_addr());
         let stores = app.stores().clone();
+        let payments = app.payments();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let server = tokio::spawn(app.run_until(async {
             let _ = rx.await;
@@ -151,6 +153,7 @@ impl TestApp {
                 .unwrap(),
             stores,
             config,
+            payments,
             shutdown: Some(tx),
             server: Some(server),
             dbs,
@@ -167,6 +170,13 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// The built-in sandbox payment provider the app charges.
+    pub fn sandbox(&self) -> &techhub_accounts::payments::SandboxProvider {
+        let any: &dyn std::any::Any = self.payments.as_ref();
+        any.downcast_ref()
+            .expect("the test app uses the sandbox provider")
     }
 
     pub fn mongo(&self) -> &mongodb::Database {

@@ -3,6 +3,7 @@
 //! (see `helpers::TestApp`).
 
 mod accounts;
+mod billing;
 mod cli;
 mod harness;
 mod health;
