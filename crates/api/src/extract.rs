@@ -74,11 +74,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 })
                 .next_back()
                 .unwrap_or("body");
-            let reason = message
+            let mut reason = message
                 .split(" at line ")
                 .next()
                 .unwrap_or(&message)
                 .to_string();
+            // serde names internal types ("expected struct NewUserBody"); say what to send.
+            if reason.contains("expected struct") || reason.starts_with("invalid length") {
+                reason = "invalid type: must be a JSON object".into();
+            }
             Err(ApiError::invalid(leak(field), reason))
         }
     }

@@ -3,6 +3,7 @@
 //! (see `helpers::TestApp`).
 
 mod accounts;
+mod bad_input;
 mod billing;
 mod cli;
 mod harness;
