@@ -40,3 +40,7 @@ fi
 
 step "unit and integration tests"
 cargo nextest run --workspace --locked --no-fail-fast
+
+step "RealWorld suite, Auth section (official Postman collection via newman), fresh database then the same one again"
+cargo build --locked -q -p techhub
+./scripts/realworld.sh --folder Auth --runs 2
