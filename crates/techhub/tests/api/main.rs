@@ -12,4 +12,5 @@ mod helpers;
 mod migrate;
 mod openapi;
 mod proxy;
+mod relay;
 mod schema;

@@ -1,0 +1,159 @@
+//! The outbox relay beyond the happy path: dead letters and several relays at once.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sqlx::Connection;
+
+use crate::helpers::{eventually, TestApp};
+use crate::proxy::{Mode, TcpProxy};
+
+fn techhub(app: &TestApp, args: &[&str], env: &[(&str, String)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_techhub"));
+    cmd.args(args).envs(app.dbs.env()).env("RUST_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+#[tokio::test]
+async fn an_event_that_keeps_failing_is_parked_reported_by_doctor_and_replayed() {
+    let defaults = techhub_core::Config::from_env().unwrap();
+    let proxy = TcpProxy::in_front_of(&defaults.postgres_url).await;
+    let app = TestApp::spawn_with(|c| {
+        c.postgres_url = proxy.url_for(&c.postgres_url);
+        c.relay_max_attempts = 3;
+        c.relay_max_backoff_ms = 100;
+    })
+    .await;
+    proxy.set(Mode::Refuse);
+    let user = app.register("unlucky").await;
+    let mysql = app.stores.mysql.pool().clone();
+    let dead_id: u64 = eventually(Duration::from_secs(10), "the event to be parked as dead", || {
+        let mysql = mysql.clone();
+        async move {
+            sqlx::query_scalar("SELECT id FROM outbox WHERE event_type = 'user.registered' AND status = 'dead'")
+                .fetch_optional(&mysql)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    let attempts: u32 = sqlx::query_scalar("SELECT attempts FROM outbox WHERE id = ?")
+        .bind(dead_id)
+        .fetch_one(&mysql)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 3);
+
+    // doctor names it, with the way out, and exits 1 (it talks to the stores directly).
+    let doctor = techhub(&app, &["doctor"], &[]).output().unwrap();
+    let report = String::from_utf8_lossy(&doctor.stdout).to_string();
+    assert_eq!(doctor.status.code(), Some(1), "{report}");
+    assert!(report.contains("1 dead"), "{report}");
+    assert!(
+        report.contains(&format!("dead #{dead_id} user.registered (3 attempts)")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("techhub relay --replay {dead_id}")),
+        "{report}"
+    );
+
+    // PostgreSQL comes back; the replay puts the event in line and the app's relay delivers it.
+    proxy.set(Mode::Forward);
+    let replay = techhub(&app, &["relay", "--replay", &dead_id.to_string()], &[])
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    eventually(
+        Duration::from_secs(10),
+        "the replayed event to be delivered",
+        || {
+            let mysql = mysql.clone();
+            async move {
+                let status: String =
+                    sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM outbox WHERE id = ?")
+                        .bind(dead_id)
+                        .fetch_one(&mysql)
+                        .await
+                        .unwrap();
+                (status == "delivered").then_some(())
+            }
+        },
+    )
+    .await;
+    let mut pg = sqlx::PgConnection::connect(&app.dbs.config.postgres_url)
+        .await
+        .unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_analytics WHERE user_id = $1")
+        .bind(user.id as i64)
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+
+    let missing = techhub(&app, &["relay", "--replay", "999999"], &[])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr)
+        .contains("no undelivered outbox event with id 999999"));
+}
+
+#[tokio::test]
+async fn two_relays_at_once_claim_every_event_exactly_once() {
+    const USERS: u64 = 60;
+    let app = TestApp::spawn_with(|c| c.relay = false).await;
+    for i in 0..USERS {
+        app.register(&format!("pair{i}")).await;
+    }
+    let relays: Vec<_> = (0..2)
+        .map(|_| {
+            techhub(
+                &app,
+                &["relay"],
+                &[
+                    ("TECHHUB_RELAY_BATCH".into(), "5".into()),
+                    ("TECHHUB_RELAY_POLL_MS".into(), "10".into()),
+                ],
+            )
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mysql = app.stores.mysql.pool().clone();
+    eventually(Duration::from_secs(30), "every event delivered", || {
+        let mysql = mysql.clone();
+        async move {
+            let pending: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+                    .fetch_one(&mysql)
+                    .await
+                    .unwrap();
+            (pending == 0).then_some(())
+        }
+    })
+    .await;
+    for mut relay in relays {
+        relay.kill().unwrap();
+        relay.wait().unwrap();
+    }
+    // One claim per event: no relay ever took an event another one held.
+    let claimed_twice: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE attempts <> 1")
+        .fetch_one(&mysql)
+        .await
+        .unwrap();
+    assert_eq!(claimed_twice, 0);
+    let deliveries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_deliveries")
+        .fetch_one(&mysql)
+        .await
+        .unwrap();
+    assert_eq!(deliveries, 3 * USERS as i64);
+}
