@@ -349,7 +349,7 @@ pub fn parse_amount(raw: &Value) -> Result<Decimal, FieldError> {
             "must have at most 2 decimal places",
         ));
     }
-    if amount > Decimal::new(100_000_00, 2) {
+    if amount > Decimal::new(10_000_000, 2) {
         return Err(FieldError::new("amount", "must be at most 100000.00"));
     }
     Ok(amount.round_dp(2))

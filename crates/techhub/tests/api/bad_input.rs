@@ -26,6 +26,8 @@ enum Auth {
     Forged,
 }
 
+// One positional row per case keeps the table below readable.
+#[allow(clippy::too_many_arguments)]
 fn case(
     what: &'static str,
     method: reqwest::Method,

@@ -119,8 +119,8 @@ async fn two_relays_at_once_claim_every_event_exactly_once() {
                 &app,
                 &["relay"],
                 &[
-                    ("TECHHUB_RELAY_BATCH".into(), "5".into()),
-                    ("TECHHUB_RELAY_POLL_MS".into(), "10".into()),
+                    ("TECHHUB_RELAY_BATCH", "5".into()),
+                    ("TECHHUB_RELAY_POLL_MS", "10".into()),
                 ],
             )
             .stdout(Stdio::null())
