@@ -64,6 +64,14 @@ impl EventPayload {
         }
     }
 
+    /// The user snapshot of a `user.registered` or `user.updated` event.
+    pub fn user_snapshot(&self) -> Option<&UserSnapshot> {
+        match self {
+            EventPayload::UserRegistered(u) | EventPayload::UserUpdated(u) => Some(u),
+            _ => None,
+        }
+    }
+
     /// The `data` part alone, as stored in the outbox's `payload` column.
     pub fn data(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).expect("events serialize");

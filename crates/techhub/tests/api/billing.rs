@@ -267,6 +267,18 @@ async fn renewal_charges_the_saved_method_or_expires_the_plan_when_it_fails() {
     assert_eq!(app.sandbox().successful_charges(), 3);
 }
 
+/// `POST /api/payments` as `user` with `Idempotency-Key: key`.
+async fn pay(app: &TestApp, user: &TestUser, key: &str, body: &Value) -> reqwest::Response {
+    app.http
+        .post(app.url("/api/payments"))
+        .header("Authorization", format!("Token {}", user.token))
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn payment_body(amount: &str) -> Value {
     json!({ "payment": { "amount": amount, "currency": "USD", "description": "Rust course", "card": card("4242424242424242") } })
 }
@@ -275,18 +287,11 @@ fn payment_body(amount: &str) -> Value {
 async fn twenty_concurrent_payments_with_one_idempotency_key_charge_once_and_answer_alike() {
     let app = TestApp::spawn().await;
     let user = app.register("ivy").await;
-    let responses = futures::future::join_all((0..20).map(|_| {
-        app.http
-            .post(app.url("/api/payments"))
-            .header("Authorization", format!("Token {}", user.token))
-            .header("Idempotency-Key", "order-7f3a")
-            .json(&payment_body("49.90"))
-            .send()
-    }))
-    .await;
+    let body = payment_body("49.90");
+    let responses =
+        futures::future::join_all((0..20).map(|_| pay(&app, &user, "order-7f3a", &body))).await;
     let mut answers = Vec::new();
     for response in responses {
-        let response = response.unwrap();
         answers.push((
             response.status().as_u16(),
             response.json::<Value>().await.unwrap(),
@@ -307,29 +312,13 @@ async fn twenty_concurrent_payments_with_one_idempotency_key_charge_once_and_ans
     assert_eq!(rows, 1);
 
     // The same key with a different request is refused, and charges nothing.
-    let other = app
-        .http
-        .post(app.url("/api/payments"))
-        .header("Authorization", format!("Token {}", user.token))
-        .header("Idempotency-Key", "order-7f3a")
-        .json(&payment_body("10.00"))
-        .send()
-        .await
-        .unwrap();
+    let other = pay(&app, &user, "order-7f3a", &payment_body("10.00")).await;
     assert_eq!(other.status(), 422);
     assert_eq!(app.sandbox().successful_charges(), 1);
 
     // Keys belong to a user: another user's identical key is a new payment.
     let second = app.register("jack").await;
-    let theirs = app
-        .http
-        .post(app.url("/api/payments"))
-        .header("Authorization", format!("Token {}", second.token))
-        .header("Idempotency-Key", "order-7f3a")
-        .json(&payment_body("49.90"))
-        .send()
-        .await
-        .unwrap();
+    let theirs = pay(&app, &second, "order-7f3a", &payment_body("49.90")).await;
     assert_eq!(theirs.status(), 201);
     assert_eq!(app.sandbox().successful_charges(), 2);
 }
@@ -338,21 +327,13 @@ async fn twenty_concurrent_payments_with_one_idempotency_key_charge_once_and_ans
 async fn a_declined_one_off_payment_is_replayed_as_declined() {
     let app = TestApp::spawn().await;
     let user = app.register("nina").await;
-    let send = || {
-        let mut body = payment_body("5.00");
-        body["payment"]["card"] = card("4000000000009995");
-        app.http
-            .post(app.url("/api/payments"))
-            .header("Authorization", format!("Token {}", user.token))
-            .header("Idempotency-Key", "k-1")
-            .json(&body)
-            .send()
-    };
-    let first = send().await.unwrap();
+    let mut body = payment_body("5.00");
+    body["payment"]["card"] = card("4000000000009995");
+    let first = pay(&app, &user, "k-1", &body).await;
     assert_eq!(first.status(), 402);
     let first: Value = first.json().await.unwrap();
     assert_eq!(first["errors"]["payment"], json!(["insufficient_funds"]));
-    let second = send().await.unwrap();
+    let second = pay(&app, &user, "k-1", &body).await;
     assert_eq!(second.status(), 402);
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     assert_eq!(second.json::<Value>().await.unwrap(), first);
