@@ -20,17 +20,12 @@ impl Consumer for AnalyticsProjection {
     }
 
     fn wants(&self, payload: &EventPayload) -> bool {
-        matches!(
-            payload,
-            EventPayload::UserRegistered(_) | EventPayload::UserUpdated(_)
-        )
+        payload.user_snapshot().is_some()
     }
 
     fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            if let EventPayload::UserRegistered(user) | EventPayload::UserUpdated(user) =
-                &event.payload
-            {
+            if let Some(user) = event.payload.user_snapshot() {
                 techhub_learning::analytics::apply_user_snapshot(
                     &self.0,
                     self.name(),
@@ -53,17 +48,12 @@ impl Consumer for ProfileProjection {
     }
 
     fn wants(&self, payload: &EventPayload) -> bool {
-        matches!(
-            payload,
-            EventPayload::UserRegistered(_) | EventPayload::UserUpdated(_)
-        )
+        payload.user_snapshot().is_some()
     }
 
     fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            if let EventPayload::UserRegistered(user) | EventPayload::UserUpdated(user) =
-                &event.payload
-            {
+            if let Some(user) = event.payload.user_snapshot() {
                 techhub_content::profiles::apply_user_snapshot(&self.0, event.id, user).await?;
             }
             Ok(())
