@@ -3,9 +3,13 @@
 use std::fmt::Write as _;
 
 use anyhow::Context;
-use techhub_accounts::outbox;
+use techhub_accounts::payments::{Card, SandboxProvider};
+use techhub_accounts::users::{self, NewUser};
+use techhub_accounts::{billing, outbox, AccountsError};
 use techhub_api::Stores;
 use techhub_core::config::redact_url;
+use techhub_core::domain::{Email, Password, Username};
+use techhub_core::plans::{BillingCycle, Plan};
 use techhub_core::{Config, Probe, Store};
 
 /// Applies every store's pending migrations and prints what changed.
@@ -20,6 +24,64 @@ pub async fn migrate(config: &Config) -> anyhow::Result<String> {
             n => format!("applied {n} migrations"),
         };
         writeln!(out, "{store:<9} {what} ({} known)", report.total)?;
+    }
+    stores.close().await;
+    Ok(out)
+}
+
+/// Demo accounts `techhub demo` creates: username, plan. Email `<username>@example.com`,
+/// password [`DEMO_PASSWORD`].
+pub const DEMO_USERS: &[(&str, Plan)] = &[
+    ("ada", Plan::Pro),
+    ("grace", Plan::Free),
+    ("linus", Plan::Enterprise),
+];
+pub const DEMO_PASSWORD: &str = "techhub-demo";
+
+/// Creates the demo accounts that do not exist yet, through the same code paths as the API
+/// (registration with its events, a plan paid with a sandbox test card). Safe to run again.
+pub async fn demo(config: &Config) -> anyhow::Result<String> {
+    let stores = Stores::connect(config).await?;
+    let sandbox = SandboxProvider::default();
+    let mut out = String::new();
+    for (name, plan) in DEMO_USERS {
+        let email = Email::parse(&format!("{name}@example.com"))?;
+        let new = NewUser {
+            email: email.clone(),
+            username: Username::parse(name)?,
+            password: Password::parse(DEMO_PASSWORD)?,
+        };
+        let user = match users::register(&stores.mysql, new).await {
+            Ok(user) => user,
+            Err(AccountsError::Conflict { .. }) => {
+                writeln!(out, "{name:<6} already exists")?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if *plan != Plan::Free {
+            let card = Card::parse(
+                "4242424242424242",
+                12,
+                2099,
+                "123",
+                chrono::Utc::now().date_naive(),
+            )?;
+            billing::change_plan(
+                &stores.mysql,
+                &sandbox,
+                user.id,
+                *plan,
+                BillingCycle::Monthly,
+                Some(card),
+            )
+            .await?;
+        }
+        writeln!(
+            out,
+            "{name:<6} created: {email} / {DEMO_PASSWORD} ({} plan)",
+            plan.as_str()
+        )?;
     }
     stores.close().await;
     Ok(out)

@@ -28,6 +28,8 @@ enum Command {
     Migrate,
     /// Check every store: address, version, status and round-trip latency. Exits 1 if any is down.
     Doctor,
+    /// Create the demo accounts (ada, grace, linus; password techhub-demo) if missing.
+    Demo,
     /// Print the OpenAPI document of the HTTP API (the one served at /api/openapi.json).
     Openapi,
     /// Run the outbox relay on its own (serve runs one too unless TECHHUB_RELAY=false).
@@ -78,6 +80,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Relay { replay: None } => {
             commands::relay(&cli.config, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => {
+            print!("{}", commands::demo(&cli.config).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Openapi => {

@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+use sqlx::Connection;
+
 use crate::helpers::TestDatabases;
 
 fn techhub(dbs: &TestDatabases, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
@@ -165,4 +167,39 @@ fn every_configuration_variable_is_in_help_and_in_the_readme() {
             "{var} is not documented in the README"
         );
     }
+}
+
+#[tokio::test]
+async fn techhub_demo_creates_the_demo_accounts_once() {
+    let dbs = TestDatabases::create().await;
+    assert!(techhub(&dbs, &["migrate"], &[]).status.success());
+    let first = techhub(&dbs, &["demo"], &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(
+        stdout(&first).matches(" created: ").count(),
+        3,
+        "{}",
+        stdout(&first)
+    );
+    let second = techhub(&dbs, &["demo"], &[]);
+    assert!(second.status.success());
+    assert_eq!(
+        stdout(&second).matches("already exists").count(),
+        3,
+        "{}",
+        stdout(&second)
+    );
+
+    let mut mysql = sqlx::MySqlConnection::connect(&dbs.config.mysql_url)
+        .await
+        .unwrap();
+    let plans: Vec<(String, String)> = sqlx::query_as(
+        "SELECT u.username, CAST(s.plan_type AS CHAR) FROM users u \
+         JOIN subscriptions s ON s.user_id = u.id AND s.status = 'active' ORDER BY u.username",
+    )
+    .fetch_all(&mut mysql)
+    .await
+    .unwrap();
+    let expected = [("ada", "pro"), ("grace", "free"), ("linus", "enterprise")];
+    assert_eq!(plans, expected.map(|(u, p)| (u.to_string(), p.to_string())));
 }
