@@ -41,6 +41,6 @@ fi
 step "unit and integration tests"
 cargo nextest run --workspace --locked --no-fail-fast
 
-step "RealWorld suite, Auth section (official Postman collection via newman), fresh database then the same one again"
+step "RealWorld suite (official Postman collection via newman), fresh databases then the same ones again"
 cargo build --locked -q -p techhub
-./scripts/realworld.sh --folder Auth --runs 2
+./scripts/realworld.sh --runs 2

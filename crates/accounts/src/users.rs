@@ -346,3 +346,32 @@ async fn taken(
     }
     Ok(None)
 }
+
+/// The user with `username` (case-insensitive, as uniqueness is).
+pub async fn find_by_username(db: &MySql, username: &str) -> Result<Option<User>, AccountsError> {
+    Ok(db
+        .timed(
+            sqlx::query(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE username = ?"
+            ))
+            .bind(username.trim())
+            .fetch_optional(db.pool()),
+        )
+        .await?
+        .map(|r| User::from_row(&r)))
+}
+
+/// The users with these ids (missing ids are left out), in one query.
+pub async fn find_many(db: &MySql, ids: &[u64]) -> Result<Vec<User>, AccountsError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = vec!["?"; ids.len()].join(",");
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id IN ({placeholders})");
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = db.timed(query.fetch_all(db.pool())).await?;
+    Ok(rows.iter().map(User::from_row).collect())
+}

@@ -61,6 +61,15 @@ impl From<FieldError> for ApiError {
     }
 }
 
+impl From<techhub_content::MongoError> for ApiError {
+    fn from(e: techhub_content::MongoError) -> Self {
+        if e.is_unavailable() {
+            return ApiError::Unavailable(format!("mongodb: {e}"));
+        }
+        ApiError::Internal(e.into())
+    }
+}
+
 impl From<AccountsError> for ApiError {
     fn from(e: AccountsError) -> Self {
         if e.is_unavailable() {

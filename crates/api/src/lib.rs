@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod billing;
+pub mod content;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -68,6 +69,9 @@ impl AppState {
         (name = "operations", description = "Health and operations"),
         (name = "users", description = "Registration, login, the current user (RealWorld)"),
         (name = "billing", description = "Plans, subscriptions, payments and orders"),
+        (name = "profiles", description = "Profiles and follows (RealWorld)"),
+        (name = "articles", description = "Articles, favorites and tags (RealWorld)"),
+        (name = "comments", description = "Comments on articles (RealWorld)"),
     ),
     modifiers(&TokenAuth)
 )]
@@ -96,6 +100,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(users::router())
         .merge(billing::router())
+        .merge(content::router())
 }
 
 /// The OpenAPI document of [`router`], as served at `/api/openapi.json`.

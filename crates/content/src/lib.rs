@@ -6,6 +6,8 @@
 //! CRUD, unique and compound indexes, `$jsonSchema` validators, aggregation with `$lookup`,
 //! transactions. No text indexes: search lives in the Tantivy index.
 
+pub mod comments;
+pub mod posts;
 pub mod profiles;
 pub mod schema;
 
@@ -27,6 +29,31 @@ pub enum MongoError {
     Timeout(Duration),
     #[error(transparent)]
     Db(#[from] mongodb::error::Error),
+    /// A stored document does not have the shape the code expects.
+    #[error("unexpected document: {0}")]
+    Corrupt(String),
+}
+
+impl MongoError {
+    /// A unique index rejected the write.
+    pub fn is_duplicate_key(&self) -> bool {
+        matches!(self, MongoError::Db(e) if e.to_string().contains("E11000"))
+    }
+
+    /// The server is unreachable or too slow, as opposed to a bad request.
+    pub fn is_unavailable(&self) -> bool {
+        use mongodb::error::ErrorKind;
+        match self {
+            MongoError::Timeout(_) => true,
+            MongoError::Db(e) => matches!(
+                *e.kind,
+                ErrorKind::ServerSelection { .. }
+                    | ErrorKind::Io(_)
+                    | ErrorKind::ConnectionPoolCleared { .. }
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// The content store: a MongoDB client bound to one database.

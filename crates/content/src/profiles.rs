@@ -97,3 +97,48 @@ fn is_duplicate_user_id(e: &MongoError) -> bool {
         && (text.contains("userId") || text.contains("uq_user_profiles_user_id"))
         && !text.contains("uq_user_profiles_username")
 }
+
+/// The ids `follower` follows.
+pub async fn following(mongo: &Mongo, follower: u64) -> Result<Vec<u64>, MongoError> {
+    let profile = find(mongo, follower).await?;
+    Ok(profile
+        .and_then(|p| p.get_array("following").ok().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_i64())
+        .map(|v| v as u64)
+        .collect())
+}
+
+/// Makes `follower` (whose username is `follower_username`) follow or unfollow `target`.
+/// The follower's profile may not be projected yet (the relay is asynchronous): then it is
+/// created here with what is known, and the projection completes it (its `sourceVersion` is 0).
+pub async fn set_following(
+    mongo: &Mongo,
+    follower: u64,
+    follower_username: &str,
+    target: u64,
+    follow: bool,
+) -> Result<(), MongoError> {
+    let profiles = mongo.db().collection::<Document>(USER_PROFILES);
+    let update = if follow {
+        doc! {
+            "$addToSet": { "following": target as i64 },
+            "$setOnInsert": {
+                "username": follower_username, "displayName": follower_username, "bio": Bson::Null,
+                "image": Bson::Null, "bookmarks": [], "preferences": default_preferences(),
+                "sourceVersion": 0_i64, "processedEvents": [], "createdAt": DateTime::now(),
+            },
+        }
+    } else {
+        doc! { "$pull": { "following": target as i64 } }
+    };
+    mongo
+        .timed(
+            profiles
+                .update_one(doc! { "userId": follower as i64 }, update)
+                .upsert(follow),
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,707 @@
+//! The RealWorld content API on MongoDB: profiles and follows, articles (list, feed, get,
+//! create, update, delete), favorites, comments and tags. Identity (username, bio, image) is
+//! read from MySQL, the source of truth, so a content read never depends on how far the
+//! profile projection has got; follows, posts and comments live in MongoDB.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use mongodb::bson::oid::ObjectId;
+use serde::{Deserialize, Serialize};
+use techhub_accounts::users::{self, User};
+use techhub_content::comments::{self, Comment};
+use techhub_content::posts::{self, ListFilter, NewPost, Post, PostChanges, Refusal};
+use techhub_content::profiles;
+use techhub_content::schema::{MAX_BODY_CHARS, MAX_TAGS, MAX_TITLE_CHARS};
+use techhub_core::domain::FieldError;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, AuthUser, MaybeAuthUser};
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_profile))
+        .routes(routes!(follow, unfollow))
+        .routes(routes!(list_articles, create_article))
+        .routes(routes!(feed))
+        .routes(routes!(get_article, update_article, delete_article))
+        .routes(routes!(favorite, unfavorite))
+        .routes(routes!(list_comments, add_comment))
+        .routes(routes!(delete_comment))
+        .routes(routes!(list_tags))
+}
+
+/// Longest article description accepted, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 1000;
+/// Longest tag accepted, in characters.
+const MAX_TAG_CHARS: usize = 50;
+/// Longest comment accepted, in characters.
+const MAX_COMMENT_CHARS: usize = 10_000;
+
+fn time(t: mongodb::bson::DateTime) -> String {
+    chrono::DateTime::from_timestamp_millis(t.timestamp_millis())
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[derive(Serialize, ToSchema, Clone)]
+pub struct ProfileBody {
+    username: String,
+    bio: Option<String>,
+    image: Option<String>,
+    following: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileResponse {
+    profile: ProfileBody,
+}
+
+fn profile_of(user: &User, following: bool) -> ProfileBody {
+    ProfileBody {
+        username: user.username.clone(),
+        bio: user.bio.clone(),
+        image: user.image.clone(),
+        following,
+    }
+}
+
+/// Profiles of `ids` as `viewer` sees them (whether the viewer follows each).
+async fn profiles_for(
+    state: &AppState,
+    viewer: Option<u64>,
+    ids: &[u64],
+) -> Result<HashMap<u64, ProfileBody>, ApiError> {
+    let mut unique: Vec<u64> = ids.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let found = users::find_many(&state.stores.mysql, &unique).await?;
+    let followed: HashSet<u64> = match viewer {
+        Some(v) => profiles::following(&state.stores.mongo, v)
+            .await?
+            .into_iter()
+            .collect(),
+        None => HashSet::new(),
+    };
+    Ok(found
+        .iter()
+        .map(|u| (u.id, profile_of(u, followed.contains(&u.id))))
+        .collect())
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArticleBody {
+    slug: String,
+    title: String,
+    description: String,
+    /// Left out of lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    tag_list: Vec<String>,
+    created_at: String,
+    updated_at: String,
+    favorited: bool,
+    favorites_count: i64,
+    author: ProfileBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ArticleResponse {
+    article: ArticleBody,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArticlesResponse {
+    articles: Vec<ArticleBody>,
+    articles_count: u64,
+}
+
+/// Renders posts for `viewer`: authors, following and favorited flags in three batched reads.
+async fn articles_for(
+    state: &AppState,
+    viewer: Option<u64>,
+    posts: Vec<Post>,
+    with_body: bool,
+) -> Result<Vec<ArticleBody>, ApiError> {
+    let authors: Vec<u64> = posts.iter().map(|p| p.author_id).collect();
+    let ids: Vec<ObjectId> = posts.iter().map(|p| p.id).collect();
+    let (profiles, favorited) = tokio::try_join!(profiles_for(state, viewer, &authors), async {
+        match viewer {
+            Some(v) => Ok(posts::favorited_among(&state.stores.mongo, &ids, v).await?),
+            None => Ok::<_, ApiError>(HashSet::new()),
+        }
+    })?;
+    posts
+        .into_iter()
+        .map(|p| {
+            let author = profiles.get(&p.author_id).cloned().ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!(
+                    "post {} has no author {}",
+                    p.slug,
+                    p.author_id
+                ))
+            })?;
+            Ok(ArticleBody {
+                favorited: favorited.contains(&p.id),
+                slug: p.slug,
+                title: p.title,
+                description: p.description,
+                body: with_body.then_some(p.body),
+                tag_list: p.tags,
+                created_at: time(p.created_at),
+                updated_at: time(p.updated_at),
+                favorites_count: p.favorites_count,
+                author,
+            })
+        })
+        .collect()
+}
+
+async fn one_article(
+    state: &AppState,
+    viewer: Option<u64>,
+    post: Post,
+) -> Result<Json<ArticleResponse>, ApiError> {
+    let article = articles_for(state, viewer, vec![post], true)
+        .await?
+        .remove(0);
+    Ok(Json(ArticleResponse { article }))
+}
+
+async fn post_or_404(state: &AppState, slug: &str) -> Result<Post, ApiError> {
+    posts::by_slug(&state.stores.mongo, slug)
+        .await?
+        .ok_or(ApiError::NotFound("article"))
+}
+
+fn refused(r: Refusal, what: &'static str) -> ApiError {
+    match r {
+        Refusal::NotFound => ApiError::NotFound(what),
+        Refusal::NotYours => ApiError::Forbidden(format!("only the author may change this {what}")),
+    }
+}
+
+async fn user_by_name(state: &AppState, username: &str) -> Result<User, ApiError> {
+    users::find_by_username(&state.stores.mysql, username)
+        .await?
+        .ok_or(ApiError::NotFound("profile"))
+}
+
+/// A user's public profile.
+#[utoipa::path(get, path = "/api/profiles/{username}", tag = "profiles",
+    responses((status = 200, body = ProfileResponse), (status = 404)))]
+async fn get_profile(
+    State(state): State<AppState>,
+    viewer: MaybeAuthUser,
+    Path(username): Path<String>,
+) -> Result<Json<ProfileResponse>, ApiError> {
+    let user = user_by_name(&state, &username).await?;
+    let following = match viewer.0 {
+        Some(v) => profiles::following(&state.stores.mongo, v.id)
+            .await?
+            .contains(&user.id),
+        None => false,
+    };
+    Ok(Json(ProfileResponse {
+        profile: profile_of(&user, following),
+    }))
+}
+
+async fn set_follow(
+    state: &AppState,
+    auth: &AuthUser,
+    username: &str,
+    follow: bool,
+) -> Result<Json<ProfileResponse>, ApiError> {
+    let target = user_by_name(state, username).await?;
+    if target.id == auth.id {
+        return Err(ApiError::invalid("username", "you cannot follow yourself"));
+    }
+    let me = users::find(&state.stores.mysql, auth.id).await?;
+    profiles::set_following(&state.stores.mongo, me.id, &me.username, target.id, follow).await?;
+    Ok(Json(ProfileResponse {
+        profile: profile_of(&target, follow),
+    }))
+}
+
+/// Follow a user.
+#[utoipa::path(post, path = "/api/profiles/{username}/follow", tag = "profiles",
+    responses((status = 200, body = ProfileResponse), (status = 401), (status = 404), (status = 422)), security(("token" = [])))]
+async fn follow(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(username): Path<String>,
+) -> Result<Json<ProfileResponse>, ApiError> {
+    set_follow(&state, &auth, &username, true).await
+}
+
+/// Stop following a user.
+#[utoipa::path(delete, path = "/api/profiles/{username}/follow", tag = "profiles",
+    responses((status = 200, body = ProfileResponse), (status = 401), (status = 404)), security(("token" = [])))]
+async fn unfollow(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(username): Path<String>,
+) -> Result<Json<ProfileResponse>, ApiError> {
+    set_follow(&state, &auth, &username, false).await
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ArticleQuery {
+    /// Only articles with this tag.
+    tag: Option<String>,
+    /// Only articles by this username.
+    author: Option<String>,
+    /// Only articles this username favorited.
+    favorited: Option<String>,
+    /// 1 to 100, default 20.
+    limit: Option<i64>,
+    offset: Option<u64>,
+}
+
+fn page(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 100"));
+    }
+    Ok(limit)
+}
+
+async fn listed(
+    state: &AppState,
+    viewer: Option<u64>,
+    filter: ListFilter,
+) -> Result<Json<ArticlesResponse>, ApiError> {
+    let (found, count) = posts::list(&state.stores.mongo, &filter).await?;
+    let articles = articles_for(state, viewer, found, false).await?;
+    Ok(Json(ArticlesResponse {
+        articles,
+        articles_count: count,
+    }))
+}
+
+/// Published articles, newest first, filtered by tag, author or favoriter.
+#[utoipa::path(get, path = "/api/articles", tag = "articles", params(ArticleQuery),
+    responses((status = 200, body = ArticlesResponse), (status = 422)))]
+async fn list_articles(
+    State(state): State<AppState>,
+    viewer: MaybeAuthUser,
+    Query(q): Query<ArticleQuery>,
+) -> Result<Json<ArticlesResponse>, ApiError> {
+    let mut filter = ListFilter {
+        tag: q.tag.clone(),
+        limit: page(q.limit)?,
+        offset: q.offset.unwrap_or(0),
+        ..Default::default()
+    };
+    if let Some(author) = q.author.as_deref() {
+        filter.authors = Some(
+            users::find_by_username(&state.stores.mysql, author)
+                .await?
+                .map(|u| u.id)
+                .into_iter()
+                .collect(),
+        );
+    }
+    if let Some(fan) = q.favorited.as_deref() {
+        match users::find_by_username(&state.stores.mysql, fan).await? {
+            Some(u) => filter.favorited_by = Some(u.id),
+            None => {
+                return Ok(Json(ArticlesResponse {
+                    articles: Vec::new(),
+                    articles_count: 0,
+                }))
+            }
+        }
+    }
+    listed(&state, viewer.0.map(|v| v.id), filter).await
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct FeedQuery {
+    limit: Option<i64>,
+    offset: Option<u64>,
+}
+
+/// Articles by the users the caller follows, newest first.
+#[utoipa::path(get, path = "/api/articles/feed", tag = "articles", params(FeedQuery),
+    responses((status = 200, body = ArticlesResponse), (status = 401)), security(("token" = [])))]
+async fn feed(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<FeedQuery>,
+) -> Result<Json<ArticlesResponse>, ApiError> {
+    let followed = profiles::following(&state.stores.mongo, auth.id).await?;
+    let filter = ListFilter {
+        authors: Some(followed),
+        limit: page(q.limit)?,
+        offset: q.offset.unwrap_or(0),
+        ..Default::default()
+    };
+    listed(&state, Some(auth.id), filter).await
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewArticleRequest {
+    article: NewArticleBody,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewArticleBody {
+    title: Option<String>,
+    description: Option<String>,
+    body: Option<String>,
+    tag_list: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateArticleRequest {
+    article: UpdateArticleBody,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateArticleBody {
+    title: Option<String>,
+    description: Option<String>,
+    body: Option<String>,
+    tag_list: Option<Vec<String>>,
+}
+
+fn text(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String, FieldError> {
+    let trimmed = raw.trim();
+    let n = trimmed.chars().count();
+    if n < min {
+        return Err(FieldError::new(field, "can't be blank"));
+    }
+    if n > max {
+        return Err(FieldError::new(
+            field,
+            format!("is too long (maximum is {max} characters)"),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Trimmed, de-duplicated, sorted tags within the limits.
+fn tag_list(raw: &[String]) -> Result<Vec<String>, FieldError> {
+    let mut tags: Vec<String> = Vec::new();
+    for tag in raw {
+        let tag = text("tagList", tag, 1, MAX_TAG_CHARS)?;
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    if tags.len() > MAX_TAGS as usize {
+        return Err(FieldError::new(
+            "tagList",
+            format!("has too many tags (maximum is {MAX_TAGS})"),
+        ));
+    }
+    // Stored and shown in alphabetical order, as RealWorld clients expect.
+    tags.sort();
+    Ok(tags)
+}
+
+fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
+}
+
+/// Publish an article.
+#[utoipa::path(post, path = "/api/articles", tag = "articles", request_body = NewArticleRequest,
+    responses((status = 201, body = ArticleResponse), (status = 401), (status = 422)), security(("token" = [])))]
+async fn create_article(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(req): ApiJson<NewArticleRequest>,
+) -> Result<(StatusCode, Json<ArticleResponse>), ApiError> {
+    let a = req.article;
+    let mut errors = Vec::new();
+    let title = collect(
+        &mut errors,
+        text(
+            "title",
+            a.title.as_deref().unwrap_or(""),
+            1,
+            MAX_TITLE_CHARS as usize,
+        ),
+    );
+    let description = collect(
+        &mut errors,
+        text(
+            "description",
+            a.description.as_deref().unwrap_or(""),
+            0,
+            MAX_DESCRIPTION_CHARS,
+        ),
+    );
+    let body = collect(
+        &mut errors,
+        text(
+            "body",
+            a.body.as_deref().unwrap_or(""),
+            1,
+            MAX_BODY_CHARS as usize,
+        ),
+    );
+    let tags = collect(&mut errors, tag_list(a.tag_list.as_deref().unwrap_or(&[])));
+    let (Some(title), Some(description), Some(body), Some(tags)) = (title, description, body, tags)
+    else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let post = posts::create(
+        &state.stores.mongo,
+        NewPost {
+            author_id: auth.id,
+            title,
+            description,
+            body,
+            tags,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        one_article(&state, Some(auth.id), post).await?,
+    ))
+}
+
+/// One article, with its body.
+#[utoipa::path(get, path = "/api/articles/{slug}", tag = "articles",
+    responses((status = 200, body = ArticleResponse), (status = 404)))]
+async fn get_article(
+    State(state): State<AppState>,
+    viewer: MaybeAuthUser,
+    Path(slug): Path<String>,
+) -> Result<Json<ArticleResponse>, ApiError> {
+    let post = post_or_404(&state, &slug).await?;
+    if post.status != "published" && viewer.0.as_ref().map(|v| v.id) != Some(post.author_id) {
+        return Err(ApiError::NotFound("article"));
+    }
+    one_article(&state, viewer.0.map(|v| v.id), post).await
+}
+
+/// Change an article (its author only).
+#[utoipa::path(put, path = "/api/articles/{slug}", tag = "articles", request_body = UpdateArticleRequest,
+    responses((status = 200, body = ArticleResponse), (status = 401), (status = 403), (status = 404), (status = 422)), security(("token" = [])))]
+async fn update_article(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(slug): Path<String>,
+    ApiJson(req): ApiJson<UpdateArticleRequest>,
+) -> Result<Json<ArticleResponse>, ApiError> {
+    let a = req.article;
+    let mut errors = Vec::new();
+    let changes = PostChanges {
+        title: a
+            .title
+            .map(|t| collect(&mut errors, text("title", &t, 1, MAX_TITLE_CHARS as usize)))
+            .unwrap_or(None),
+        description: a
+            .description
+            .map(|d| {
+                collect(
+                    &mut errors,
+                    text("description", &d, 0, MAX_DESCRIPTION_CHARS),
+                )
+            })
+            .unwrap_or(None),
+        body: a
+            .body
+            .map(|b| collect(&mut errors, text("body", &b, 1, MAX_BODY_CHARS as usize)))
+            .unwrap_or(None),
+        tags: a
+            .tag_list
+            .map(|t| collect(&mut errors, tag_list(&t)))
+            .unwrap_or(None),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let post = posts::update(&state.stores.mongo, &slug, auth.id, changes)
+        .await?
+        .map_err(|r| refused(r, "article"))?;
+    one_article(&state, Some(auth.id), post).await
+}
+
+/// Delete an article (its author only).
+#[utoipa::path(delete, path = "/api/articles/{slug}", tag = "articles",
+    responses((status = 204), (status = 401), (status = 403), (status = 404)), security(("token" = [])))]
+async fn delete_article(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(slug): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    posts::delete(&state.stores.mongo, &slug, auth.id)
+        .await?
+        .map_err(|r| refused(r, "article"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_favorite(
+    state: &AppState,
+    auth: &AuthUser,
+    slug: &str,
+    on: bool,
+) -> Result<Json<ArticleResponse>, ApiError> {
+    let post = posts::set_favorite(&state.stores.mongo, slug, auth.id, on)
+        .await?
+        .ok_or(ApiError::NotFound("article"))?;
+    one_article(state, Some(auth.id), post).await
+}
+
+/// Favorite an article.
+#[utoipa::path(post, path = "/api/articles/{slug}/favorite", tag = "articles",
+    responses((status = 200, body = ArticleResponse), (status = 401), (status = 404)), security(("token" = [])))]
+async fn favorite(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(slug): Path<String>,
+) -> Result<Json<ArticleResponse>, ApiError> {
+    set_favorite(&state, &auth, &slug, true).await
+}
+
+/// Remove a favorite.
+#[utoipa::path(delete, path = "/api/articles/{slug}/favorite", tag = "articles",
+    responses((status = 200, body = ArticleResponse), (status = 401), (status = 404)), security(("token" = [])))]
+async fn unfavorite(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(slug): Path<String>,
+) -> Result<Json<ArticleResponse>, ApiError> {
+    set_favorite(&state, &auth, &slug, false).await
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommentBody {
+    id: String,
+    created_at: String,
+    updated_at: String,
+    body: String,
+    author: ProfileBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CommentResponse {
+    comment: CommentBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CommentsResponse {
+    comments: Vec<CommentBody>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewCommentRequest {
+    comment: NewCommentBody,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewCommentBody {
+    body: Option<String>,
+}
+
+async fn comments_for(
+    state: &AppState,
+    viewer: Option<u64>,
+    found: Vec<Comment>,
+) -> Result<Vec<CommentBody>, ApiError> {
+    let authors: Vec<u64> = found.iter().map(|c| c.author_id).collect();
+    let profiles = profiles_for(state, viewer, &authors).await?;
+    found
+        .into_iter()
+        .map(|c| {
+            let author = profiles.get(&c.author_id).cloned().ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!(
+                    "comment {} has no author {}",
+                    c.id,
+                    c.author_id
+                ))
+            })?;
+            Ok(CommentBody {
+                id: c.id.to_hex(),
+                created_at: time(c.created_at),
+                updated_at: time(c.updated_at),
+                body: c.body,
+                author,
+            })
+        })
+        .collect()
+}
+
+/// An article's comments, oldest first.
+#[utoipa::path(get, path = "/api/articles/{slug}/comments", tag = "comments",
+    responses((status = 200, body = CommentsResponse), (status = 404)))]
+async fn list_comments(
+    State(state): State<AppState>,
+    viewer: MaybeAuthUser,
+    Path(slug): Path<String>,
+) -> Result<Json<CommentsResponse>, ApiError> {
+    let post = post_or_404(&state, &slug).await?;
+    let found = comments::for_post(&state.stores.mongo, post.id).await?;
+    Ok(Json(CommentsResponse {
+        comments: comments_for(&state, viewer.0.map(|v| v.id), found).await?,
+    }))
+}
+
+/// Comment on an article.
+#[utoipa::path(post, path = "/api/articles/{slug}/comments", tag = "comments", request_body = NewCommentRequest,
+    responses((status = 200, body = CommentResponse), (status = 401), (status = 404), (status = 422)), security(("token" = [])))]
+async fn add_comment(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(slug): Path<String>,
+    ApiJson(req): ApiJson<NewCommentRequest>,
+) -> Result<Json<CommentResponse>, ApiError> {
+    let body = text(
+        "body",
+        req.comment.body.as_deref().unwrap_or(""),
+        1,
+        MAX_COMMENT_CHARS,
+    )?;
+    let post = post_or_404(&state, &slug).await?;
+    let comment = comments::add(&state.stores.mongo, post.id, auth.id, &body).await?;
+    let comment = comments_for(&state, Some(auth.id), vec![comment])
+        .await?
+        .remove(0);
+    Ok(Json(CommentResponse { comment }))
+}
+
+/// Delete a comment (its author only).
+#[utoipa::path(delete, path = "/api/articles/{slug}/comments/{id}", tag = "comments",
+    responses((status = 204), (status = 401), (status = 403), (status = 404)), security(("token" = [])))]
+async fn delete_comment(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let post = post_or_404(&state, &slug).await?;
+    let id = ObjectId::parse_str(&id).map_err(|_| ApiError::NotFound("comment"))?;
+    comments::delete(&state.stores.mongo, post.id, id, auth.id)
+        .await?
+        .map_err(|r| refused(r, "comment"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TagsResponse {
+    tags: Vec<String>,
+}
+
+/// Tags of published articles, most used first.
+#[utoipa::path(get, path = "/api/tags", tag = "articles", responses((status = 200, body = TagsResponse)))]
+async fn list_tags(State(state): State<AppState>) -> Result<Json<TagsResponse>, ApiError> {
+    Ok(Json(TagsResponse {
+        tags: posts::tags(&state.stores.mongo, 100).await?,
+    }))
+}

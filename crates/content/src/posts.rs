@@ -1,0 +1,359 @@
+//! Posts (RealWorld articles) in the `posts` collection. Only `published` posts appear in
+//! lists and feeds. `engagement.likes` is the favorites count, changed together with
+//! `favoritedBy` in one single-document update, so the two never disagree.
+
+use std::collections::HashSet;
+
+use futures::TryStreamExt;
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
+use mongodb::options::FindOptions;
+use rand::Rng;
+
+use crate::schema::{COMMENTS, POSTS};
+use crate::{Mongo, MongoError};
+
+/// A post as the API needs it (without `favoritedBy`, which can be long).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Post {
+    pub id: ObjectId,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub body: String,
+    pub author_id: u64,
+    pub tags: Vec<String>,
+    pub status: String,
+    pub favorites_count: i64,
+    pub version: i64,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+}
+
+impl Post {
+    fn from_doc(d: &Document) -> Result<Self, mongodb::bson::document::ValueAccessError> {
+        let engagement = d.get_document("engagement")?;
+        Ok(Post {
+            id: d.get_object_id("_id")?,
+            slug: d.get_str("slug")?.to_string(),
+            title: d.get_str("title")?.to_string(),
+            description: d.get_str("description")?.to_string(),
+            body: d.get_str("body").unwrap_or_default().to_string(),
+            author_id: int(d, "authorId") as u64,
+            tags: d
+                .get_array("tags")?
+                .iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect(),
+            status: d.get_str("status")?.to_string(),
+            favorites_count: int(engagement, "likes"),
+            version: int(d, "version"),
+            created_at: *d.get_datetime("createdAt")?,
+            updated_at: *d.get_datetime("updatedAt")?,
+        })
+    }
+}
+
+fn int(d: &Document, key: &str) -> i64 {
+    match d.get(key) {
+        Some(Bson::Int32(v)) => *v as i64,
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Double(v)) => *v as i64,
+        _ => 0,
+    }
+}
+
+fn to_posts(docs: Vec<Document>) -> Result<Vec<Post>, MongoError> {
+    docs.iter()
+        .map(|d| {
+            Post::from_doc(d)
+                .map_err(|e| MongoError::Corrupt(format!("post {:?}: {e}", d.get("_id"))))
+        })
+        .collect()
+}
+
+/// A URL-safe slug: lower-case words joined by `-`, with a random suffix so equal titles get
+/// distinct slugs.
+pub fn slugify(title: &str) -> String {
+    let mut base = String::new();
+    for word in title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !base.is_empty() {
+            base.push('-');
+        }
+        base.extend(word.chars().flat_map(char::to_lowercase));
+        if base.len() > 80 {
+            break;
+        }
+    }
+    if base.is_empty() {
+        base.push_str("post");
+    }
+    let suffix: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(6)
+        .map(|c| (c as char).to_ascii_lowercase())
+        .collect();
+    format!("{base}-{suffix}")
+}
+
+pub struct NewPost {
+    pub author_id: u64,
+    pub title: String,
+    pub description: String,
+    pub body: String,
+    pub tags: Vec<String>,
+}
+
+/// Reading time in minutes at 200 words a minute, at least 1.
+pub fn estimated_read_time(body: &str) -> i32 {
+    let words = body.split_whitespace().count() as i32;
+    ((words + 199) / 200).max(1)
+}
+
+pub async fn create(mongo: &Mongo, new: NewPost) -> Result<Post, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let now = DateTime::now();
+    loop {
+        let slug = slugify(&new.title);
+        let post = doc! {
+            "slug": &slug,
+            "title": &new.title,
+            "description": &new.description,
+            "body": &new.body,
+            "authorId": new.author_id as i64,
+            "status": "published",
+            "tags": &new.tags,
+            "categories": [],
+            "difficulty": Bson::Null,
+            "estimatedReadTime": estimated_read_time(&new.body),
+            "metadata": { "seo": { "title": &new.title, "description": &new.description, "keywords": &new.tags } },
+            "engagement": { "views": 0_i64, "likes": 0_i64, "comments": 0_i64, "bookmarks": 0_i64 },
+            "favoritedBy": [],
+            "publishedAt": now,
+            "version": 1_i64,
+            "pendingEvents": [],
+            "createdAt": now,
+            "updatedAt": now,
+        };
+        match mongo.timed(posts.insert_one(post)).await {
+            Ok(_) => {
+                return by_slug(mongo, &slug)
+                    .await?
+                    .ok_or(MongoError::Corrupt("post vanished".into()))
+            }
+            // A suffix collision: one in two billion; draw another.
+            Err(e) if e.is_duplicate_key() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+pub async fn by_slug(mongo: &Mongo, slug: &str) -> Result<Option<Post>, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let found = mongo
+        .timed(
+            posts
+                .find_one(doc! { "slug": slug })
+                .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 }),
+        )
+        .await?;
+    found
+        .map(|d| to_posts(vec![d]).map(|mut v| v.remove(0)))
+        .transpose()
+}
+
+/// Which posts to list.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub tag: Option<String>,
+    /// Posts by any of these authors (an empty list matches nothing).
+    pub authors: Option<Vec<u64>>,
+    pub favorited_by: Option<u64>,
+    pub limit: i64,
+    pub offset: u64,
+}
+
+/// Published posts matching `filter`, newest first, without bodies, and how many match.
+pub async fn list(mongo: &Mongo, filter: &ListFilter) -> Result<(Vec<Post>, u64), MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let mut query = doc! { "status": "published" };
+    if let Some(tag) = &filter.tag {
+        query.insert("tags", tag);
+    }
+    if let Some(authors) = &filter.authors {
+        let ids: Vec<i64> = authors.iter().map(|a| *a as i64).collect();
+        query.insert("authorId", doc! { "$in": ids });
+    }
+    if let Some(user) = filter.favorited_by {
+        query.insert("favoritedBy", user as i64);
+    }
+    let options = FindOptions::builder()
+        .sort(doc! { "publishedAt": -1, "_id": -1 })
+        .skip(filter.offset)
+        .limit(filter.limit)
+        .projection(doc! { "body": 0, "favoritedBy": 0, "pendingEvents": 0 })
+        .build();
+    let (docs, count) = tokio::try_join!(
+        mongo.timed(async {
+            posts
+                .find(query.clone())
+                .with_options(options)
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        }),
+        mongo.timed(posts.count_documents(query.clone())),
+    )?;
+    Ok((to_posts(docs)?, count))
+}
+
+/// The subset of `ids` that `user_id` has favorited.
+pub async fn favorited_among(
+    mongo: &Mongo,
+    ids: &[ObjectId],
+    user_id: u64,
+) -> Result<HashSet<ObjectId>, MongoError> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let docs: Vec<Document> = mongo
+        .timed(async {
+            posts
+                .find(doc! { "_id": { "$in": ids }, "favoritedBy": user_id as i64 })
+                .projection(doc! { "_id": 1 })
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+    Ok(docs
+        .iter()
+        .filter_map(|d| d.get_object_id("_id").ok())
+        .collect())
+}
+
+/// Changes to a post; `None` keeps a field.
+#[derive(Default)]
+pub struct PostChanges {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub body: Option<String>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// Why a change to a post was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    NotFound,
+    NotYours,
+}
+
+/// Applies `changes` to the post if `author_id` wrote it. The title change keeps the slug, so
+/// links keep working.
+pub async fn update(
+    mongo: &Mongo,
+    slug: &str,
+    author_id: u64,
+    changes: PostChanges,
+) -> Result<Result<Post, Refusal>, MongoError> {
+    let Some(current) = by_slug(mongo, slug).await? else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    if current.author_id != author_id {
+        return Ok(Err(Refusal::NotYours));
+    }
+    let mut set = doc! { "updatedAt": DateTime::now() };
+    if let Some(title) = &changes.title {
+        set.insert("title", title);
+        set.insert("metadata.seo.title", title);
+    }
+    if let Some(description) = &changes.description {
+        set.insert("description", description);
+        set.insert("metadata.seo.description", description);
+    }
+    if let Some(body) = &changes.body {
+        set.insert("body", body);
+        set.insert("estimatedReadTime", estimated_read_time(body));
+    }
+    if let Some(tags) = &changes.tags {
+        set.insert("tags", tags);
+    }
+    let posts = mongo.db().collection::<Document>(POSTS);
+    mongo
+        .timed(posts.update_one(
+            doc! { "_id": current.id },
+            doc! { "$set": set, "$inc": { "version": 1_i64 } },
+        ))
+        .await?;
+    Ok(by_slug(mongo, slug).await?.ok_or(Refusal::NotFound))
+}
+
+/// Deletes the post (and its comments) if `author_id` wrote it.
+pub async fn delete(
+    mongo: &Mongo,
+    slug: &str,
+    author_id: u64,
+) -> Result<Result<(), Refusal>, MongoError> {
+    let Some(current) = by_slug(mongo, slug).await? else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    if current.author_id != author_id {
+        return Ok(Err(Refusal::NotYours));
+    }
+    let posts = mongo.db().collection::<Document>(POSTS);
+    mongo
+        .timed(posts.delete_one(doc! { "_id": current.id, "authorId": author_id as i64 }))
+        .await?;
+    let comments = mongo.db().collection::<Document>(COMMENTS);
+    mongo
+        .timed(comments.delete_many(doc! { "postId": current.id }))
+        .await?;
+    Ok(Ok(()))
+}
+
+/// Adds or removes `user_id`'s favorite. Only a real change moves the counter: the filter
+/// matches only when the user is (not) in `favoritedBy` yet, in one atomic update.
+pub async fn set_favorite(
+    mongo: &Mongo,
+    slug: &str,
+    user_id: u64,
+    favorite: bool,
+) -> Result<Option<Post>, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let uid = user_id as i64;
+    let (filter, update) = if favorite {
+        (
+            doc! { "slug": slug, "favoritedBy": { "$ne": uid } },
+            doc! { "$push": { "favoritedBy": uid }, "$inc": { "engagement.likes": 1_i64 } },
+        )
+    } else {
+        (
+            doc! { "slug": slug, "favoritedBy": uid },
+            doc! { "$pull": { "favoritedBy": uid }, "$inc": { "engagement.likes": -1_i64 } },
+        )
+    };
+    mongo.timed(posts.update_one(filter, update)).await?;
+    by_slug(mongo, slug).await
+}
+
+/// Tags of published posts, most used first.
+pub async fn tags(mongo: &Mongo, limit: i64) -> Result<Vec<String>, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let pipeline = vec![
+        doc! { "$match": { "status": "published" } },
+        doc! { "$unwind": "$tags" },
+        doc! { "$group": { "_id": "$tags", "n": { "$sum": 1 } } },
+        doc! { "$sort": { "n": -1, "_id": 1 } },
+        doc! { "$limit": limit },
+    ];
+    let docs: Vec<Document> = mongo
+        .timed(async { posts.aggregate(pipeline).await?.try_collect().await })
+        .await?;
+    Ok(docs
+        .iter()
+        .filter_map(|d| d.get_str("_id").ok().map(str::to_string))
+        .collect())
+}
