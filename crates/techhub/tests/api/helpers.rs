@@ -172,6 +172,11 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Signs tokens exactly as the app does.
+    pub fn jwt(&self) -> techhub_api::auth::Jwt {
+        techhub_api::auth::Jwt::from_config(&self.config)
+    }
+
     /// The built-in sandbox payment provider the app charges.
     pub fn sandbox(&self) -> &techhub_accounts::payments::SandboxProvider {
         let any: &dyn std::any::Any = self.payments.as_ref();

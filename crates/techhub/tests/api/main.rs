@@ -6,6 +6,7 @@ mod accounts;
 mod bad_input;
 mod billing;
 mod cli;
+mod content;
 mod harness;
 mod health;
 mod helpers;

@@ -1,0 +1,271 @@
+//! The RealWorld content API beyond what the official suite checks.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{TestApp, TestUser};
+
+async fn create_article(app: &TestApp, user: &TestUser, title: &str, tags: &[&str]) -> Value {
+    let response = app
+        .post(
+            "/api/articles",
+            json!({ "article": { "title": title, "description": "d", "body": "Some body text", "tagList": tags } }),
+            Some(&user.token),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["article"].clone()
+}
+
+#[tokio::test]
+async fn duplicate_titles_get_distinct_slugs_and_lists_leave_out_the_body() {
+    let app = TestApp::spawn().await;
+    let user = app.register("writer").await;
+    let a = create_article(&app, &user, "Hello, World!", &["rust", "rust", " intro "]).await;
+    let b = create_article(&app, &user, "Hello, World!", &[]).await;
+    let (sa, sb) = (a["slug"].as_str().unwrap(), b["slug"].as_str().unwrap());
+    assert_ne!(sa, sb);
+    assert!(
+        sa.starts_with("hello-world-") && sb.starts_with("hello-world-"),
+        "{sa} {sb}"
+    );
+    assert_eq!(
+        a["tagList"],
+        json!(["intro", "rust"]),
+        "trimmed, de-duplicated, sorted"
+    );
+    assert!(
+        a["createdAt"].as_str().unwrap().ends_with('Z')
+            && a["createdAt"].as_str().unwrap().contains('.')
+    );
+
+    let list: Value = app
+        .get("/api/articles?author=writer")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["articlesCount"], 2);
+    for article in list["articles"].as_array().unwrap() {
+        assert!(
+            article.get("body").is_none(),
+            "lists leave out body: {article}"
+        );
+        assert_eq!(article["author"]["username"], "writer");
+    }
+    let one: Value = app
+        .get(&format!("/api/articles/{sa}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["article"]["body"], "Some body text");
+    let tags: Value = app.get("/api/tags").await.json().await.unwrap();
+    assert_eq!(tags["tags"], json!(["intro", "rust"]));
+}
+
+#[tokio::test]
+async fn editing_someone_elses_article_or_comment_is_403() {
+    let app = TestApp::spawn().await;
+    let owner = app.register("owner").await;
+    let other = app.register("other").await;
+    let article = create_article(&app, &owner, "Mine", &[]).await;
+    let slug = article["slug"].as_str().unwrap();
+
+    let edit = app
+        .put(
+            &format!("/api/articles/{slug}"),
+            json!({ "article": { "body": "hijacked" } }),
+            Some(&other.token),
+        )
+        .await;
+    assert_eq!(edit.status(), 403);
+    let delete = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/articles/{slug}"),
+            None,
+            Some(&other.token),
+        )
+        .await;
+    assert_eq!(delete.status(), 403);
+    let still: Value = app
+        .get(&format!("/api/articles/{slug}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["article"]["body"], "Some body text");
+
+    let comment: Value = app
+        .post(
+            &format!("/api/articles/{slug}/comments"),
+            json!({ "comment": { "body": "first!" } }),
+            Some(&owner.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = comment["comment"]["id"].as_str().unwrap();
+    let path = format!("/api/articles/{slug}/comments/{id}");
+    assert_eq!(
+        app.send(reqwest::Method::DELETE, &path, None, Some(&other.token))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.send(reqwest::Method::DELETE, &path, None, Some(&owner.token))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.send(reqwest::Method::DELETE, &path, None, Some(&owner.token))
+            .await
+            .status(),
+        404
+    );
+
+    assert_eq!(
+        app.send(
+            reqwest::Method::DELETE,
+            &format!("/api/articles/{slug}"),
+            None,
+            Some(&owner.token)
+        )
+        .await
+        .status(),
+        204
+    );
+    assert_eq!(
+        app.get(&format!("/api/articles/{slug}")).await.status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_favorites_count_exactly_and_unfavorites_bring_it_back_to_zero() {
+    let app = TestApp::spawn().await;
+    let author = app.register("popular").await;
+    let article = create_article(&app, &author, "Everyone likes this", &[]).await;
+    let slug = article["slug"].as_str().unwrap().to_string();
+    // 100 real accounts, inserted directly (registering through the API would spend its time
+    // on Argon2), each with its own token.
+    let mut tokens = Vec::new();
+    for i in 0..100 {
+        let id =
+            sqlx::query("INSERT INTO users (email, username, password_hash) VALUES (?, ?, 'x')")
+                .bind(format!("fan{i}@example.com"))
+                .bind(format!("fan{i}"))
+                .execute(app.stores.mysql.pool())
+                .await
+                .unwrap()
+                .last_insert_id();
+        tokens.push(app.jwt().issue(id));
+    }
+
+    let path = format!("/api/articles/{slug}/favorite");
+    let results = futures::future::join_all(
+        tokens
+            .iter()
+            .map(|t| app.send(reqwest::Method::POST, &path, None, Some(t))),
+    )
+    .await;
+    assert!(results.iter().all(|r| r.status() == 200));
+    assert_eq!(favorite_counts(&app, &slug).await, (100, 100, 100));
+    // Favoriting twice changes nothing.
+    let twice = futures::future::join_all(
+        tokens[..10]
+            .iter()
+            .map(|t| app.send(reqwest::Method::POST, &path, None, Some(t))),
+    )
+    .await;
+    assert!(twice.iter().all(|r| r.status() == 200));
+    assert_eq!(favorite_counts(&app, &slug).await, (100, 100, 100));
+
+    let results = futures::future::join_all(
+        tokens
+            .iter()
+            .map(|t| app.send(reqwest::Method::DELETE, &path, None, Some(t))),
+    )
+    .await;
+    assert!(results.iter().all(|r| r.status() == 200));
+    assert_eq!(favorite_counts(&app, &slug).await, (0, 0, 0));
+}
+
+#[tokio::test]
+async fn the_feed_shows_followed_authors_only() {
+    let app = TestApp::spawn().await;
+    let reader = app.register("reader").await;
+    let followed = app.register("followed").await;
+    let stranger = app.register("stranger").await;
+    create_article(&app, &followed, "From a friend", &[]).await;
+    create_article(&app, &stranger, "From a stranger", &[]).await;
+
+    let empty: Value = app
+        .get_auth("/api/articles/feed", &reader.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty["articlesCount"], 0);
+    let follow: Value = app
+        .post(
+            "/api/profiles/followed/follow",
+            json!({}),
+            Some(&reader.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(follow["profile"]["following"], true);
+    let feed: Value = app
+        .get_auth("/api/articles/feed", &reader.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(feed["articlesCount"], 1);
+    assert_eq!(feed["articles"][0]["title"], "From a friend");
+    assert_eq!(feed["articles"][0]["author"]["following"], true);
+    let me = app
+        .post(
+            "/api/profiles/reader/follow",
+            json!({}),
+            Some(&reader.token),
+        )
+        .await;
+    assert_eq!(me.status(), 422, "no following oneself");
+    assert_eq!(app.get("/api/profiles/nobody").await.status(), 404);
+}
+
+/// `favoritesCount` as the API shows it, `engagement.likes` and the length of `favoritedBy`
+/// as MongoDB holds them.
+async fn favorite_counts(app: &TestApp, slug: &str) -> (i64, i64, i64) {
+    let a: Value = app
+        .get(&format!("/api/articles/{slug}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let doc = app
+        .mongo()
+        .collection::<mongodb::bson::Document>("posts")
+        .find_one(mongodb::bson::doc! { "slug": slug })
+        .await
+        .unwrap()
+        .unwrap();
+    let likes = doc
+        .get_document("engagement")
+        .unwrap()
+        .get_i64("likes")
+        .unwrap();
+    let fans = doc.get_array("favoritedBy").unwrap().len() as i64;
+    (
+        a["article"]["favoritesCount"].as_i64().unwrap(),
+        likes,
+        fans,
+    )
+}
