@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_comments, add_comment))
         .routes(routes!(delete_comment))
         .routes(routes!(list_tags))
+        .routes(routes!(my_drafts))
 }
 
 /// Longest article description accepted, in characters.
@@ -110,6 +111,41 @@ pub struct ArticleBody {
     favorited: bool,
     favorites_count: i64,
     author: ProfileBody,
+    /// TechHub: the body rendered from Markdown and sanitised (no scripts, handlers or
+    /// `javascript:` links). Only where `body` is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_html: Option<String>,
+    /// TechHub: `draft`, `published` or `archived`.
+    status: String,
+    categories: Vec<String>,
+    difficulty: Option<String>,
+    /// Minutes, at 200 words a minute.
+    estimated_read_time: i64,
+    metadata: MetadataBody,
+    engagement: EngagementBody,
+    published_at: Option<String>,
+    /// Increases with every change; send it back in an update to detect concurrent edits.
+    version: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MetadataBody {
+    seo: SeoBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SeoBody {
+    title: String,
+    description: String,
+    keywords: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EngagementBody {
+    views: i64,
+    likes: i64,
+    comments: i64,
+    bookmarks: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -151,6 +187,27 @@ async fn articles_for(
             })?;
             Ok(ArticleBody {
                 favorited: favorited.contains(&p.id),
+                body_html: with_body
+                    .then(|| techhub_content::render::markdown_to_safe_html(&p.body)),
+                status: p.status,
+                categories: p.categories,
+                difficulty: p.difficulty,
+                estimated_read_time: p.estimated_read_time,
+                metadata: MetadataBody {
+                    seo: SeoBody {
+                        title: p.seo.title,
+                        description: p.seo.description,
+                        keywords: p.seo.keywords,
+                    },
+                },
+                engagement: EngagementBody {
+                    views: p.engagement.views,
+                    likes: p.engagement.likes,
+                    comments: p.engagement.comments,
+                    bookmarks: p.engagement.bookmarks,
+                },
+                published_at: p.published_at.map(time),
+                version: p.version,
                 slug: p.slug,
                 title: p.title,
                 description: p.description,
@@ -186,6 +243,10 @@ fn refused(r: Refusal, what: &'static str) -> ApiError {
     match r {
         Refusal::NotFound => ApiError::NotFound(what),
         Refusal::NotYours => ApiError::Forbidden(format!("only the author may change this {what}")),
+        Refusal::Stale { current } => ApiError::Conflict(
+            "version",
+            format!("the {what} changed since you read it; the current version is {current}"),
+        ),
     }
 }
 
@@ -361,6 +422,12 @@ pub struct NewArticleBody {
     description: Option<String>,
     body: Option<String>,
     tag_list: Option<Vec<String>>,
+    /// TechHub: `published` (default) or `draft`.
+    status: Option<String>,
+    /// TechHub: up to 10.
+    categories: Option<Vec<String>>,
+    /// TechHub: `beginner`, `intermediate` or `advanced`.
+    difficulty: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -375,6 +442,12 @@ pub struct UpdateArticleBody {
     description: Option<String>,
     body: Option<String>,
     tag_list: Option<Vec<String>>,
+    /// TechHub: `draft`, `published` or `archived`.
+    status: Option<String>,
+    categories: Option<Vec<String>>,
+    difficulty: Option<String>,
+    /// TechHub: the version the client read; a stale one gets 409.
+    version: Option<i64>,
 }
 
 fn text(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String, FieldError> {
@@ -410,6 +483,23 @@ fn tag_list(raw: &[String]) -> Result<Vec<String>, FieldError> {
     // Stored and shown in alphabetical order, as RealWorld clients expect.
     tags.sort();
     Ok(tags)
+}
+
+fn one_of(field: &'static str, raw: &str, allowed: &[&str]) -> Result<String, FieldError> {
+    let value = raw.trim().to_ascii_lowercase();
+    if allowed.contains(&value.as_str()) {
+        Ok(value)
+    } else {
+        Err(FieldError::new(
+            field,
+            format!("must be one of {}", allowed.join(", ")),
+        ))
+    }
+}
+
+/// Categories: like tags, at most 10 of at most 50 characters.
+fn category_list(raw: &[String]) -> Result<Vec<String>, FieldError> {
+    tag_list(raw).map_err(|e| FieldError::new("categories", e.message))
 }
 
 fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<T> {
@@ -454,21 +544,42 @@ async fn create_article(
         ),
     );
     let tags = collect(&mut errors, tag_list(a.tag_list.as_deref().unwrap_or(&[])));
-    let (Some(title), Some(description), Some(body), Some(tags)) = (title, description, body, tags)
+    let status = collect(
+        &mut errors,
+        one_of(
+            "status",
+            a.status.as_deref().unwrap_or("published"),
+            &["draft", "published"],
+        ),
+    );
+    let categories = collect(
+        &mut errors,
+        category_list(a.categories.as_deref().unwrap_or(&[])),
+    );
+    let difficulty = a
+        .difficulty
+        .as_deref()
+        .map(|d| collect(&mut errors, one_of("difficulty", d, &posts::DIFFICULTIES)));
+    let (Some(title), Some(description), Some(body), Some(tags), Some(status), Some(categories)) =
+        (title, description, body, tags, status, categories)
     else {
         return Err(ApiError::Invalid(errors));
     };
-    let post = posts::create(
-        &state.stores.mongo,
-        NewPost {
-            author_id: auth.id,
-            title,
-            description,
-            body,
-            tags,
-        },
-    )
-    .await?;
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    may_write(&state, auth.id, status == "draft").await?;
+    let new = NewPost {
+        author_id: auth.id,
+        title,
+        description,
+        body,
+        tags,
+        status,
+        categories,
+        difficulty: difficulty.flatten(),
+    };
+    let post = posts::create(&state.stores.mongo, new).await?;
     Ok((
         StatusCode::CREATED,
         one_article(&state, Some(auth.id), post).await?,
@@ -523,10 +634,23 @@ async fn update_article(
             .tag_list
             .map(|t| collect(&mut errors, tag_list(&t)))
             .unwrap_or(None),
+        status: a
+            .status
+            .map(|st| collect(&mut errors, one_of("status", &st, &posts::STATUSES)))
+            .unwrap_or(None),
+        categories: a
+            .categories
+            .map(|c| collect(&mut errors, category_list(&c)))
+            .unwrap_or(None),
+        difficulty: a
+            .difficulty
+            .map(|d| collect(&mut errors, one_of("difficulty", &d, &posts::DIFFICULTIES))),
+        expected_version: a.version,
     };
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
+    may_write(&state, auth.id, changes.status.as_deref() == Some("draft")).await?;
     let post = posts::update(&state.stores.mongo, &slug, auth.id, changes)
         .await?
         .map_err(|r| refused(r, "article"))?;
@@ -703,5 +827,54 @@ pub struct TagsResponse {
 async fn list_tags(State(state): State<AppState>) -> Result<Json<TagsResponse>, ApiError> {
     Ok(Json(TagsResponse {
         tags: posts::tags(&state.stores.mongo, 100).await?,
+    }))
+}
+
+/// MySQL decides whether the author may write: the account must be active, and a new draft
+/// must fit the plan's draft allowance. 403 with the reason otherwise.
+async fn may_write(state: &AppState, user_id: u64, adds_draft: bool) -> Result<(), ApiError> {
+    let user = users::find(&state.stores.mysql, user_id).await?;
+    if user.status != "active" {
+        return Err(ApiError::Forbidden(format!(
+            "your account is {}",
+            user.status
+        )));
+    }
+    if adds_draft {
+        let plan = techhub_accounts::billing::current(&state.stores.mysql, user_id)
+            .await?
+            .plan;
+        if let Some(max) = plan.entitlements().max_drafts {
+            let (_, drafts) = posts::drafts(&state.stores.mongo, user_id, 1, 0).await?;
+            if drafts >= max as u64 {
+                return Err(ApiError::Forbidden(format!(
+                    "the {} plan allows {max} drafts; publish or delete one, or upgrade",
+                    plan.as_str()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The caller's drafts, newest first; drafts never appear in lists or feeds.
+#[utoipa::path(get, path = "/api/user/drafts", tag = "articles", params(FeedQuery),
+    responses((status = 200, body = ArticlesResponse), (status = 401)), security(("token" = [])))]
+async fn my_drafts(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<FeedQuery>,
+) -> Result<Json<ArticlesResponse>, ApiError> {
+    let (found, count) = posts::drafts(
+        &state.stores.mongo,
+        auth.id,
+        page(q.limit)?,
+        q.offset.unwrap_or(0),
+    )
+    .await?;
+    let articles = articles_for(&state, Some(auth.id), found, false).await?;
+    Ok(Json(ArticlesResponse {
+        articles,
+        articles_count: count,
     }))
 }

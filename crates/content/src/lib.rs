@@ -9,6 +9,7 @@
 pub mod comments;
 pub mod posts;
 pub mod profiles;
+pub mod render;
 pub mod schema;
 
 use std::time::Duration;

@@ -24,9 +24,40 @@ pub struct Post {
     pub tags: Vec<String>,
     pub status: String,
     pub favorites_count: i64,
+    pub categories: Vec<String>,
+    pub difficulty: Option<String>,
+    pub estimated_read_time: i64,
+    pub seo: Seo,
+    pub engagement: Engagement,
+    pub published_at: Option<DateTime>,
     pub version: i64,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seo {
+    pub title: String,
+    pub description: String,
+    pub keywords: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Engagement {
+    pub views: i64,
+    pub likes: i64,
+    pub comments: i64,
+    pub bookmarks: i64,
+}
+
+fn strings(d: &Document, key: &str) -> Vec<String> {
+    d.get_array(key)
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Post {
@@ -39,13 +70,28 @@ impl Post {
             description: d.get_str("description")?.to_string(),
             body: d.get_str("body").unwrap_or_default().to_string(),
             author_id: int(d, "authorId") as u64,
-            tags: d
-                .get_array("tags")?
-                .iter()
-                .filter_map(|t| t.as_str().map(str::to_string))
-                .collect(),
+            tags: strings(d, "tags"),
             status: d.get_str("status")?.to_string(),
             favorites_count: int(engagement, "likes"),
+            categories: strings(d, "categories"),
+            difficulty: d.get_str("difficulty").ok().map(str::to_string),
+            estimated_read_time: int(d, "estimatedReadTime"),
+            seo: d
+                .get_document("metadata")
+                .and_then(|m| m.get_document("seo"))
+                .map(|seo| Seo {
+                    title: seo.get_str("title").unwrap_or_default().to_string(),
+                    description: seo.get_str("description").unwrap_or_default().to_string(),
+                    keywords: strings(seo, "keywords"),
+                })
+                .unwrap_or_default(),
+            engagement: Engagement {
+                views: int(engagement, "views"),
+                likes: int(engagement, "likes"),
+                comments: int(engagement, "comments"),
+                bookmarks: int(engagement, "bookmarks"),
+            },
+            published_at: d.get_datetime("publishedAt").ok().copied(),
             version: int(d, "version"),
             created_at: *d.get_datetime("createdAt")?,
             updated_at: *d.get_datetime("updatedAt")?,
@@ -104,7 +150,17 @@ pub struct NewPost {
     pub description: String,
     pub body: String,
     pub tags: Vec<String>,
+    /// `published` or `draft`.
+    pub status: String,
+    pub categories: Vec<String>,
+    /// `beginner`, `intermediate` or `advanced`.
+    pub difficulty: Option<String>,
 }
+
+/// Post statuses; only `published` posts are listed.
+pub const STATUSES: [&str; 3] = ["draft", "published", "archived"];
+/// Difficulty levels.
+pub const DIFFICULTIES: [&str; 3] = ["beginner", "intermediate", "advanced"];
 
 /// Reading time in minutes at 200 words a minute, at least 1.
 pub fn estimated_read_time(body: &str) -> i32 {
@@ -123,15 +179,15 @@ pub async fn create(mongo: &Mongo, new: NewPost) -> Result<Post, MongoError> {
             "description": &new.description,
             "body": &new.body,
             "authorId": new.author_id as i64,
-            "status": "published",
+            "status": &new.status,
             "tags": &new.tags,
-            "categories": [],
-            "difficulty": Bson::Null,
+            "categories": &new.categories,
+            "difficulty": new.difficulty.clone().map(Bson::String).unwrap_or(Bson::Null),
             "estimatedReadTime": estimated_read_time(&new.body),
             "metadata": { "seo": { "title": &new.title, "description": &new.description, "keywords": &new.tags } },
             "engagement": { "views": 0_i64, "likes": 0_i64, "comments": 0_i64, "bookmarks": 0_i64 },
             "favoritedBy": [],
-            "publishedAt": now,
+            "publishedAt": if new.status == "published" { Bson::DateTime(now) } else { Bson::Null },
             "version": 1_i64,
             "pendingEvents": [],
             "createdAt": now,
@@ -242,6 +298,11 @@ pub struct PostChanges {
     pub description: Option<String>,
     pub body: Option<String>,
     pub tags: Option<Vec<String>>,
+    pub status: Option<String>,
+    pub categories: Option<Vec<String>>,
+    pub difficulty: Option<Option<String>>,
+    /// When set, the change applies only if the post still has this version.
+    pub expected_version: Option<i64>,
 }
 
 /// Why a change to a post was refused.
@@ -249,6 +310,10 @@ pub struct PostChanges {
 pub enum Refusal {
     NotFound,
     NotYours,
+    /// The post changed since the version the client read.
+    Stale {
+        current: i64,
+    },
 }
 
 /// Applies `changes` to the post if `author_id` wrote it. The title change keeps the slug, so
@@ -280,14 +345,40 @@ pub async fn update(
     }
     if let Some(tags) = &changes.tags {
         set.insert("tags", tags);
+        set.insert("metadata.seo.keywords", tags);
     }
+    if let Some(categories) = &changes.categories {
+        set.insert("categories", categories);
+    }
+    if let Some(difficulty) = &changes.difficulty {
+        set.insert(
+            "difficulty",
+            difficulty.clone().map(Bson::String).unwrap_or(Bson::Null),
+        );
+    }
+    if let Some(status) = &changes.status {
+        set.insert("status", status);
+        if status == "published" && current.published_at.is_none() {
+            set.insert("publishedAt", DateTime::now());
+        }
+    }
+    // Compare-and-set on the version: the one the client read, or the one just loaded.
+    let version = changes.expected_version.unwrap_or(current.version);
     let posts = mongo.db().collection::<Document>(POSTS);
-    mongo
+    let done = mongo
         .timed(posts.update_one(
-            doc! { "_id": current.id },
+            doc! { "_id": current.id, "version": version },
             doc! { "$set": set, "$inc": { "version": 1_i64 } },
         ))
         .await?;
+    if done.matched_count == 0 {
+        let now = by_slug(mongo, slug)
+            .await?
+            .ok_or(MongoError::Corrupt("post vanished".into()))?;
+        return Ok(Err(Refusal::Stale {
+            current: now.version,
+        }));
+    }
     Ok(by_slug(mongo, slug).await?.ok_or(Refusal::NotFound))
 }
 
@@ -356,4 +447,33 @@ pub async fn tags(mongo: &Mongo, limit: i64) -> Result<Vec<String>, MongoError> 
         .iter()
         .filter_map(|d| d.get_str("_id").ok().map(str::to_string))
         .collect())
+}
+
+/// The author's unpublished drafts, newest first.
+pub async fn drafts(
+    mongo: &Mongo,
+    author_id: u64,
+    limit: i64,
+    offset: u64,
+) -> Result<(Vec<Post>, u64), MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let query = doc! { "authorId": author_id as i64, "status": "draft" };
+    let options = FindOptions::builder()
+        .sort(doc! { "updatedAt": -1, "_id": -1 })
+        .skip(offset)
+        .limit(limit)
+        .projection(doc! { "body": 0, "favoritedBy": 0, "pendingEvents": 0 })
+        .build();
+    let (docs, count) = tokio::try_join!(
+        mongo.timed(async {
+            posts
+                .find(query.clone())
+                .with_options(options)
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        }),
+        mongo.timed(posts.count_documents(query.clone())),
+    )?;
+    Ok((to_posts(docs)?, count))
 }

@@ -269,3 +269,200 @@ async fn favorite_counts(app: &TestApp, slug: &str) -> (i64, i64, i64) {
         fans,
     )
 }
+
+async fn draft(app: &TestApp, user: &TestUser, title: &str) -> reqwest::Response {
+    app.post(
+        "/api/articles",
+        json!({ "article": { "title": title, "description": "d", "body": "b", "status": "draft" } }),
+        Some(&user.token),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_draft_never_appears_in_lists_or_feeds_until_published() {
+    let app = TestApp::spawn().await;
+    let author = app.register("drafter").await;
+    let fan = app.register("fan").await;
+    app.post("/api/profiles/drafter/follow", json!({}), Some(&fan.token))
+        .await;
+    let created: Value = draft(&app, &author, "Work in progress")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["article"]["status"], "draft");
+    assert!(created["article"]["publishedAt"].is_null());
+    let slug = created["article"]["slug"].as_str().unwrap().to_string();
+
+    let all: Value = app.get("/api/articles").await.json().await.unwrap();
+    assert_eq!(all["articlesCount"], 0);
+    let by_author: Value = app
+        .get("/api/articles?author=drafter")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_author["articlesCount"], 0);
+    let feed: Value = app
+        .get_auth("/api/articles/feed", &fan.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(feed["articlesCount"], 0);
+    assert_eq!(
+        app.get(&format!("/api/articles/{slug}")).await.status(),
+        404,
+        "hidden from others"
+    );
+    assert_eq!(
+        app.get_auth(&format!("/api/articles/{slug}"), &author.token)
+            .await
+            .status(),
+        200,
+        "the author sees it"
+    );
+    let drafts: Value = app
+        .get_auth("/api/user/drafts", &author.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(drafts["articlesCount"], 1);
+    assert_eq!(drafts["articles"][0]["slug"], slug.as_str());
+
+    let published: Value = app
+        .put(
+            &format!("/api/articles/{slug}"),
+            json!({ "article": { "status": "published" } }),
+            Some(&author.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(published["article"]["status"], "published");
+    assert!(published["article"]["publishedAt"].as_str().is_some());
+    let feed: Value = app
+        .get_auth("/api/articles/feed", &fan.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(feed["articlesCount"], 1);
+    let drafts: Value = app
+        .get_auth("/api/user/drafts", &author.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(drafts["articlesCount"], 0);
+}
+
+#[tokio::test]
+async fn the_free_plan_allows_five_drafts_then_403_with_the_reason() {
+    let app = TestApp::spawn().await;
+    let author = app.register("prolific").await;
+    for i in 0..5 {
+        assert_eq!(
+            draft(&app, &author, &format!("Draft {i}")).await.status(),
+            201
+        );
+    }
+    let sixth = draft(&app, &author, "One too many").await;
+    assert_eq!(sixth.status(), 403);
+    let body: Value = sixth.json().await.unwrap();
+    assert_eq!(
+        body["errors"]["permission"],
+        json!(["the free plan allows 5 drafts; publish or delete one, or upgrade"])
+    );
+    // Publishing is not limited.
+    let published = app
+        .post(
+            "/api/articles",
+            json!({ "article": { "title": "Out now", "description": "d", "body": "b" } }),
+            Some(&author.token),
+        )
+        .await;
+    assert_eq!(published.status(), 201);
+}
+
+#[tokio::test]
+async fn an_update_with_a_stale_version_gets_409_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let author = app.register("editor").await;
+    let article = create_article(&app, &author, "Versioned", &[]).await;
+    let slug = article["slug"].as_str().unwrap();
+    assert_eq!(article["version"], 1);
+    let path = format!("/api/articles/{slug}");
+    let first = app
+        .put(
+            &path,
+            json!({ "article": { "body": "first edit", "version": 1 } }),
+            Some(&author.token),
+        )
+        .await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(
+        first.json::<Value>().await.unwrap()["article"]["version"],
+        2
+    );
+    let stale = app
+        .put(
+            &path,
+            json!({ "article": { "body": "lost update", "version": 1 } }),
+            Some(&author.token),
+        )
+        .await;
+    assert_eq!(stale.status(), 409);
+    let body: Value = stale.json().await.unwrap();
+    assert_eq!(
+        body["errors"]["version"],
+        json!(["the article changed since you read it; the current version is 2"])
+    );
+    let now: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(now["article"]["body"], "first edit");
+}
+
+#[tokio::test]
+async fn body_html_is_rendered_and_sanitised_while_the_body_is_kept_as_written() {
+    let app = TestApp::spawn().await;
+    let author = app.register("mischief").await;
+    let evil =
+        "# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(2))\n\n<img src=x onerror=alert(3)>";
+    let created: Value = app
+        .post(
+            "/api/articles",
+            json!({ "article": { "title": "Hi", "description": "d", "body": evil } }),
+            Some(&author.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["article"]["body"], evil, "stored as written");
+    let html = created["article"]["bodyHtml"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(html.contains("<h1>hi</h1>"), "{html}");
+    for banned in ["<script", "alert(1)", "javascript:", "onerror"] {
+        assert!(!html.contains(banned), "{banned} survived: {html}");
+    }
+    assert!(
+        html.contains("<a rel=\"noopener noreferrer nofollow\">x</a>"),
+        "the link stays, without its href: {html}"
+    );
+    let list: Value = app.get("/api/articles").await.json().await.unwrap();
+    assert!(
+        list["articles"][0].get("bodyHtml").is_none(),
+        "lists leave out bodies"
+    );
+    assert_eq!(created["article"]["estimatedReadTime"], 1);
+    assert_eq!(created["article"]["metadata"]["seo"]["title"], "Hi");
+    assert_eq!(
+        created["article"]["engagement"],
+        json!({ "views": 0, "likes": 0, "comments": 0, "bookmarks": 0 })
+    );
+}

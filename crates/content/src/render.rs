@@ -1,0 +1,64 @@
+//! Markdown to safe HTML. The body is stored as written; `bodyHtml` is rendered from it and
+//! sanitised with ammonia's allow-list, so no script, event handler or `javascript:` URL
+//! survives, whatever the author wrote (Markdown may contain raw HTML).
+
+use pulldown_cmark::{html, Options, Parser};
+
+pub fn markdown_to_safe_html(markdown: &str) -> String {
+    let mut options = Options::empty();
+    options.insert(Options::ENABLE_TABLES);
+    options.insert(Options::ENABLE_STRIKETHROUGH);
+    options.insert(Options::ENABLE_TASKLISTS);
+    let mut unsafe_html = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut unsafe_html, Parser::new_ext(markdown, options));
+    ammonia::Builder::default()
+        .url_schemes(["http", "https", "mailto"].into())
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(&unsafe_html)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_renders() {
+        let html = markdown_to_safe_html("# Title\n\nSome *emphasis* and `code`.\n\n- a\n- b");
+        assert!(html.contains("<h1>Title</h1>"), "{html}");
+        assert!(html.contains("<em>emphasis</em>"), "{html}");
+        assert!(html.contains("<code>code</code>"), "{html}");
+        assert!(html.contains("<li>a</li>"), "{html}");
+    }
+
+    #[test]
+    fn scripts_handlers_and_javascript_urls_do_not_survive() {
+        let evil = "Hi <script>alert(1)</script>\n\n<img src=x onerror=alert(2)>\n\n\
+                    [click](javascript:alert(3)) <a href=\"JaVaScRiPt:alert(4)\">x</a>\n\n\
+                    <iframe src=\"https://evil.example\"></iframe><style>body{}</style>";
+        let html = markdown_to_safe_html(evil).to_lowercase();
+        for banned in [
+            "<script",
+            "alert(1)",
+            "onerror",
+            "javascript:",
+            "<iframe",
+            "<style",
+        ] {
+            assert!(!html.contains(banned), "{banned} survived: {html}");
+        }
+        assert!(
+            html.contains("<img src=\"x\">"),
+            "harmless parts stay: {html}"
+        );
+    }
+
+    #[test]
+    fn links_get_safe_rel() {
+        let html = markdown_to_safe_html("[site](https://example.com)");
+        assert!(
+            html.contains("rel=\"noopener noreferrer nofollow\""),
+            "{html}"
+        );
+    }
+}
