@@ -233,7 +233,6 @@ pub struct ListFilter {
 
 /// Published posts matching `filter`, newest first, without bodies, and how many match.
 pub async fn list(mongo: &Mongo, filter: &ListFilter) -> Result<(Vec<Post>, u64), MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
     let mut query = doc! { "status": "published" };
     if let Some(tag) = &filter.tag {
         query.insert("tags", tag);
@@ -245,10 +244,30 @@ pub async fn list(mongo: &Mongo, filter: &ListFilter) -> Result<(Vec<Post>, u64)
     if let Some(user) = filter.favorited_by {
         query.insert("favoritedBy", user as i64);
     }
+    page(
+        mongo,
+        query,
+        doc! { "publishedAt": -1, "_id": -1 },
+        filter.limit,
+        filter.offset,
+    )
+    .await
+}
+
+/// One page of posts matching `query` in `sort` order (without bodies), and how many match
+/// in all; the two reads run concurrently.
+async fn page(
+    mongo: &Mongo,
+    query: Document,
+    sort: Document,
+    limit: i64,
+    offset: u64,
+) -> Result<(Vec<Post>, u64), MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
     let options = FindOptions::builder()
-        .sort(doc! { "publishedAt": -1, "_id": -1 })
-        .skip(filter.offset)
-        .limit(filter.limit)
+        .sort(sort)
+        .skip(offset)
+        .limit(limit)
         .projection(doc! { "body": 0, "favoritedBy": 0, "pendingEvents": 0 })
         .build();
     let (docs, count) = tokio::try_join!(
@@ -456,24 +475,13 @@ pub async fn drafts(
     limit: i64,
     offset: u64,
 ) -> Result<(Vec<Post>, u64), MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
     let query = doc! { "authorId": author_id as i64, "status": "draft" };
-    let options = FindOptions::builder()
-        .sort(doc! { "updatedAt": -1, "_id": -1 })
-        .skip(offset)
-        .limit(limit)
-        .projection(doc! { "body": 0, "favoritedBy": 0, "pendingEvents": 0 })
-        .build();
-    let (docs, count) = tokio::try_join!(
-        mongo.timed(async {
-            posts
-                .find(query.clone())
-                .with_options(options)
-                .await?
-                .try_collect::<Vec<_>>()
-                .await
-        }),
-        mongo.timed(posts.count_documents(query.clone())),
-    )?;
-    Ok((to_posts(docs)?, count))
+    page(
+        mongo,
+        query,
+        doc! { "updatedAt": -1, "_id": -1 },
+        limit,
+        offset,
+    )
+    .await
 }
