@@ -36,6 +36,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_comment))
         .routes(routes!(list_tags))
         .routes(routes!(my_drafts))
+        .routes(routes!(bookmark, unbookmark))
+        .routes(routes!(my_bookmarks))
 }
 
 /// Longest article description accepted, in characters.
@@ -111,6 +113,8 @@ pub struct ArticleBody {
     favorited: bool,
     favorites_count: i64,
     author: ProfileBody,
+    /// TechHub: whether the caller bookmarked it.
+    bookmarked: bool,
     /// TechHub: the body rendered from Markdown and sanitised (no scripts, handlers or
     /// `javascript:` links). Only where `body` is.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -169,12 +173,22 @@ async fn articles_for(
 ) -> Result<Vec<ArticleBody>, ApiError> {
     let authors: Vec<u64> = posts.iter().map(|p| p.author_id).collect();
     let ids: Vec<ObjectId> = posts.iter().map(|p| p.id).collect();
-    let (profiles, favorited) = tokio::try_join!(profiles_for(state, viewer, &authors), async {
-        match viewer {
-            Some(v) => Ok(posts::favorited_among(&state.stores.mongo, &ids, v).await?),
-            None => Ok::<_, ApiError>(HashSet::new()),
-        }
-    })?;
+    let mongo = &state.stores.mongo;
+    let (profiles, favorited, bookmarked) = tokio::try_join!(
+        profiles_for(state, viewer, &authors),
+        async {
+            match viewer {
+                Some(v) => Ok(posts::favorited_among(mongo, &ids, v).await?),
+                None => Ok::<_, ApiError>(HashSet::new()),
+            }
+        },
+        async {
+            match viewer {
+                Some(v) => Ok(profiles::bookmarks(mongo, v).await?.into_iter().collect()),
+                None => Ok::<_, ApiError>(HashSet::new()),
+            }
+        },
+    )?;
     posts
         .into_iter()
         .map(|p| {
@@ -187,6 +201,7 @@ async fn articles_for(
             })?;
             Ok(ArticleBody {
                 favorited: favorited.contains(&p.id),
+                bookmarked: bookmarked.contains(&p.id),
                 body_html: with_body
                     .then(|| techhub_content::render::markdown_to_safe_html(&p.body)),
                 status: p.status,
@@ -873,6 +888,70 @@ async fn my_drafts(
     )
     .await?;
     let articles = articles_for(&state, Some(auth.id), found, false).await?;
+    Ok(Json(ArticlesResponse {
+        articles,
+        articles_count: count,
+    }))
+}
+
+async fn set_bookmark(
+    state: &AppState,
+    auth: &AuthUser,
+    slug: &str,
+    on: bool,
+) -> Result<Json<ArticleResponse>, ApiError> {
+    let post = post_or_404(state, slug).await?;
+    if post.status != "published" {
+        return Err(ApiError::NotFound("article"));
+    }
+    let me = users::find(&state.stores.mysql, auth.id).await?;
+    if profiles::set_bookmark(&state.stores.mongo, me.id, &me.username, post.id, on).await? {
+        posts::count_bookmark(&state.stores.mongo, post.id, if on { 1 } else { -1 }).await?;
+    }
+    one_article(state, Some(auth.id), post_or_404(state, slug).await?).await
+}
+
+/// Bookmark an article (TechHub).
+#[utoipa::path(post, path = "/api/articles/{slug}/bookmark", tag = "articles",
+    responses((status = 200, body = ArticleResponse), (status = 401), (status = 404)), security(("token" = [])))]
+async fn bookmark(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(slug): Path<String>,
+) -> Result<Json<ArticleResponse>, ApiError> {
+    set_bookmark(&state, &auth, &slug, true).await
+}
+
+/// Remove a bookmark (TechHub).
+#[utoipa::path(delete, path = "/api/articles/{slug}/bookmark", tag = "articles",
+    responses((status = 200, body = ArticleResponse), (status = 401), (status = 404)), security(("token" = [])))]
+async fn unbookmark(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(slug): Path<String>,
+) -> Result<Json<ArticleResponse>, ApiError> {
+    set_bookmark(&state, &auth, &slug, false).await
+}
+
+/// The caller's bookmarked articles, most recently bookmarked first.
+#[utoipa::path(get, path = "/api/user/bookmarks", tag = "articles", params(FeedQuery),
+    responses((status = 200, body = ArticlesResponse), (status = 401)), security(("token" = [])))]
+async fn my_bookmarks(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<FeedQuery>,
+) -> Result<Json<ArticlesResponse>, ApiError> {
+    let limit = page(q.limit)? as usize;
+    let mut ids = profiles::bookmarks(&state.stores.mongo, auth.id).await?;
+    ids.reverse();
+    let found = posts::by_ids(&state.stores.mongo, &ids).await?;
+    let count = found.len() as u64;
+    let window: Vec<Post> = found
+        .into_iter()
+        .skip(q.offset.unwrap_or(0) as usize)
+        .take(limit)
+        .collect();
+    let articles = articles_for(&state, Some(auth.id), window, false).await?;
     Ok(Json(ArticlesResponse {
         articles,
         articles_count: count,

@@ -485,3 +485,40 @@ pub async fn drafts(
     )
     .await
 }
+
+/// Moves the post's bookmark counter by `delta`.
+pub async fn count_bookmark(
+    mongo: &Mongo,
+    post_id: ObjectId,
+    delta: i64,
+) -> Result<(), MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    mongo
+        .timed(posts.update_one(
+            doc! { "_id": post_id },
+            doc! { "$inc": { "engagement.bookmarks": delta } },
+        ))
+        .await?;
+    Ok(())
+}
+
+/// The published posts among `ids`, in the order of `ids`.
+pub async fn by_ids(mongo: &Mongo, ids: &[ObjectId]) -> Result<Vec<Post>, MongoError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let docs: Vec<Document> = mongo
+        .timed(async {
+            posts
+                .find(doc! { "_id": { "$in": ids }, "status": "published" })
+                .projection(doc! { "body": 0, "favoritedBy": 0, "pendingEvents": 0 })
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+    let mut found = to_posts(docs)?;
+    found.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
+    Ok(found)
+}

@@ -142,3 +142,64 @@ pub async fn set_following(
         .await?;
     Ok(())
 }
+
+/// Adds or removes a bookmark of `post_id` in `user_id`'s profile. Returns whether the
+/// profile changed, so the caller moves the post's counter only for a real change (a repeated
+/// or concurrent duplicate request matches nothing).
+pub async fn set_bookmark(
+    mongo: &Mongo,
+    user_id: u64,
+    username: &str,
+    post_id: mongodb::bson::oid::ObjectId,
+    bookmark: bool,
+) -> Result<bool, MongoError> {
+    let profiles = mongo.db().collection::<Document>(USER_PROFILES);
+    let uid = user_id as i64;
+    if bookmark {
+        // Make sure the profile exists (the projection may not have run yet), then add the
+        // bookmark only where it is missing.
+        mongo
+            .timed(
+                profiles
+                    .update_one(
+                        doc! { "userId": uid },
+                        doc! { "$setOnInsert": {
+                            "username": username, "displayName": username, "bio": Bson::Null, "image": Bson::Null,
+                            "following": [], "bookmarks": [], "preferences": default_preferences(),
+                            "sourceVersion": 0_i64, "processedEvents": [], "createdAt": DateTime::now(),
+                        } },
+                    )
+                    .upsert(true),
+            )
+            .await?;
+        let done = mongo
+            .timed(profiles.update_one(
+                doc! { "userId": uid, "bookmarks": { "$ne": post_id } },
+                doc! { "$push": { "bookmarks": post_id } },
+            ))
+            .await?;
+        Ok(done.modified_count == 1)
+    } else {
+        let done = mongo
+            .timed(profiles.update_one(
+                doc! { "userId": uid, "bookmarks": post_id },
+                doc! { "$pull": { "bookmarks": post_id } },
+            ))
+            .await?;
+        Ok(done.modified_count == 1)
+    }
+}
+
+/// The ids of the posts `user_id` bookmarked, most recent last.
+pub async fn bookmarks(
+    mongo: &Mongo,
+    user_id: u64,
+) -> Result<Vec<mongodb::bson::oid::ObjectId>, MongoError> {
+    Ok(find(mongo, user_id)
+        .await?
+        .and_then(|p| p.get_array("bookmarks").ok().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|b| b.as_object_id())
+        .collect())
+}

@@ -466,3 +466,115 @@ async fn body_html_is_rendered_and_sanitised_while_the_body_is_kept_as_written()
         json!({ "views": 0, "likes": 0, "comments": 0, "bookmarks": 0 })
     );
 }
+
+#[tokio::test]
+async fn bookmarks_are_listed_per_user_and_counted_exactly() {
+    let app = TestApp::spawn().await;
+    let author = app.register("bookwriter").await;
+    let reader = app.register("bookreader").await;
+    let first = create_article(&app, &author, "First", &[]).await;
+    let second = create_article(&app, &author, "Second", &[]).await;
+    let (s1, s2) = (
+        first["slug"].as_str().unwrap(),
+        second["slug"].as_str().unwrap(),
+    );
+
+    for slug in [s1, s2, s1] {
+        let response = app
+            .post(
+                &format!("/api/articles/{slug}/bookmark"),
+                json!({}),
+                Some(&reader.token),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["article"]["bookmarked"], true);
+        assert_eq!(
+            body["article"]["engagement"]["bookmarks"], 1,
+            "bookmarking twice counts once"
+        );
+    }
+    let mine: Value = app
+        .get_auth("/api/user/bookmarks", &reader.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["articlesCount"], 2);
+    let titles: Vec<&str> = mine["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Second", "First"],
+        "most recently bookmarked first"
+    );
+    let theirs: Value = app
+        .get_auth("/api/user/bookmarks", &author.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["articlesCount"], 0);
+
+    // Many readers at once: the counter matches the number of readers exactly.
+    let mut tokens = Vec::new();
+    for i in 0..30 {
+        let id =
+            sqlx::query("INSERT INTO users (email, username, password_hash) VALUES (?, ?, 'x')")
+                .bind(format!("bm{i}@example.com"))
+                .bind(format!("bm{i}"))
+                .execute(app.stores.mysql.pool())
+                .await
+                .unwrap()
+                .last_insert_id();
+        tokens.push(app.jwt().issue(id));
+    }
+    let path = format!("/api/articles/{s2}/bookmark");
+    let all = futures::future::join_all(
+        tokens
+            .iter()
+            .map(|t| app.send(reqwest::Method::POST, &path, None, Some(t))),
+    )
+    .await;
+    assert!(all.iter().all(|r| r.status() == 200));
+    let now: Value = app
+        .get(&format!("/api/articles/{s2}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["article"]["engagement"]["bookmarks"], 31);
+
+    let removed: Value = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/articles/{s1}/bookmark"),
+            None,
+            Some(&reader.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(removed["article"]["bookmarked"], false);
+    assert_eq!(removed["article"]["engagement"]["bookmarks"], 0);
+    let draft_slug = draft(&app, &author, "Not yet")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["article"]["slug"]
+        .clone();
+    let on_draft = app
+        .post(
+            &format!("/api/articles/{}/bookmark", draft_slug.as_str().unwrap()),
+            json!({}),
+            Some(&reader.token),
+        )
+        .await;
+    assert_eq!(on_draft.status(), 404, "drafts cannot be bookmarked");
+}
