@@ -613,6 +613,12 @@ async fn get_article(
     if post.status != "published" && viewer.0.as_ref().map(|v| v.id) != Some(post.author_id) {
         return Err(ApiError::NotFound("article"));
     }
+    if post.status == "published" {
+        // Counted in Redis, flushed to MongoDB in batches; a read never fails over a view.
+        if let Err(e) = state.stores.redis.count_view(&post.id.to_hex()).await {
+            tracing::debug!(error = %e, "view not counted");
+        }
+    }
     one_article(&state, viewer.0.map(|v| v.id), post).await
 }
 

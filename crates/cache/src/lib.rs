@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod counters;
+
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use techhub_core::{PoolSettings, Probe, Store};
 

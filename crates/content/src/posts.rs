@@ -522,3 +522,15 @@ pub async fn by_ids(mongo: &Mongo, ids: &[ObjectId]) -> Result<Vec<Post>, MongoE
     found.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
     Ok(found)
 }
+
+/// Adds `views` to the post's view counter.
+pub async fn add_views(mongo: &Mongo, post_id: ObjectId, views: i64) -> Result<(), MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    mongo
+        .timed(posts.update_one(
+            doc! { "_id": post_id },
+            doc! { "$inc": { "engagement.views": views } },
+        ))
+        .await?;
+    Ok(())
+}

@@ -171,6 +171,10 @@ pub struct Config {
     #[arg(long, env = "TECHHUB_RENEWAL_INTERVAL_SECS", default_value_t = 60)]
     pub renewal_interval_secs: u64,
 
+    /// How often `serve` moves article view counts from Redis to MongoDB, in seconds (0: never).
+    #[arg(long, env = "TECHHUB_VIEW_FLUSH_SECS", default_value_t = 5)]
+    pub view_flush_secs: u64,
+
     /// Log format: `text` for people, `json` for log shippers. Filter with `RUST_LOG`.
     #[arg(long, env = "TECHHUB_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -298,6 +302,7 @@ impl std::fmt::Debug for Config {
             .field("relay_max_attempts", &self.relay_max_attempts)
             .field("relay_max_backoff_ms", &self.relay_max_backoff_ms)
             .field("renewal_interval_secs", &self.renewal_interval_secs)
+            .field("view_flush_secs", &self.view_flush_secs)
             .finish()
     }
 }

@@ -104,6 +104,25 @@ impl Application {
                 }
             });
         }
+        if config.view_flush_secs > 0 {
+            let stores = stores.clone();
+            let every = std::time::Duration::from_secs(config.view_flush_secs);
+            let stop = stopped(stop_rx.clone());
+            workers.spawn(async move {
+                tokio::pin!(stop);
+                loop {
+                    tokio::select! {
+                        _ = &mut stop => break,
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                    if let Err(e) = flush_views(&stores).await {
+                        tracing::warn!(error = %format!("{e:#}"), "view counts not flushed; the next run retries");
+                    }
+                }
+                // A last flush, so a clean shutdown loses no views.
+                let _ = flush_views(&stores).await;
+            });
+        }
         let router = techhub_api::router(self.state.clone());
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(async move {
@@ -148,4 +167,24 @@ pub fn build_relay(config: &Config, stores: &Stores) -> anyhow::Result<Relay> {
         ],
         RelaySettings::from_config(config),
     ))
+}
+
+/// Moves the article view counts gathered in Redis to MongoDB. Returns how many views moved.
+/// A count taken from Redis whose MongoDB update then fails is lost: view counts trade that
+/// small loss for cheap reads.
+pub async fn flush_views(stores: &Stores) -> anyhow::Result<i64> {
+    let mut moved = 0;
+    loop {
+        let batch = stores.redis.take_views(500).await?;
+        if batch.is_empty() {
+            return Ok(moved);
+        }
+        for (id, views) in batch {
+            let Ok(id) = mongodb::bson::oid::ObjectId::parse_str(&id) else {
+                continue;
+            };
+            techhub_content::posts::add_views(&stores.mongo, id, views).await?;
+            moved += views;
+        }
+    }
 }

@@ -578,3 +578,59 @@ async fn bookmarks_are_listed_per_user_and_counted_exactly() {
         .await;
     assert_eq!(on_draft.status(), 404, "drafts cannot be bookmarked");
 }
+
+#[tokio::test]
+async fn views_are_counted_in_redis_and_flushed_to_mongodb_exactly() {
+    let app = TestApp::spawn_with(|c| c.view_flush_secs = 0).await; // flushed by hand below
+    let author = app.register("viewed").await;
+    let article = create_article(&app, &author, "Read me", &[]).await;
+    let path = format!("/api/articles/{}", article["slug"].as_str().unwrap());
+    let reads = futures::future::join_all((0..25).map(|_| app.get(&path))).await;
+    assert!(reads.iter().all(|r| r.status() == 200));
+    let before: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(
+        before["article"]["engagement"]["views"], 0,
+        "not flushed yet"
+    );
+
+    let moved = techhub::flush_views(&app.stores).await.unwrap();
+    assert_eq!(moved, 26, "25 concurrent reads and the one above");
+    let after: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(after["article"]["engagement"]["views"], 26);
+    assert_eq!(
+        techhub::flush_views(&app.stores).await.unwrap(),
+        1,
+        "only the read since"
+    );
+    // Drafts read by their author are not counted.
+    let d: Value = draft(&app, &author, "Private").await.json().await.unwrap();
+    app.get_auth(
+        &format!("/api/articles/{}", d["article"]["slug"].as_str().unwrap()),
+        &author.token,
+    )
+    .await;
+    assert_eq!(techhub::flush_views(&app.stores).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn reading_an_article_works_while_redis_is_down() {
+    let defaults = techhub_core::Config::from_env().unwrap();
+    let proxy = crate::proxy::TcpProxy::in_front_of(&defaults.redis_url).await;
+    let app = TestApp::spawn_with(|c| c.redis_url = proxy.url_for(&c.redis_url)).await;
+    let author = app.register("resilient").await;
+    let article = create_article(&app, &author, "Still readable", &[]).await;
+    proxy.set(crate::proxy::Mode::Refuse);
+    let started = std::time::Instant::now();
+    let read = app
+        .get(&format!(
+            "/api/articles/{}",
+            article["slug"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(read.status(), 200);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
