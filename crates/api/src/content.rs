@@ -912,7 +912,14 @@ async fn set_bookmark(
     }
     let me = users::find(&state.stores.mysql, auth.id).await?;
     if profiles::set_bookmark(&state.stores.mongo, me.id, &me.username, post.id, on).await? {
-        posts::count_bookmark(&state.stores.mongo, post.id, if on { 1 } else { -1 }).await?;
+        let delta = if on { 1 } else { -1 };
+        posts::add_to_counter(
+            &state.stores.mongo,
+            post.id,
+            posts::Counter::Bookmarks,
+            delta,
+        )
+        .await?;
     }
     one_article(state, Some(auth.id), post_or_404(state, slug).await?).await
 }

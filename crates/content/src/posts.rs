@@ -486,22 +486,6 @@ pub async fn drafts(
     .await
 }
 
-/// Moves the post's bookmark counter by `delta`.
-pub async fn count_bookmark(
-    mongo: &Mongo,
-    post_id: ObjectId,
-    delta: i64,
-) -> Result<(), MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
-    mongo
-        .timed(posts.update_one(
-            doc! { "_id": post_id },
-            doc! { "$inc": { "engagement.bookmarks": delta } },
-        ))
-        .await?;
-    Ok(())
-}
-
 /// The published posts among `ids`, in the order of `ids`.
 pub async fn by_ids(mongo: &Mongo, ids: &[ObjectId]) -> Result<Vec<Post>, MongoError> {
     if ids.is_empty() {
@@ -523,14 +507,27 @@ pub async fn by_ids(mongo: &Mongo, ids: &[ObjectId]) -> Result<Vec<Post>, MongoE
     Ok(found)
 }
 
-/// Adds `views` to the post's view counter.
-pub async fn add_views(mongo: &Mongo, post_id: ObjectId, views: i64) -> Result<(), MongoError> {
+/// An `engagement` counter that moves outside the favorite/comment writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    Views,
+    Bookmarks,
+}
+
+/// Moves one of the post's `engagement` counters by `delta`.
+pub async fn add_to_counter(
+    mongo: &Mongo,
+    post_id: ObjectId,
+    counter: Counter,
+    delta: i64,
+) -> Result<(), MongoError> {
+    let field = match counter {
+        Counter::Views => "engagement.views",
+        Counter::Bookmarks => "engagement.bookmarks",
+    };
     let posts = mongo.db().collection::<Document>(POSTS);
     mongo
-        .timed(posts.update_one(
-            doc! { "_id": post_id },
-            doc! { "$inc": { "engagement.views": views } },
-        ))
+        .timed(posts.update_one(doc! { "_id": post_id }, doc! { "$inc": { field: delta } }))
         .await?;
     Ok(())
 }

@@ -183,7 +183,8 @@ pub async fn flush_views(stores: &Stores) -> anyhow::Result<i64> {
             let Ok(id) = mongodb::bson::oid::ObjectId::parse_str(&id) else {
                 continue;
             };
-            techhub_content::posts::add_views(&stores.mongo, id, views).await?;
+            use techhub_content::posts::{add_to_counter, Counter};
+            add_to_counter(&stores.mongo, id, Counter::Views, views).await?;
             moved += views;
         }
     }
