@@ -357,6 +357,16 @@ async fn listed(
     filter: ListFilter,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
     let (found, count) = posts::list(&state.stores.mongo, &filter).await?;
+    page_response(state, viewer, found, count).await
+}
+
+/// A page of posts rendered for `viewer`, with the total they were taken from.
+async fn page_response(
+    state: &AppState,
+    viewer: Option<u64>,
+    found: Vec<Post>,
+    count: u64,
+) -> Result<Json<ArticlesResponse>, ApiError> {
     let articles = articles_for(state, viewer, found, false).await?;
     Ok(Json(ArticlesResponse {
         articles,
@@ -893,11 +903,7 @@ async fn my_drafts(
         q.offset.unwrap_or(0),
     )
     .await?;
-    let articles = articles_for(&state, Some(auth.id), found, false).await?;
-    Ok(Json(ArticlesResponse {
-        articles,
-        articles_count: count,
-    }))
+    page_response(&state, Some(auth.id), found, count).await
 }
 
 async fn set_bookmark(
@@ -964,9 +970,5 @@ async fn my_bookmarks(
         .skip(q.offset.unwrap_or(0) as usize)
         .take(limit)
         .collect();
-    let articles = articles_for(&state, Some(auth.id), window, false).await?;
-    Ok(Json(ArticlesResponse {
-        articles,
-        articles_count: count,
-    }))
+    page_response(&state, Some(auth.id), window, count).await
 }

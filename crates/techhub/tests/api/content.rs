@@ -150,46 +150,20 @@ async fn a_hundred_concurrent_favorites_count_exactly_and_unfavorites_bring_it_b
     let author = app.register("popular").await;
     let article = create_article(&app, &author, "Everyone likes this", &[]).await;
     let slug = article["slug"].as_str().unwrap().to_string();
-    // 100 real accounts, inserted directly (registering through the API would spend its time
-    // on Argon2), each with its own token.
-    let mut tokens = Vec::new();
-    for i in 0..100 {
-        let id =
-            sqlx::query("INSERT INTO users (email, username, password_hash) VALUES (?, ?, 'x')")
-                .bind(format!("fan{i}@example.com"))
-                .bind(format!("fan{i}"))
-                .execute(app.stores.mysql.pool())
-                .await
-                .unwrap()
-                .last_insert_id();
-        tokens.push(app.jwt().issue(id));
-    }
+    let tokens = app.quick_tokens("fan", 100).await;
 
     let path = format!("/api/articles/{slug}/favorite");
-    let results = futures::future::join_all(
-        tokens
-            .iter()
-            .map(|t| app.send(reqwest::Method::POST, &path, None, Some(t))),
-    )
-    .await;
+    let results = app.send_all(reqwest::Method::POST, &path, &tokens).await;
     assert!(results.iter().all(|r| r.status() == 200));
     assert_eq!(favorite_counts(&app, &slug).await, (100, 100, 100));
     // Favoriting twice changes nothing.
-    let twice = futures::future::join_all(
-        tokens[..10]
-            .iter()
-            .map(|t| app.send(reqwest::Method::POST, &path, None, Some(t))),
-    )
-    .await;
+    let twice = app
+        .send_all(reqwest::Method::POST, &path, &tokens[..10])
+        .await;
     assert!(twice.iter().all(|r| r.status() == 200));
     assert_eq!(favorite_counts(&app, &slug).await, (100, 100, 100));
 
-    let results = futures::future::join_all(
-        tokens
-            .iter()
-            .map(|t| app.send(reqwest::Method::DELETE, &path, None, Some(t))),
-    )
-    .await;
+    let results = app.send_all(reqwest::Method::DELETE, &path, &tokens).await;
     assert!(results.iter().all(|r| r.status() == 200));
     assert_eq!(favorite_counts(&app, &slug).await, (0, 0, 0));
 }
@@ -522,25 +496,9 @@ async fn bookmarks_are_listed_per_user_and_counted_exactly() {
     assert_eq!(theirs["articlesCount"], 0);
 
     // Many readers at once: the counter matches the number of readers exactly.
-    let mut tokens = Vec::new();
-    for i in 0..30 {
-        let id =
-            sqlx::query("INSERT INTO users (email, username, password_hash) VALUES (?, ?, 'x')")
-                .bind(format!("bm{i}@example.com"))
-                .bind(format!("bm{i}"))
-                .execute(app.stores.mysql.pool())
-                .await
-                .unwrap()
-                .last_insert_id();
-        tokens.push(app.jwt().issue(id));
-    }
+    let tokens = app.quick_tokens("bm", 30).await;
     let path = format!("/api/articles/{s2}/bookmark");
-    let all = futures::future::join_all(
-        tokens
-            .iter()
-            .map(|t| app.send(reqwest::Method::POST, &path, None, Some(t))),
-    )
-    .await;
+    let all = app.send_all(reqwest::Method::POST, &path, &tokens).await;
     assert!(all.iter().all(|r| r.status() == 200));
     let now: Value = app
         .get(&format!("/api/articles/{s2}"))
