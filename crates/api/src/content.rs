@@ -11,6 +11,7 @@ use axum::Json;
 use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
 use techhub_accounts::users::{self, User};
+use techhub_cache::entries::keys;
 use techhub_content::comments::{self, Comment};
 use techhub_content::posts::{self, ListFilter, NewPost, Post, PostChanges, Refusal};
 use techhub_content::profiles;
@@ -165,7 +166,7 @@ pub struct ArticlesResponse {
 }
 
 /// Renders posts for `viewer`: authors, following and favorited flags in three batched reads.
-async fn articles_for(
+pub(crate) async fn articles_for(
     state: &AppState,
     viewer: Option<u64>,
     posts: Vec<Post>,
@@ -343,7 +344,7 @@ pub struct ArticleQuery {
     offset: Option<u64>,
 }
 
-fn page(limit: Option<i64>) -> Result<i64, ApiError> {
+pub(crate) fn page(limit: Option<i64>) -> Result<i64, ApiError> {
     let limit = limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 100"));
@@ -510,7 +511,11 @@ fn tag_list(raw: &[String]) -> Result<Vec<String>, FieldError> {
     Ok(tags)
 }
 
-fn one_of(field: &'static str, raw: &str, allowed: &[&str]) -> Result<String, FieldError> {
+pub(crate) fn one_of(
+    field: &'static str,
+    raw: &str,
+    allowed: &[&str],
+) -> Result<String, FieldError> {
     let value = raw.trim().to_ascii_lowercase();
     if allowed.contains(&value.as_str()) {
         Ok(value)
@@ -605,6 +610,7 @@ async fn create_article(
         difficulty: difficulty.flatten(),
     };
     let post = posts::create(&state.stores.mongo, new).await?;
+    content_changed(&state).await;
     Ok((
         StatusCode::CREATED,
         one_article(&state, Some(auth.id), post).await?,
@@ -685,6 +691,7 @@ async fn update_article(
     let post = posts::update(&state.stores.mongo, &slug, auth.id, changes)
         .await?
         .map_err(|r| refused(r, "article"))?;
+    content_changed(&state).await;
     one_article(&state, Some(auth.id), post).await
 }
 
@@ -699,6 +706,7 @@ async fn delete_article(
     posts::delete(&state.stores.mongo, &slug, auth.id)
         .await?
         .map_err(|r| refused(r, "article"))?;
+    content_changed(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -853,12 +861,41 @@ pub struct TagsResponse {
     tags: Vec<String>,
 }
 
-/// Tags of published articles, most used first.
+/// How long the tag list is cached. Post events invalidate it sooner.
+const TAGS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Tags of published articles, most used first. Cached in Redis (a MongoDB aggregation over
+/// every post otherwise); a post change drops the cache, and Redis being down only costs speed.
 #[utoipa::path(get, path = "/api/tags", tag = "articles", responses((status = 200, body = TagsResponse)))]
 async fn list_tags(State(state): State<AppState>) -> Result<Json<TagsResponse>, ApiError> {
-    Ok(Json(TagsResponse {
-        tags: posts::tags(&state.stores.mongo, 100).await?,
-    }))
+    let redis = &state.stores.redis;
+    if let Ok(Some(cached)) = redis.cached(keys::TAGS).await {
+        if let Ok(tags) = serde_json::from_str::<Vec<String>>(&cached) {
+            return Ok(Json(TagsResponse { tags }));
+        }
+    }
+    let tags = posts::tags(&state.stores.mongo, 100).await?;
+    if let Ok(json) = serde_json::to_string(&tags) {
+        if let Err(e) = redis.cache(keys::TAGS, &json, TAGS_TTL).await {
+            tracing::debug!(error = %e, "tags not cached");
+        }
+    }
+    Ok(Json(TagsResponse { tags }))
+}
+
+/// After a post was written: wake this server's content relay and search indexer, and drop
+/// the cache entries the change affects at once (the relay drops them again from the post's
+/// event, which covers a crash right here).
+async fn content_changed(state: &AppState) {
+    state.wake.content_changed();
+    if let Err(e) = state
+        .stores
+        .redis
+        .invalidate(&[keys::TAGS.to_string()])
+        .await
+    {
+        tracing::debug!(error = %e, "cache not invalidated now; the content relay will");
+    }
 }
 
 /// MySQL decides whether the author may write: the account must be active, and a new draft

@@ -9,6 +9,7 @@ pub mod content;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod search;
 pub mod stores;
 pub mod users;
 
@@ -21,6 +22,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use techhub_accounts::payments::{PaymentProvider, SandboxProvider};
 use techhub_core::Config;
+use techhub_search::SearchIndex;
+use tokio::sync::Notify;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -35,17 +38,39 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub jwt: Arc<auth::Jwt>,
     pub payments: Arc<dyn PaymentProvider>,
+    /// This server's search index.
+    pub search: Arc<SearchIndex>,
+    pub wake: Wakeups,
+}
+
+/// Signals from request handlers to this process's background workers, so work a request
+/// created starts at once instead of at the workers' next poll.
+#[derive(Clone, Default)]
+pub struct Wakeups {
+    /// The content relay (posts with pending events).
+    pub content_relay: Arc<Notify>,
+    /// The search indexer (posts changed).
+    pub search: Arc<Notify>,
+}
+
+impl Wakeups {
+    /// A post changed: its events and the search index have work.
+    pub fn content_changed(&self) {
+        self.content_relay.notify_one();
+        self.search.notify_one();
+    }
 }
 
 impl AppState {
     /// State with the built-in sandbox payment provider.
-    pub fn new(stores: Stores, config: Config) -> Self {
-        Self::with_payments(stores, config, Arc::new(SandboxProvider::default()))
+    pub fn new(stores: Stores, config: Config, search: Arc<SearchIndex>) -> Self {
+        Self::with_payments(stores, config, search, Arc::new(SandboxProvider::default()))
     }
 
     pub fn with_payments(
         stores: Stores,
         config: Config,
+        search: Arc<SearchIndex>,
         payments: Arc<dyn PaymentProvider>,
     ) -> Self {
         AppState {
@@ -53,6 +78,8 @@ impl AppState {
             stores,
             config: Arc::new(config),
             payments,
+            search,
+            wake: Wakeups::default(),
         }
     }
 }
@@ -72,6 +99,7 @@ impl AppState {
         (name = "profiles", description = "Profiles and follows (RealWorld)"),
         (name = "articles", description = "Articles, favorites and tags (RealWorld)"),
         (name = "comments", description = "Comments on articles (RealWorld)"),
+        (name = "search", description = "Ranked full-text search over published posts"),
     ),
     modifiers(&TokenAuth)
 )]
@@ -101,6 +129,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(billing::router())
         .merge(content::router())
+        .merge(search::router())
 }
 
 /// The OpenAPI document of [`router`], as served at `/api/openapi.json`.

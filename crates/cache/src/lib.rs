@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod counters;
+pub mod entries;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use techhub_core::{PoolSettings, Probe, Store};

@@ -1,6 +1,13 @@
 //! Posts (RealWorld articles) in the `posts` collection. Only `published` posts appear in
 //! lists and feeds. `engagement.likes` is the favorites count, changed together with
 //! `favoritedBy` in one single-document update, so the two never disagree.
+//!
+//! Every content change carries its event in the same single-document write: the event is
+//! pushed onto the post's `pendingEvents` and `eventsDueAt` is set, for the content relay
+//! ([`claim_pending`]) to deliver and then remove. `changedAt` moves with every change that
+//! search cares about (create, edit, status, delete), so each server's search index can follow
+//! the collection as a change feed ([`changed_since`]). Deleting a post keeps a tombstone
+//! (`status: "deleted"`, body emptied) so that feed sees deletions too.
 
 use std::collections::HashSet;
 
@@ -8,6 +15,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use mongodb::options::FindOptions;
 use rand::Rng;
+use techhub_core::events::{Event, EventPayload, PostSnapshot};
 
 use crate::schema::{COMMENTS, POSTS};
 use crate::{Mongo, MongoError};
@@ -157,8 +165,41 @@ pub struct NewPost {
     pub difficulty: Option<String>,
 }
 
-/// Post statuses; only `published` posts are listed.
+/// Post statuses an author may set; only `published` posts are listed.
 pub const STATUSES: [&str; 3] = ["draft", "published", "archived"];
+/// The status of a deleted post's tombstone; never returned by any read.
+pub const DELETED: &str = "deleted";
+
+/// How a pending event is stored inside the post document.
+fn event_bson(event: &Event) -> Bson {
+    let json = serde_json::to_value(event).expect("events serialize");
+    mongodb::bson::to_bson(&json).expect("JSON converts to BSON")
+}
+
+fn event_from_bson(b: &Bson) -> Result<Event, String> {
+    let json = b.clone().into_relaxed_extjson();
+    serde_json::from_value(json).map_err(|e| format!("unreadable pending event: {e}"))
+}
+
+fn snapshot(
+    id: ObjectId,
+    slug: &str,
+    author_id: u64,
+    title: &str,
+    tags: &[String],
+    status: &str,
+    version: i64,
+) -> PostSnapshot {
+    PostSnapshot {
+        post_id: id.to_hex(),
+        slug: slug.to_string(),
+        author_id,
+        title: title.to_string(),
+        tags: tags.to_vec(),
+        status: status.to_string(),
+        version,
+    }
+}
 /// Difficulty levels.
 pub const DIFFICULTIES: [&str; 3] = ["beginner", "intermediate", "advanced"];
 
@@ -173,7 +214,18 @@ pub async fn create(mongo: &Mongo, new: NewPost) -> Result<Post, MongoError> {
     let now = DateTime::now();
     loop {
         let slug = slugify(&new.title);
+        let id = ObjectId::new();
+        let event = Event::new(EventPayload::PostCreated(snapshot(
+            id,
+            &slug,
+            new.author_id,
+            &new.title,
+            &new.tags,
+            &new.status,
+            1,
+        )));
         let post = doc! {
+            "_id": id,
             "slug": &slug,
             "title": &new.title,
             "description": &new.description,
@@ -189,7 +241,9 @@ pub async fn create(mongo: &Mongo, new: NewPost) -> Result<Post, MongoError> {
             "favoritedBy": [],
             "publishedAt": if new.status == "published" { Bson::DateTime(now) } else { Bson::Null },
             "version": 1_i64,
-            "pendingEvents": [],
+            "pendingEvents": [event_bson(&event)],
+            "eventsDueAt": now,
+            "changedAt": now,
             "createdAt": now,
             "updatedAt": now,
         };
@@ -211,7 +265,7 @@ pub async fn by_slug(mongo: &Mongo, slug: &str) -> Result<Option<Post>, MongoErr
     let found = mongo
         .timed(
             posts
-                .find_one(doc! { "slug": slug })
+                .find_one(doc! { "slug": slug, "status": { "$ne": DELETED } })
                 .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 }),
         )
         .await?;
@@ -349,7 +403,8 @@ pub async fn update(
     if current.author_id != author_id {
         return Ok(Err(Refusal::NotYours));
     }
-    let mut set = doc! { "updatedAt": DateTime::now() };
+    let now = DateTime::now();
+    let mut set = doc! { "updatedAt": now, "changedAt": now, "eventsDueAt": now };
     if let Some(title) = &changes.title {
         set.insert("title", title);
         set.insert("metadata.seo.title", title);
@@ -383,11 +438,30 @@ pub async fn update(
     }
     // Compare-and-set on the version: the one the client read, or the one just loaded.
     let version = changes.expected_version.unwrap_or(current.version);
+    let status = changes.status.as_deref().unwrap_or(&current.status);
+    let after = snapshot(
+        current.id,
+        &current.slug,
+        author_id,
+        changes.title.as_deref().unwrap_or(&current.title),
+        changes.tags.as_deref().unwrap_or(&current.tags),
+        status,
+        version + 1,
+    );
+    let event = Event::new(if status == "published" && current.status != "published" {
+        EventPayload::PostPublished(after)
+    } else {
+        EventPayload::PostUpdated(after)
+    });
     let posts = mongo.db().collection::<Document>(POSTS);
     let done = mongo
         .timed(posts.update_one(
-            doc! { "_id": current.id, "version": version },
-            doc! { "$set": set, "$inc": { "version": 1_i64 } },
+            doc! { "_id": current.id, "version": version, "status": { "$ne": DELETED } },
+            doc! {
+                "$set": set,
+                "$inc": { "version": 1_i64 },
+                "$push": { "pendingEvents": event_bson(&event) },
+            },
         ))
         .await?;
     if done.matched_count == 0 {
@@ -401,7 +475,8 @@ pub async fn update(
     Ok(by_slug(mongo, slug).await?.ok_or(Refusal::NotFound))
 }
 
-/// Deletes the post (and its comments) if `author_id` wrote it.
+/// Deletes the post (and its comments) if `author_id` wrote it. The post document stays as a
+/// tombstone carrying the `post.deleted` event; every read ignores it.
 pub async fn delete(
     mongo: &Mongo,
     slug: &str,
@@ -413,9 +488,29 @@ pub async fn delete(
     if current.author_id != author_id {
         return Ok(Err(Refusal::NotYours));
     }
+    let event = Event::new(EventPayload::PostDeleted(snapshot(
+        current.id,
+        &current.slug,
+        author_id,
+        &current.title,
+        &current.tags,
+        DELETED,
+        current.version + 1,
+    )));
+    let now = DateTime::now();
     let posts = mongo.db().collection::<Document>(POSTS);
     mongo
-        .timed(posts.delete_one(doc! { "_id": current.id, "authorId": author_id as i64 }))
+        .timed(posts.update_one(
+            doc! { "_id": current.id, "authorId": author_id as i64, "status": { "$ne": DELETED } },
+            doc! {
+                "$set": {
+                    "status": DELETED, "body": "", "favoritedBy": [],
+                    "updatedAt": now, "changedAt": now, "eventsDueAt": now,
+                },
+                "$inc": { "version": 1_i64 },
+                "$push": { "pendingEvents": event_bson(&event) },
+            },
+        ))
         .await?;
     let comments = mongo.db().collection::<Document>(COMMENTS);
     mongo
@@ -436,12 +531,12 @@ pub async fn set_favorite(
     let uid = user_id as i64;
     let (filter, update) = if favorite {
         (
-            doc! { "slug": slug, "favoritedBy": { "$ne": uid } },
+            doc! { "slug": slug, "status": { "$ne": DELETED }, "favoritedBy": { "$ne": uid } },
             doc! { "$push": { "favoritedBy": uid }, "$inc": { "engagement.likes": 1_i64 } },
         )
     } else {
         (
-            doc! { "slug": slug, "favoritedBy": uid },
+            doc! { "slug": slug, "status": { "$ne": DELETED }, "favoritedBy": uid },
             doc! { "$pull": { "favoritedBy": uid }, "$inc": { "engagement.likes": -1_i64 } },
         )
     };
@@ -530,4 +625,284 @@ pub async fn add_to_counter(
         .timed(posts.update_one(doc! { "_id": post_id }, doc! { "$inc": { field: delta } }))
         .await?;
     Ok(())
+}
+
+/// A post whose pending events this relay has claimed until `lease_until`.
+#[derive(Debug)]
+pub struct PendingPost {
+    pub id: ObjectId,
+    pub lease_until: DateTime,
+    /// How many deliveries of these events failed so far.
+    pub attempts: i64,
+    /// In the order they were written; an unreadable one is an `Err` with the reason.
+    pub events: Vec<Result<Event, String>>,
+}
+
+/// Claims up to `limit` posts with events due, each until now + `lease`: one atomic update per
+/// post, so two relays never hold the same post.
+pub async fn claim_pending(
+    mongo: &Mongo,
+    lease: std::time::Duration,
+    limit: usize,
+) -> Result<Vec<PendingPost>, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let mut claimed = Vec::new();
+    while claimed.len() < limit {
+        let now = DateTime::now();
+        let until = DateTime::from_millis(now.timestamp_millis() + lease.as_millis() as i64);
+        let found = mongo
+            .timed(
+                posts
+                    .find_one_and_update(
+                        doc! { "eventsDueAt": { "$lte": now } },
+                        doc! { "$set": { "eventsDueAt": until } },
+                    )
+                    .sort(doc! { "eventsDueAt": 1 })
+                    .projection(doc! { "pendingEvents": 1, "eventAttempts": 1 })
+                    .return_document(mongodb::options::ReturnDocument::After),
+            )
+            .await?;
+        let Some(d) = found else { break };
+        let events = d
+            .get_array("pendingEvents")
+            .map(|a| a.iter().map(event_from_bson).collect())
+            .unwrap_or_default();
+        claimed.push(PendingPost {
+            id: d
+                .get_object_id("_id")
+                .map_err(|e| MongoError::Corrupt(e.to_string()))?,
+            lease_until: until,
+            attempts: int(&d, "eventAttempts"),
+            events,
+        });
+    }
+    Ok(claimed)
+}
+
+/// Removes delivered events. When `all` of the claimed events were delivered and no new one
+/// arrived meanwhile (the lease is still ours) the post stops being due; otherwise it stays
+/// due for the rest.
+pub async fn events_delivered(
+    mongo: &Mongo,
+    post: &PendingPost,
+    event_ids: &[String],
+    all: bool,
+) -> Result<(), MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let pull = doc! { "pendingEvents": { "id": { "$in": event_ids } } };
+    if all {
+        let done = mongo
+            .timed(posts.update_one(
+                doc! { "_id": post.id, "eventsDueAt": post.lease_until },
+                doc! { "$pull": pull.clone(), "$unset": { "eventsDueAt": "", "eventAttempts": "", "eventError": "" } },
+            ))
+            .await?;
+        if done.matched_count == 1 {
+            return Ok(());
+        }
+    }
+    if !event_ids.is_empty() {
+        mongo
+            .timed(posts.update_one(doc! { "_id": post.id }, doc! { "$pull": pull }))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Moves an unreadable event out of the way into the post's `deadEvents`, with the reason,
+/// where `techhub doctor` reports it.
+pub async fn event_parked(
+    mongo: &Mongo,
+    post: &PendingPost,
+    index: usize,
+    reason: &str,
+) -> Result<(), MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let found = mongo
+        .timed(
+            posts
+                .find_one(doc! { "_id": post.id })
+                .projection(doc! { "pendingEvents": 1 }),
+        )
+        .await?;
+    let Some(raw) = found
+        .as_ref()
+        .and_then(|d| d.get_array("pendingEvents").ok())
+        .and_then(|a| a.get(index).cloned())
+    else {
+        return Ok(());
+    };
+    mongo
+        .timed(posts.update_one(
+            doc! { "_id": post.id },
+            doc! {
+                "$pull": { "pendingEvents": raw.clone() },
+                "$push": { "deadEvents": { "event": raw, "reason": reason, "at": DateTime::now() } },
+            },
+        ))
+        .await?;
+    Ok(())
+}
+
+/// How many posts hold events that could not be read (parked in `deadEvents`).
+pub async fn parked_event_posts(mongo: &Mongo) -> Result<u64, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    mongo
+        .timed(posts.count_documents(doc! { "deadEvents.0": { "$exists": true } }))
+        .await
+}
+
+/// Puts the post's events back to be retried at `retry_at`, counting the failed attempt.
+pub async fn events_failed(
+    mongo: &Mongo,
+    post: &PendingPost,
+    retry_at: DateTime,
+    error: &str,
+) -> Result<(), MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    mongo
+        .timed(posts.update_one(
+            doc! { "_id": post.id, "eventsDueAt": post.lease_until },
+            doc! {
+                "$set": { "eventsDueAt": retry_at, "eventError": error },
+                "$inc": { "eventAttempts": 1_i64 },
+            },
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Posts whose events have been waiting longer than `older_than`, with their attempts and
+/// last error, for `techhub doctor`.
+pub async fn stuck_events(
+    mongo: &Mongo,
+    older_than: std::time::Duration,
+) -> Result<Vec<(String, i64, String)>, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let cutoff =
+        DateTime::from_millis(DateTime::now().timestamp_millis() - older_than.as_millis() as i64);
+    let docs: Vec<Document> = mongo
+        .timed(async {
+            posts
+                .find(doc! { "eventsDueAt": { "$ne": null }, "changedAt": { "$lte": cutoff }, "eventAttempts": { "$gte": 1 } })
+                .projection(doc! { "slug": 1, "eventAttempts": 1, "eventError": 1 })
+                .limit(100)
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+    Ok(docs
+        .iter()
+        .map(|d| {
+            (
+                d.get_str("slug").unwrap_or_default().to_string(),
+                int(d, "eventAttempts"),
+                d.get_str("eventError").unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
+/// A change in the posts collection, as the search index follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Change {
+    pub id: ObjectId,
+    pub changed_at: DateTime,
+}
+
+/// Posts changed at or after `since`, oldest change first, continuing after `after` (the last
+/// change of the previous page) when given.
+pub async fn changed_since(
+    mongo: &Mongo,
+    since: DateTime,
+    after: Option<Change>,
+    limit: i64,
+) -> Result<Vec<Change>, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let filter = match after {
+        None => doc! { "changedAt": { "$gte": since } },
+        Some(a) => doc! { "$or": [
+            { "changedAt": { "$gt": a.changed_at } },
+            { "changedAt": a.changed_at, "_id": { "$gt": a.id } },
+        ] },
+    };
+    let docs: Vec<Document> = mongo
+        .timed(async {
+            posts
+                .find(filter)
+                .sort(doc! { "changedAt": 1, "_id": 1 })
+                .limit(limit)
+                .projection(doc! { "_id": 1, "changedAt": 1 })
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+    docs.iter()
+        .map(|d| {
+            Ok(Change {
+                id: d
+                    .get_object_id("_id")
+                    .map_err(|e| MongoError::Corrupt(e.to_string()))?,
+                changed_at: *d
+                    .get_datetime("changedAt")
+                    .map_err(|e| MongoError::Corrupt(e.to_string()))?,
+            })
+        })
+        .collect()
+}
+
+/// The posts with these ids in any status (tombstones included), with bodies.
+pub async fn full_by_ids(mongo: &Mongo, ids: &[ObjectId]) -> Result<Vec<Post>, MongoError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let docs: Vec<Document> = mongo
+        .timed(async {
+            posts
+                .find(doc! { "_id": { "$in": ids } })
+                .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+    to_posts(docs)
+}
+
+/// One page of published posts in `_id` order after `after`, with bodies (for rebuilding the
+/// search index).
+pub async fn published_after(
+    mongo: &Mongo,
+    after: Option<ObjectId>,
+    limit: i64,
+) -> Result<Vec<Post>, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let mut filter = doc! { "status": "published" };
+    if let Some(after) = after {
+        filter.insert("_id", doc! { "$gt": after });
+    }
+    let docs: Vec<Document> = mongo
+        .timed(async {
+            posts
+                .find(filter)
+                .sort(doc! { "_id": 1 })
+                .limit(limit)
+                .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+    to_posts(docs)
+}
+
+/// How many posts are published.
+pub async fn published_count(mongo: &Mongo) -> Result<u64, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    mongo
+        .timed(posts.count_documents(doc! { "status": "published" }))
+        .await
 }

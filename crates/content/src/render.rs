@@ -18,9 +18,41 @@ pub fn markdown_to_safe_html(markdown: &str) -> String {
         .to_string()
 }
 
+/// The words of a Markdown body without its markup (for the search index and snippets): text,
+/// inline code and code blocks; raw HTML is dropped.
+pub fn markdown_to_text(markdown: &str) -> String {
+    use pulldown_cmark::{Event, TagEnd};
+    let mut text = String::with_capacity(markdown.len());
+    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+        match event {
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::CodeBlock,
+            ) => text.push('\n'),
+            _ => {}
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_keeps_words_and_drops_markup() {
+        let text = markdown_to_text(
+            "# Tokio\n\nSome *async* `code` <script>x()</script> [link](http://a)",
+        );
+        assert!(text.contains("Tokio"), "{text}");
+        assert!(text.contains("Some async code"), "{text}");
+        assert!(text.contains("link"), "{text}");
+        assert!(
+            !text.contains('*') && !text.contains("script") && !text.contains("http"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn markdown_renders() {

@@ -28,10 +28,16 @@ struct Step {
     name: &'static str,
 }
 
-const STEPS: &[Step] = &[Step {
-    version: 1,
-    name: "content collections, validators and indexes",
-}];
+const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        name: "content collections, validators and indexes",
+    },
+    Step {
+        version: 2,
+        name: "post events: deleted tombstones, change-feed and due-event indexes",
+    },
+];
 
 /// Applies the steps not yet recorded in `_migrations`.
 pub async fn migrate(db: &Database) -> mongodb::error::Result<MigrationReport> {
@@ -47,6 +53,7 @@ pub async fn migrate(db: &Database) -> mongodb::error::Result<MigrationReport> {
         }
         match step.version {
             1 => initial_schema(db).await?,
+            2 => post_events(db).await?,
             v => unreachable!("no code for content migration {v}"),
         }
         recorded
@@ -140,6 +147,26 @@ async fn initial_schema(db: &Database) -> mongodb::error::Result<()> {
     Ok(())
 }
 
+/// Deleted posts stay as tombstones (status `deleted`), so the validator accepts that status;
+/// `changedAt` is the change feed the search index follows; `eventsDueAt` finds posts whose
+/// pending events the relay must deliver.
+async fn post_events(db: &Database) -> mongodb::error::Result<()> {
+    ensure_collection(db, POSTS, posts_validator()).await?;
+    ensure_indexes(
+        db,
+        POSTS,
+        vec![
+            index(
+                doc! { "changedAt": 1, "_id": 1 },
+                "idx_posts_changed",
+                false,
+            ),
+            index(doc! { "eventsDueAt": 1 }, "idx_posts_events_due", false),
+        ],
+    )
+    .await
+}
+
 /// Creates `name` with `validator`, or sets the validator on an existing collection.
 async fn ensure_collection(
     db: &Database,
@@ -222,7 +249,7 @@ pub fn posts_validator() -> Document {
             "description": string(0, 1000),
             "body": string(0, MAX_BODY_CHARS),
             "authorId": user_id(),
-            "status": { "enum": ["draft", "published", "archived"] },
+            "status": { "enum": ["draft", "published", "archived", "deleted"] },
             "tags": string_array(MAX_TAGS, 50),
             "categories": string_array(10, 50),
             "difficulty": { "enum": ["beginner", "intermediate", "advanced", Bson::Null] },
@@ -247,7 +274,9 @@ pub fn posts_validator() -> Document {
             "favoritedBy": { "bsonType": "array", "items": user_id() },
             "publishedAt": { "bsonType": ["date", "null"] },
             "version": { "bsonType": ["int", "long"], "minimum": 1 },
-            "pendingEvents": { "bsonType": "array" },
+            "pendingEvents": { "bsonType": "array", "items": { "bsonType": "object", "required": ["id", "payload"] } },
+            "eventsDueAt": { "bsonType": "date" },
+            "changedAt": { "bsonType": "date" },
             "createdAt": { "bsonType": "date" },
             "updatedAt": { "bsonType": "date" },
         },

@@ -175,6 +175,11 @@ pub struct Config {
     #[arg(long, env = "TECHHUB_VIEW_FLUSH_SECS", default_value_t = 5)]
     pub view_flush_secs: u64,
 
+    /// How often the search indexer looks for posts changed by other servers, in milliseconds
+    /// (changes made through this server are indexed at once).
+    #[arg(long, env = "TECHHUB_SEARCH_POLL_MS", default_value_t = 500)]
+    pub search_poll_ms: u64,
+
     /// Log format: `text` for people, `json` for log shippers. Filter with `RUST_LOG`.
     #[arg(long, env = "TECHHUB_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -303,6 +308,7 @@ impl std::fmt::Debug for Config {
             .field("relay_max_backoff_ms", &self.relay_max_backoff_ms)
             .field("renewal_interval_secs", &self.renewal_interval_secs)
             .field("view_flush_secs", &self.view_flush_secs)
+            .field("search_poll_ms", &self.search_poll_ms)
             .finish()
     }
 }

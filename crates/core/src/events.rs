@@ -40,6 +40,18 @@ pub enum EventPayload {
     /// A subscription was created, changed, renewed, cancelled or expired.
     #[serde(rename = "subscription.changed")]
     SubscriptionChanged(SubscriptionSnapshot),
+    /// A post was written (draft or published). Carried in the post's MongoDB document.
+    #[serde(rename = "post.created")]
+    PostCreated(PostSnapshot),
+    /// A post was edited; `status` tells whether it is (still) published.
+    #[serde(rename = "post.updated")]
+    PostUpdated(PostSnapshot),
+    /// A post went from draft (or archived) to published.
+    #[serde(rename = "post.published")]
+    PostPublished(PostSnapshot),
+    /// A post was deleted by its author.
+    #[serde(rename = "post.deleted")]
+    PostDeleted(PostSnapshot),
 }
 
 impl EventPayload {
@@ -50,6 +62,10 @@ impl EventPayload {
             EventPayload::UserUpdated(_) => "user.updated",
             EventPayload::EmailRequested(_) => "email.requested",
             EventPayload::SubscriptionChanged(_) => "subscription.changed",
+            EventPayload::PostCreated(_) => "post.created",
+            EventPayload::PostUpdated(_) => "post.updated",
+            EventPayload::PostPublished(_) => "post.published",
+            EventPayload::PostDeleted(_) => "post.deleted",
         }
     }
 
@@ -61,6 +77,21 @@ impl EventPayload {
             }
             EventPayload::EmailRequested(e) => ("user", e.user_id.to_string()),
             EventPayload::SubscriptionChanged(s) => ("user", s.user_id.to_string()),
+            EventPayload::PostCreated(p)
+            | EventPayload::PostUpdated(p)
+            | EventPayload::PostPublished(p)
+            | EventPayload::PostDeleted(p) => ("post", p.post_id.clone()),
+        }
+    }
+
+    /// The post snapshot of a `post.*` event.
+    pub fn post_snapshot(&self) -> Option<&PostSnapshot> {
+        match self {
+            EventPayload::PostCreated(p)
+            | EventPayload::PostUpdated(p)
+            | EventPayload::PostPublished(p)
+            | EventPayload::PostDeleted(p) => Some(p),
+            _ => None,
         }
     }
 
@@ -122,6 +153,20 @@ pub struct SubscriptionSnapshot {
     pub subscription_id: u64,
     pub plan: crate::plans::Plan,
     pub status: String,
+}
+
+/// A post as its events describe it: enough for the activity log and cache keys, without
+/// the body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostSnapshot {
+    /// The MongoDB `_id`, hex.
+    pub post_id: String,
+    pub slug: String,
+    pub author_id: u64,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub status: String,
+    pub version: i64,
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! skill assessments and the `user_learning_insights` view. This crate owns the PostgreSQL
 //! pool and its embedded migrations (`migrations/postgres`).
 
+pub mod activity;
 pub mod analytics;
 
 use std::time::Duration;

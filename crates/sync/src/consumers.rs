@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use techhub_cache::Redis;
 use techhub_content::Mongo;
 use techhub_core::events::{Event, EventPayload};
 use techhub_learning::Postgres;
@@ -83,6 +84,72 @@ impl Consumer for Mailer {
                     .send(event.id, &render(request, &self.public_url))
                     .await?;
             }
+            Ok(())
+        })
+    }
+}
+
+/// `post.*` → the author's PostgreSQL activity log (and its per-kind counters).
+pub struct ActivityLog(pub Postgres);
+
+impl Consumer for ActivityLog {
+    fn name(&self) -> &'static str {
+        "postgres.activity_events"
+    }
+
+    fn wants(&self, payload: &EventPayload) -> bool {
+        payload.post_snapshot().is_some()
+    }
+
+    fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            if let Some(post) = event.payload.post_snapshot() {
+                let activity = techhub_learning::activity::Activity {
+                    event_id: event.id,
+                    user_id: post.author_id,
+                    kind: event.payload.event_type(),
+                    subject_id: &post.post_id,
+                    details: serde_json::json!({
+                        "slug": post.slug,
+                        "title": post.title,
+                        "tags": post.tags,
+                        "status": post.status,
+                        "version": post.version,
+                    }),
+                    occurred_at: event.occurred_at,
+                };
+                techhub_learning::activity::record(&self.0, &activity).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// `post.*` → drops the Redis cache entries computed from posts. Deleting a key is idempotent.
+pub struct CacheInvalidation(pub Redis);
+
+impl CacheInvalidation {
+    /// The cache keys a post event makes stale.
+    pub fn keys_for(payload: &EventPayload) -> Vec<String> {
+        match payload.post_snapshot() {
+            Some(_) => vec![techhub_cache::entries::keys::TAGS.to_string()],
+            None => Vec::new(),
+        }
+    }
+}
+
+impl Consumer for CacheInvalidation {
+    fn name(&self) -> &'static str {
+        "redis.cache"
+    }
+
+    fn wants(&self, payload: &EventPayload) -> bool {
+        payload.post_snapshot().is_some()
+    }
+
+    fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.0.invalidate(&Self::keys_for(&event.payload)).await?;
             Ok(())
         })
     }

@@ -94,10 +94,52 @@ pub async fn relay(
 ) -> anyhow::Result<()> {
     let stores = Stores::connect(config).await?;
     let relay = crate::build_relay(config, &stores)?;
-    tracing::info!("outbox relay running");
-    relay.run(shutdown).await;
+    let content = crate::build_content_relay(config, &stores, Default::default());
+    tracing::info!("outbox and content relays running");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    tokio::join!(relay.run(stop()), content.run(stop()), async {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
     stores.close().await;
     Ok(())
+}
+
+/// Rebuilds this machine's search index (`TECHHUB_DATA_DIR/search`) from the published posts
+/// in MongoDB, drawing a progress bar on standard error. A server using the same folder must
+/// be stopped first (the index allows one writer); it catches up on anything newer when it
+/// starts again.
+pub async fn reindex(config: &Config) -> anyhow::Result<String> {
+    let stores = Stores::connect(config).await?;
+    let index = crate::open_search_index(config).await?;
+    let mut indexer = techhub_search::Indexer::new(index.clone(), stores.mongo.clone());
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "indexing posts {bar:40} {pos}/{len} ({per_sec}, {eta} left)",
+        )
+        .expect("valid progress template"),
+    );
+    let done = indexer
+        .rebuild(|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await;
+    bar.finish_and_clear();
+    stores.close().await;
+    let done = done.context("rebuilding the search index")?;
+    Ok(format!(
+        "search index rebuilt: {done} published posts in {:.1} s ({})\n",
+        started.elapsed().as_secs_f64(),
+        index.dir().display()
+    ))
 }
 
 /// Puts outbox event `id` back in line for delivery.
@@ -169,6 +211,20 @@ outbox: cannot be read ({e}); has `techhub migrate` run?"
             )?;
         }
         healthy &= stats.dead == 0;
+    }
+    if probes[2].is_up() {
+        use techhub_content::posts;
+        let stuck = posts::stuck_events(&stores.mongo, std::time::Duration::from_secs(60)).await?;
+        let parked = posts::parked_event_posts(&stores.mongo).await?;
+        writeln!(
+            report,
+            "content events: {} posts with failing deliveries, {parked} posts with unreadable events parked",
+            stuck.len()
+        )?;
+        for (slug, attempts, error) in &stuck {
+            writeln!(report, "  post {slug} ({attempts} attempts): {error}")?;
+        }
+        healthy &= stuck.is_empty() && parked == 0;
     }
     stores.close().await;
     Ok((report, healthy))

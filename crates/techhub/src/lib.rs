@@ -11,9 +11,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use techhub_api::{AppState, Stores};
 use techhub_core::Config;
-use techhub_sync::consumers::{AnalyticsProjection, Mailer, ProfileProjection};
+use techhub_search::{Indexer, SearchIndex};
+use techhub_sync::consumers::{
+    ActivityLog, AnalyticsProjection, CacheInvalidation, Mailer, ProfileProjection,
+};
 use techhub_sync::mail::{FileSink, MailSender, Smtp};
-use techhub_sync::{Relay, RelaySettings};
+use techhub_sync::{ContentRelay, Relay, RelaySettings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -34,12 +37,13 @@ impl Application {
         for (store, report) in stores.migrate_all().await.context("applying migrations")? {
             tracing::info!(%store, applied = report.applied_now, known = report.total, "schema ready");
         }
+        let search = open_search_index(&config).await?;
         let listener = TcpListener::bind(&config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
         Ok(Application {
             listener,
-            state: AppState::new(stores, config),
+            state: AppState::new(stores, config, search),
         })
     }
 
@@ -58,8 +62,14 @@ impl Application {
         self.state.payments.clone()
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests. The outbox relay
-    /// runs alongside unless `TECHHUB_RELAY=false`.
+    /// This server's search index.
+    pub fn search(&self) -> Arc<SearchIndex> {
+        self.state.search.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests. Alongside: the
+    /// outbox and content relays (unless `TECHHUB_RELAY=false`), the search indexer, the
+    /// renewal job and the view-count flush.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -73,6 +83,17 @@ impl Application {
             let relay = build_relay(&config, &stores)?;
             let stop = stopped(stop_rx.clone());
             workers.spawn(async move { relay.run(stop).await });
+            let content =
+                build_content_relay(&config, &stores, self.state.wake.content_relay.clone());
+            let stop = stopped(stop_rx.clone());
+            workers.spawn(async move { content.run(stop).await });
+        }
+        {
+            let indexer = Indexer::new(self.state.search.clone(), stores.mongo.clone());
+            let wake = self.state.wake.search.clone();
+            let poll = std::time::Duration::from_millis(config.search_poll_ms);
+            let stop = stopped(stop_rx.clone());
+            workers.spawn(async move { indexer.run(wake, poll, stop).await });
         }
         if config.renewal_interval_secs > 0 {
             let (db, payments) = (stores.mysql.clone(), self.state.payments.clone());
@@ -167,6 +188,29 @@ pub fn build_relay(config: &Config, stores: &Stores) -> anyhow::Result<Relay> {
         ],
         RelaySettings::from_config(config),
     ))
+}
+
+/// Opens (or creates) the search index in `TECHHUB_DATA_DIR/search`.
+pub async fn open_search_index(config: &Config) -> anyhow::Result<Arc<SearchIndex>> {
+    let dir = config.data_dir.join("search");
+    tokio::task::spawn_blocking(move || SearchIndex::open(&dir).map(Arc::new)).await?
+}
+
+/// The content relay with its consumers: the PostgreSQL activity log and cache invalidation.
+pub fn build_content_relay(
+    config: &Config,
+    stores: &Stores,
+    wake: Arc<tokio::sync::Notify>,
+) -> ContentRelay {
+    ContentRelay::new(
+        stores.mongo.clone(),
+        vec![
+            Arc::new(ActivityLog(stores.postgres.clone())),
+            Arc::new(CacheInvalidation(stores.redis.clone())),
+        ],
+        RelaySettings::from_config(config),
+        wake,
+    )
 }
 
 /// Moves the article view counts gathered in Redis to MongoDB. Returns how many views moved.

@@ -32,7 +32,9 @@ enum Command {
     Demo,
     /// Print the OpenAPI document of the HTTP API (the one served at /api/openapi.json).
     Openapi,
-    /// Run the outbox relay on its own (serve runs one too unless TECHHUB_RELAY=false).
+    /// Rebuild this machine's search index from MongoDB (stop the server using it first).
+    Reindex,
+    /// Run the outbox and content relays on their own (serve runs them too unless TECHHUB_RELAY=false).
     Relay {
         /// Put the dead (or pending) outbox event with this id back in line, then exit.
         #[arg(long, value_name = "OUTBOX_ID")]
@@ -80,6 +82,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Relay { replay: None } => {
             commands::relay(&cli.config, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reindex => {
+            print!("{}", commands::reindex(&cli.config).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => {

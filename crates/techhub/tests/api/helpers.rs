@@ -74,6 +74,7 @@ impl TestDatabases {
         // Quick retries, so tests of outages see recovery in seconds.
         config.relay_poll_ms = 50;
         config.relay_max_backoff_ms = 500;
+        config.search_poll_ms = 100;
         TestDatabases { name, config, base }
     }
 

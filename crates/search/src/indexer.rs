@@ -1,0 +1,217 @@
+//! Keeps one server's index in step with MongoDB by following the posts collection as a
+//! change feed: every content change sets the post's `changedAt` in the same write, so the
+//! indexer reads the posts changed since its checkpoint, applies them (published → indexed,
+//! anything else → removed) and commits the new checkpoint with them. The feed is per
+//! instance, so every server's embedded index sees every change, and a server that was down
+//! catches up from the checkpoint its last commit stored.
+//!
+//! A write stamped `changedAt = t` may become visible a moment after one stamped later, so each
+//! scan starts [`OVERLAP`] before the checkpoint; posts already applied at the same `changedAt`
+//! are skipped, so the overlap costs a cheap id-only read, not re-indexing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mongodb::bson::{oid::ObjectId, DateTime};
+use techhub_content::posts::{self, Change, Post};
+use techhub_content::render::markdown_to_text;
+use techhub_content::Mongo;
+use tokio::sync::Notify;
+
+use crate::index::{IndexChange, IndexedPost, SearchIndex};
+
+/// How far back each scan looks before the checkpoint, covering writes in flight and clock
+/// differences between servers.
+pub const OVERLAP: Duration = Duration::from_secs(5);
+/// Ids read per page of the change feed.
+const PAGE: i64 = 1000;
+/// Posts loaded per MongoDB read.
+const LOAD: usize = 200;
+
+pub fn indexed(post: &Post) -> IndexedPost {
+    IndexedPost {
+        id: post.id.to_hex(),
+        author_id: post.author_id,
+        title: post.title.clone(),
+        tags: post.tags.clone(),
+        difficulty: post.difficulty.clone(),
+        body_text: markdown_to_text(&post.body),
+    }
+}
+
+pub struct Indexer {
+    index: Arc<SearchIndex>,
+    mongo: Mongo,
+    /// Changes before this (Unix ms) are applied.
+    low_ms: i64,
+    /// Posts applied at or after `low_ms - OVERLAP`, with the `changedAt` applied.
+    seen: HashMap<ObjectId, DateTime>,
+}
+
+/// What one catch-up did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub indexed: usize,
+    pub removed: usize,
+}
+
+fn now_ms() -> i64 {
+    DateTime::now().timestamp_millis()
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+impl Indexer {
+    /// An indexer resuming from the index's checkpoint. An index without one (new, or of an
+    /// older schema) is rebuilt first: see [`Indexer::rebuild`].
+    pub fn new(index: Arc<SearchIndex>, mongo: Mongo) -> Self {
+        let low_ms = index.checkpoint().map(|c| c.low_ms).unwrap_or(0);
+        Indexer {
+            index,
+            mongo,
+            low_ms,
+            seen: HashMap::new(),
+        }
+    }
+
+    pub fn needs_rebuild(&self) -> bool {
+        self.index.checkpoint().is_none()
+    }
+
+    /// Rebuilds the index from every published post in MongoDB, reporting `(done, total)` after
+    /// each page, and commits once at the end (searches see the old index until then).
+    /// Changes made during the rebuild are picked up by the next [`Indexer::catch_up`].
+    pub async fn rebuild(&mut self, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<u64> {
+        let started = now_ms();
+        let total = posts::published_count(&self.mongo).await?;
+        progress(0, total);
+        let index = self.index.clone();
+        blocking(move || index.clear_uncommitted()).await?;
+        let mut done = 0;
+        let mut after = None;
+        loop {
+            let page = posts::published_after(&self.mongo, after, LOAD as i64).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            done += page.len() as u64;
+            let docs: Vec<IndexedPost> = page.iter().map(indexed).collect();
+            let index = self.index.clone();
+            blocking(move || index.add_uncommitted(&docs)).await?;
+            progress(done, total.max(done));
+        }
+        let low_ms = started - OVERLAP.as_millis() as i64;
+        let index = self.index.clone();
+        blocking(move || index.apply(false, &[], low_ms)).await?;
+        self.low_ms = low_ms;
+        self.seen.clear();
+        Ok(done)
+    }
+
+    /// Applies every change since the checkpoint. Commits only when something changed.
+    pub async fn catch_up(&mut self) -> anyhow::Result<Progress> {
+        let scan_started = now_ms();
+        let since = DateTime::from_millis(self.low_ms - OVERLAP.as_millis() as i64);
+        let mut fresh: Vec<Change> = Vec::new();
+        let mut after = None;
+        loop {
+            let page = posts::changed_since(&self.mongo, since, after, PAGE).await?;
+            let full = page.len() as i64 == PAGE;
+            after = page.last().copied();
+            fresh.extend(
+                page.into_iter()
+                    .filter(|c| self.seen.get(&c.id) != Some(&c.changed_at)),
+            );
+            if !full {
+                break;
+            }
+        }
+        // Changes stamped before this are visible by now: the next scan may start here.
+        let new_low = self.low_ms.max(scan_started - OVERLAP.as_millis() as i64);
+        let mut progress = Progress::default();
+        if !fresh.is_empty() {
+            let mut changes = Vec::with_capacity(fresh.len());
+            for chunk in fresh.chunks(LOAD) {
+                let ids: Vec<ObjectId> = chunk.iter().map(|c| c.id).collect();
+                let loaded = posts::full_by_ids(&self.mongo, &ids).await?;
+                for id in &ids {
+                    match loaded.iter().find(|p| p.id == *id) {
+                        Some(p) if p.status == "published" => {
+                            progress.indexed += 1;
+                            changes.push(IndexChange::Upsert(indexed(p)));
+                        }
+                        _ => {
+                            progress.removed += 1;
+                            changes.push(IndexChange::Remove(id.to_hex()));
+                        }
+                    }
+                }
+            }
+            let index = self.index.clone();
+            blocking(move || index.apply(false, &changes, new_low)).await?;
+            for c in &fresh {
+                self.seen.insert(c.id, c.changed_at);
+            }
+        }
+        self.low_ms = new_low;
+        let horizon = self.low_ms - OVERLAP.as_millis() as i64;
+        self.seen.retain(|_, at| at.timestamp_millis() >= horizon);
+        Ok(progress)
+    }
+
+    /// Rebuilds if needed, then follows the feed until `shutdown`: at once when `wake` is
+    /// notified (a change in this process), otherwise every `poll` (changes made elsewhere).
+    pub async fn run(
+        mut self,
+        wake: Arc<Notify>,
+        poll: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        let mut built = !self.needs_rebuild();
+        loop {
+            if !built {
+                match self
+                    .rebuild(|done, total| {
+                        if done == total || done % 10_000 == 0 {
+                            tracing::info!(done, total, "building the search index");
+                        }
+                    })
+                    .await
+                {
+                    Ok(n) => {
+                        tracing::info!(posts = n, dir = %self.index.dir().display(), "search index built");
+                        built = true;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "search index not built yet; retrying")
+                    }
+                }
+            }
+            if built {
+                match self.catch_up().await {
+                    Ok(p) if p != Progress::default() => {
+                        tracing::debug!(
+                            indexed = p.indexed,
+                            removed = p.removed,
+                            "search index updated"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "search index not updated; retrying")
+                    }
+                }
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+}
