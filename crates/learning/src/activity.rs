@@ -41,12 +41,16 @@ pub async fn record(pg: &Postgres, activity: &Activity<'_>) -> Result<bool, PgEr
         .rows_affected()
             == 1;
         if fresh {
+            // The row may not exist yet: the registration event travels through another
+            // relay. Create it bare; the registration projection fills in the rest (its
+            // version guard accepts any snapshot over this version-0 row).
             sqlx::query(
-                "UPDATE user_analytics SET \
-                 activity_summary = jsonb_set(activity_summary, ARRAY[$2::text], \
-                     to_jsonb(COALESCE((activity_summary->>$2)::bigint, 0) + 1)), \
-                 last_activity = GREATEST(last_activity, $3), updated_at = now() \
-                 WHERE user_id = $1",
+                "INSERT INTO user_analytics (user_id, activity_summary, last_activity) \
+                 VALUES ($1, jsonb_build_object($2::text, 1), $3) \
+                 ON CONFLICT (user_id) DO UPDATE SET \
+                 activity_summary = jsonb_set(user_analytics.activity_summary, ARRAY[$2::text], \
+                     to_jsonb(COALESCE((user_analytics.activity_summary->>$2)::bigint, 0) + 1)), \
+                 last_activity = GREATEST(user_analytics.last_activity, $3), updated_at = now()",
             )
             .bind(activity.user_id as i64)
             .bind(activity.kind)

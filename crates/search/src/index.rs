@@ -351,8 +351,8 @@ impl SearchIndex {
             // Every word must match somewhere (in any field, exactly or with a typo).
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
         }
-        let filter = |field: Field, value: Term| -> (Occur, Box<dyn Query>) {
-            let _ = field;
+        // Filters must match but add nothing to the score.
+        let filter = |value: Term| -> (Occur, Box<dyn Query>) {
             (
                 Occur::Must,
                 Box::new(ConstScoreQuery::new(
@@ -362,13 +362,13 @@ impl SearchIndex {
             )
         };
         if let Some(tag) = &q.tag {
-            clauses.push(filter(f.tag, Term::from_field_text(f.tag, tag)));
+            clauses.push(filter(Term::from_field_text(f.tag, tag)));
         }
         if let Some(d) = &q.difficulty {
-            clauses.push(filter(f.difficulty, Term::from_field_text(f.difficulty, d)));
+            clauses.push(filter(Term::from_field_text(f.difficulty, d)));
         }
         if let Some(a) = q.author_id {
-            clauses.push(filter(f.author, Term::from_field_u64(f.author, a)));
+            clauses.push(filter(Term::from_field_u64(f.author, a)));
         }
         Ok(Some(Box::new(BooleanQuery::new(clauses))))
     }

@@ -25,6 +25,8 @@ pub struct TestDatabases {
     /// The configuration pointing at them (and at the default servers otherwise).
     pub config: Config,
     base: Config,
+    /// False once handed on to another owner (see [`TestApp::stop`]).
+    armed: bool,
 }
 
 impl TestDatabases {
@@ -75,7 +77,12 @@ impl TestDatabases {
         config.relay_poll_ms = 50;
         config.relay_max_backoff_ms = 500;
         config.search_poll_ms = 100;
-        TestDatabases { name, config, base }
+        TestDatabases {
+            name,
+            config,
+            base,
+            armed: true,
+        }
     }
 
     /// The environment a `techhub` child process needs to use these databases.
@@ -96,6 +103,9 @@ impl TestDatabases {
 
 impl Drop for TestDatabases {
     fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
         let base = self.base.clone();
         let name = self.name.clone();
         let _ = std::fs::remove_dir_all(&self.config.data_dir);
@@ -119,6 +129,7 @@ pub struct TestApp {
     pub stores: Stores,
     pub config: Config,
     pub payments: std::sync::Arc<dyn techhub_accounts::payments::PaymentProvider>,
+    search: std::sync::Arc<techhub_search::SearchIndex>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Last: dropped after the server stopped.
@@ -133,7 +144,11 @@ impl TestApp {
     /// Like [`TestApp::spawn`], letting the test adjust the configuration (already pointing
     /// at the test databases) first.
     pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> Self {
-        let dbs = TestDatabases::create().await;
+        Self::spawn_on(TestDatabases::create().await, customize).await
+    }
+
+    /// A server over existing test databases (and data folder), e.g. after [`TestApp::stop`].
+    pub async fn spawn_on(dbs: TestDatabases, customize: impl FnOnce(&mut Config)) -> Self {
         let mut config = dbs.config.clone();
         customize(&mut config);
         let app = Application::build(config.clone())
@@ -142,6 +157,7 @@ impl TestApp {
         let address = format!("http://{}", app.local_addr());
         let stores = app.stores().clone();
         let payments = app.payments();
+        let search = app.search();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let server = tokio::spawn(app.run_until(async {
             let _ = rx.await;
@@ -155,6 +171,7 @@ impl TestApp {
             stores,
             config,
             payments,
+            search,
             shutdown: Some(tx),
             server: Some(server),
             dbs,
@@ -341,6 +358,34 @@ fn decode_quoted_printable(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+impl TestApp {
+    /// The checkpoint this server's search index last committed.
+    pub fn search_checkpoint(&self) -> Option<techhub_search::index::Checkpoint> {
+        self.search.checkpoint()
+    }
+
+    /// Stops the server cleanly (workers finish, the search index is released) and hands
+    /// back its databases and data folder, still there.
+    pub async fn stop(mut self) -> TestDatabases {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+        self.dbs.armed = false;
+        TestDatabases {
+            name: self.dbs.name.clone(),
+            config: self.dbs.config.clone(),
+            base: self.dbs.base.clone(),
+            armed: true,
+        }
+    }
 }
 
 impl Drop for TestApp {

@@ -15,3 +15,4 @@ mod openapi;
 mod proxy;
 mod relay;
 mod schema;
+mod search;
