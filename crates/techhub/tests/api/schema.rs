@@ -344,7 +344,7 @@ async fn mongodb_validator_rejects_invalid_posts_and_accepts_valid_ones() {
     long_title.insert("title", "x".repeat(201));
     cases.push(("title over 200 characters", long_title));
     let mut bad_status = valid_post("c");
-    bad_status.insert("status", "deleted");
+    bad_status.insert("status", "hidden");
     cases.push(("unknown status", bad_status));
     let mut too_many_tags = valid_post("d");
     too_many_tags.insert("tags", (0..11).map(|i| format!("t{i}")).collect::<Vec<_>>());
