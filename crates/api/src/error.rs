@@ -38,6 +38,14 @@ pub enum ApiError {
     /// 422: invalid fields, each with its reason.
     #[error("invalid input: {0:?}")]
     Invalid(Vec<FieldError>),
+    /// 429: a rate limit was reached; retry after the given seconds.
+    #[error("rate limited on {field}")]
+    RateLimited {
+        field: &'static str,
+        message: String,
+        limit: u64,
+        retry_after_secs: u64,
+    },
     /// 502: an upstream provider failed.
     #[error("upstream failure: {0}")]
     BadGateway(String),
@@ -153,6 +161,10 @@ impl IntoResponse for ApiError {
                     json!({ "errors": errors }),
                 )
             }
+            ApiError::RateLimited { field, message, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                body(field, vec![message.clone()]),
+            ),
             ApiError::BadGateway(m) => {
                 tracing::warn!(error = %m, "upstream failure");
                 (
@@ -179,6 +191,18 @@ impl IntoResponse for ApiError {
             }
         };
         let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited {
+            limit,
+            retry_after_secs,
+            ..
+        } = &self
+        {
+            let h = response.headers_mut();
+            h.insert(header::RETRY_AFTER, (*retry_after_secs).into());
+            h.insert("x-ratelimit-limit", (*limit).into());
+            h.insert("x-ratelimit-remaining", 0_u64.into());
+            h.insert("x-ratelimit-reset", (*retry_after_secs).into());
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -163,3 +163,14 @@ impl FromRequestParts<AppState> for MaybeAuthUser {
         })))
     }
 }
+
+/// The user id a valid token in `headers` names, if any (for middleware; handlers use
+/// [`AuthUser`], which also reports why a token is refused).
+pub fn token_user(state: &AppState, headers: &axum::http::HeaderMap) -> Option<u64> {
+    let header = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let token = header
+        .strip_prefix("Token ")
+        .or_else(|| header.strip_prefix("Bearer "))?
+        .trim();
+    state.jwt.verify(token).ok()
+}

@@ -9,6 +9,7 @@ pub mod content;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod limits;
 pub mod search;
 pub mod stores;
 pub mod users;
@@ -147,6 +148,10 @@ pub fn router(state: AppState) -> Router {
             get(move || async move { Json(doc.as_ref().clone()) }),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::writes,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(
             extract::MAX_BODY_BYTES,
         ))

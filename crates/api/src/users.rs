@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser};
+use crate::limits::{enforce, ClientIp};
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -127,13 +128,24 @@ fn required<'a>(field: &'static str, value: &'a Option<String>) -> Result<&'a st
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered", body = UserResponse),
+        (status = 429, description = "Too many registrations from this address (TECHHUB_RATE_REGISTER_IP); see Retry-After"),
         (status = 409, description = "Email or username already taken"),
         (status = 422, description = "Invalid field"),
     ))]
 async fn register(
     State(state): State<AppState>,
+    ip: ClientIp,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
+    let limit = state.config.rate_register_ip;
+    enforce(
+        &state,
+        &format!("register:ip:{}", ip.bucket()),
+        limit,
+        "rate_limit",
+        "registrations from this address",
+    )
+    .await?;
     let body = req.user;
     let mut errors = Vec::new();
     let username = check(
@@ -168,11 +180,13 @@ async fn register(
 #[utoipa::path(post, path = "/api/users/login", tag = "users", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = UserResponse),
+        (status = 429, description = "Too many attempts for this account or from this address (TECHHUB_RATE_LOGIN_*); see Retry-After"),
         (status = 401, description = "Email or password is invalid"),
         (status = 422, description = "Missing field"),
     ))]
 async fn login(
     State(state): State<AppState>,
+    ip: ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let mut errors = Vec::new();
@@ -181,6 +195,25 @@ async fn login(
     let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::Invalid(errors));
     };
+    // Both limits count every attempt, before the password is checked.
+    let config = &state.config;
+    enforce(
+        &state,
+        &format!("login:ip:{}", ip.bucket()),
+        config.rate_login_ip,
+        "rate_limit",
+        "login attempts from this address",
+    )
+    .await?;
+    let account = email.trim().to_lowercase();
+    enforce(
+        &state,
+        &format!("login:account:{account}"),
+        config.rate_login_account,
+        "rate_limit",
+        "login attempts for this account",
+    )
+    .await?;
     let user = users::login(&state.stores.mysql, email, password).await?;
     let token = state.jwt.issue(user.id);
     Ok(UserResponse::new(user, token))

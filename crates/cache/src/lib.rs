@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub mod counters;
 pub mod entries;
+pub mod limits;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use techhub_core::{PoolSettings, Probe, Store};

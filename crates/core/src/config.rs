@@ -180,6 +180,22 @@ pub struct Config {
     #[arg(long, env = "TECHHUB_SEARCH_POLL_MS", default_value_t = 500)]
     pub search_poll_ms: u64,
 
+    /// Login attempts allowed per account (email) per window: `<count>/<seconds>`, or `off`.
+    #[arg(long, env = "TECHHUB_RATE_LOGIN_ACCOUNT", default_value = "10/300")]
+    pub rate_login_account: RateLimit,
+
+    /// Login attempts allowed per client IP per window.
+    #[arg(long, env = "TECHHUB_RATE_LOGIN_IP", default_value = "50/300")]
+    pub rate_login_ip: RateLimit,
+
+    /// Registrations allowed per client IP per window.
+    #[arg(long, env = "TECHHUB_RATE_REGISTER_IP", default_value = "20/3600")]
+    pub rate_register_ip: RateLimit,
+
+    /// Writes (POST, PUT, PATCH, DELETE with a token) allowed per user per window.
+    #[arg(long, env = "TECHHUB_RATE_WRITES_USER", default_value = "120/60")]
+    pub rate_writes_user: RateLimit,
+
     /// Log format: `text` for people, `json` for log shippers. Filter with `RUST_LOG`.
     #[arg(long, env = "TECHHUB_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -309,6 +325,10 @@ impl std::fmt::Debug for Config {
             .field("renewal_interval_secs", &self.renewal_interval_secs)
             .field("view_flush_secs", &self.view_flush_secs)
             .field("search_poll_ms", &self.search_poll_ms)
+            .field("rate_login_account", &self.rate_login_account)
+            .field("rate_login_ip", &self.rate_login_ip)
+            .field("rate_register_ip", &self.rate_register_ip)
+            .field("rate_writes_user", &self.rate_writes_user)
             .finish()
     }
 }
@@ -407,5 +427,70 @@ mod tests {
             .validate()
             .unwrap_err()
             .contains("TECHHUB_REDIS_POOL_SIZE"));
+    }
+}
+
+/// A rate limit: at most `max` requests per `window`, counted in Redis so every instance shares
+/// it. Written `<count>/<seconds>` (`10/300`), or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// 0 means no limit.
+    pub max: u64,
+    pub window: std::time::Duration,
+}
+
+impl RateLimit {
+    pub const OFF: RateLimit = RateLimit {
+        max: 0,
+        window: std::time::Duration::from_secs(1),
+    };
+
+    pub fn is_off(&self) -> bool {
+        self.max == 0
+    }
+}
+
+impl std::str::FromStr for RateLimit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim().eq_ignore_ascii_case("off") {
+            return Ok(RateLimit::OFF);
+        }
+        let (max, secs) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?}: expected <count>/<seconds> or off"))?;
+        let max: u64 = max
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?}: the count must be a whole number"))?;
+        let secs: u64 = secs
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?}: the window must be whole seconds"))?;
+        if max == 0 || secs == 0 {
+            return Err(format!(
+                "{s:?}: count and window must be above 0 (or write off)"
+            ));
+        }
+        Ok(RateLimit {
+            max,
+            window: std::time::Duration::from_secs(secs),
+        })
+    }
+}
+
+#[cfg(test)]
+mod rate_limit_tests {
+    use super::RateLimit;
+
+    #[test]
+    fn rate_limits_parse() {
+        let l: RateLimit = "10/300".parse().unwrap();
+        assert_eq!((l.max, l.window.as_secs()), (10, 300));
+        assert!("off".parse::<RateLimit>().unwrap().is_off());
+        for bad in ["10", "x/10", "10/0", "0/10", "10/ten", ""] {
+            assert!(bad.parse::<RateLimit>().is_err(), "{bad}");
+        }
     }
 }

@@ -8,5 +8,5 @@ pub mod events;
 pub mod plans;
 pub mod store;
 
-pub use config::{Config, Mode};
+pub use config::{Config, Mode, RateLimit};
 pub use store::{bounded, probe, MigrationReport, PoolSettings, Probe, Store, StoreStatus};

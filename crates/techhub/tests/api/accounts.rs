@@ -531,3 +531,126 @@ async fn missing_forged_expired_and_malformed_tokens_get_401() {
     let ok = app.get_auth("/api/user", &user.token).await;
     assert_eq!(ok.status(), 200);
 }
+
+#[tokio::test]
+async fn the_eleventh_login_attempt_in_the_window_gets_429_with_retry_after() {
+    let app = TestApp::spawn_with(|c| {
+        c.rate_login_account = "10/300".parse().unwrap();
+        c.rate_login_ip = "15/300".parse().unwrap();
+        c.rate_register_ip = "3/3600".parse().unwrap();
+        c.rate_writes_user = "3/60".parse().unwrap();
+    })
+    .await;
+    let user = app.register("limited").await;
+    let attempt = |email: String, password: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/users/login",
+                serde_json::json!({ "user": { "email": email, "password": password } }),
+                None,
+            )
+            .await
+        }
+    };
+    // Ten attempts, right or wrong, are answered normally.
+    for i in 0..10 {
+        let password = if i % 2 == 0 {
+            "wrong-password"
+        } else {
+            "password123"
+        };
+        let status = attempt(user.email.clone(), password).await.status();
+        assert!(
+            status == 200 || status == 401,
+            "attempt {}: {status}",
+            i + 1
+        );
+    }
+    // The 11th, even with the right password and a differently cased email, is refused.
+    let eleventh = attempt(user.email.to_uppercase(), "password123").await;
+    assert_eq!(eleventh.status(), 429);
+    let retry: u64 = eleventh.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&retry), "{retry}");
+    assert_eq!(eleventh.headers()["x-ratelimit-limit"], "10");
+    assert_eq!(eleventh.headers()["x-ratelimit-remaining"], "0");
+    let body: serde_json::Value = eleventh.json().await.unwrap();
+    assert!(
+        body["errors"]["rate_limit"][0]
+            .as_str()
+            .unwrap()
+            .contains("this account"),
+        "{body}"
+    );
+    // Another account from the same address still may, until the per-address limit (15).
+    let other = app.register("other").await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(
+            attempt(other.email.clone(), "wrong-password")
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 401, 429],
+        "the 16th attempt from this address"
+    );
+
+    // Registrations per address: two more fit (3 per hour), the fourth does not.
+    let reg = |name: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/users",
+                serde_json::json!({ "user": { "username": name, "email": format!("{name}@example.com"), "password": "long enough password" } }),
+                None,
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(
+        reg("third").await,
+        201,
+        "two registrations so far; the third fits"
+    );
+    assert_eq!(reg("fourth").await, 429);
+
+    // Writes per user: three follows fit, with the remaining count in the headers.
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let r = app
+            .post(
+                "/api/profiles/other/follow",
+                serde_json::json!({}),
+                Some(&user.token),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        remaining.push(
+            r.headers()["x-ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(remaining, ["2", "1", "0"]);
+    let fourth = app
+        .post(
+            "/api/profiles/other/follow",
+            serde_json::json!({}),
+            Some(&user.token),
+        )
+        .await;
+    assert_eq!(fourth.status(), 429);
+    assert!(fourth.headers().contains_key("retry-after"));
+    // Reads are not writes.
+    assert_eq!(app.get_auth("/api/user", &user.token).await.status(), 200);
+}

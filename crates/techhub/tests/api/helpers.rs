@@ -77,6 +77,9 @@ impl TestDatabases {
         config.relay_poll_ms = 50;
         config.relay_max_backoff_ms = 500;
         config.search_poll_ms = 100;
+        // Tests register many users from one address; the rate-limit test sets its own.
+        config.rate_register_ip = techhub_core::RateLimit::OFF;
+        config.rate_login_ip = techhub_core::RateLimit::OFF;
         TestDatabases {
             name,
             config,
