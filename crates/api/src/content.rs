@@ -48,7 +48,7 @@ const MAX_TAG_CHARS: usize = 50;
 /// Longest comment accepted, in characters.
 const MAX_COMMENT_CHARS: usize = 10_000;
 
-fn time(t: mongodb::bson::DateTime) -> String {
+pub(crate) fn time(t: mongodb::bson::DateTime) -> String {
     chrono::DateTime::from_timestamp_millis(t.timestamp_millis())
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -304,6 +304,7 @@ async fn set_follow(
     }
     let me = users::find(&state.stores.mysql, auth.id).await?;
     profiles::set_following(&state.stores.mongo, me.id, &me.username, target.id, follow).await?;
+    crate::cached::invalidate(state, &[keys::dashboard(me.id)]).await;
     Ok(Json(ProfileResponse {
         profile: profile_of(&target, follow),
     }))
@@ -610,7 +611,7 @@ async fn create_article(
         difficulty: difficulty.flatten(),
     };
     let post = posts::create(&state.stores.mongo, new).await?;
-    content_changed(&state).await;
+    content_changed(&state, auth.id).await;
     Ok((
         StatusCode::CREATED,
         one_article(&state, Some(auth.id), post).await?,
@@ -691,7 +692,7 @@ async fn update_article(
     let post = posts::update(&state.stores.mongo, &slug, auth.id, changes)
         .await?
         .map_err(|r| refused(r, "article"))?;
-    content_changed(&state).await;
+    content_changed(&state, auth.id).await;
     one_article(&state, Some(auth.id), post).await
 }
 
@@ -706,7 +707,7 @@ async fn delete_article(
     posts::delete(&state.stores.mongo, &slug, auth.id)
         .await?
         .map_err(|r| refused(r, "article"))?;
-    content_changed(&state).await;
+    content_changed(&state, auth.id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -886,16 +887,9 @@ async fn list_tags(State(state): State<AppState>) -> Result<Json<TagsResponse>, 
 /// After a post was written: wake this server's content relay and search indexer, and drop
 /// the cache entries the change affects at once (the relay drops them again from the post's
 /// event, which covers a crash right here).
-async fn content_changed(state: &AppState) {
+async fn content_changed(state: &AppState, author: u64) {
     state.wake.content_changed();
-    if let Err(e) = state
-        .stores
-        .redis
-        .invalidate(&[keys::TAGS.to_string()])
-        .await
-    {
-        tracing::debug!(error = %e, "cache not invalidated now; the content relay will");
-    }
+    crate::cached::invalidate(state, &[keys::TAGS.to_string(), keys::dashboard(author)]).await;
 }
 
 /// MySQL decides whether the author may write: the account must be active, and a new draft
@@ -955,6 +949,7 @@ async fn set_bookmark(
     }
     let me = users::find(&state.stores.mysql, auth.id).await?;
     if profiles::set_bookmark(&state.stores.mongo, me.id, &me.username, post.id, on).await? {
+        crate::cached::invalidate(state, &[keys::dashboard(me.id)]).await;
         let delta = if on { 1 } else { -1 };
         posts::add_to_counter(
             &state.stores.mongo,

@@ -78,6 +78,19 @@ impl From<techhub_content::MongoError> for ApiError {
     }
 }
 
+impl From<techhub_learning::PgError> for ApiError {
+    fn from(e: techhub_learning::PgError) -> Self {
+        use techhub_learning::PgError;
+        match &e {
+            PgError::Timeout(_) => ApiError::Unavailable(format!("postgres: {e}")),
+            PgError::Db(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
+            ) => ApiError::Unavailable(format!("postgres: {e}")),
+            _ => ApiError::Internal(e.into()),
+        }
+    }
+}
+
 impl From<AccountsError> for ApiError {
     fn from(e: AccountsError) -> Self {
         if e.is_unavailable() {

@@ -5,10 +5,13 @@
 
 pub mod auth;
 pub mod billing;
+pub mod cached;
 pub mod content;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod learning;
 pub mod limits;
 pub mod search;
 pub mod stores;
@@ -42,6 +45,8 @@ pub struct AppState {
     /// This server's search index.
     pub search: Arc<SearchIndex>,
     pub wake: Wakeups,
+    /// Single-flight loads of cached entries.
+    pub flights: Arc<cached::Flights>,
 }
 
 /// Signals from request handlers to this process's background workers, so work a request
@@ -81,6 +86,7 @@ impl AppState {
             payments,
             search,
             wake: Wakeups::default(),
+            flights: Default::default(),
         }
     }
 }
@@ -101,6 +107,8 @@ impl AppState {
         (name = "articles", description = "Articles, favorites and tags (RealWorld)"),
         (name = "comments", description = "Comments on articles (RealWorld)"),
         (name = "search", description = "Ranked full-text search over published posts"),
+        (name = "learning", description = "Learning sessions, points, streaks and progress"),
+        (name = "dashboard", description = "The personal dashboard across the three databases"),
     ),
     modifiers(&TokenAuth)
 )]
@@ -131,6 +139,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(billing::router())
         .merge(content::router())
         .merge(search::router())
+        .merge(learning::router())
+        .merge(dashboard::router())
 }
 
 /// The OpenAPI document of [`router`], as served at `/api/openapi.json`.

@@ -12,6 +12,11 @@ use crate::{Redis, RedisError};
 pub mod keys {
     /// `GET /api/tags`: tags of published posts, most used first.
     pub const TAGS: &str = "cache:tags";
+
+    /// `GET /api/dashboard` of one user.
+    pub fn dashboard(user_id: u64) -> String {
+        format!("cache:dashboard:{user_id}")
+    }
 }
 
 impl Redis {

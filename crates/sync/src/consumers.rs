@@ -125,15 +125,23 @@ impl Consumer for ActivityLog {
     }
 }
 
-/// `post.*` → drops the Redis cache entries computed from posts. Deleting a key is idempotent.
+/// Post, profile and subscription events → drop the Redis cache entries computed from what
+/// changed (tag list, the user's dashboard). Deleting a key is idempotent.
 pub struct CacheInvalidation(pub Redis);
 
 impl CacheInvalidation {
     /// The cache keys a post event makes stale.
     pub fn keys_for(payload: &EventPayload) -> Vec<String> {
-        match payload.post_snapshot() {
-            Some(_) => vec![techhub_cache::entries::keys::TAGS.to_string()],
-            None => Vec::new(),
+        use techhub_cache::entries::keys;
+        if let Some(post) = payload.post_snapshot() {
+            return vec![keys::TAGS.to_string(), keys::dashboard(post.author_id)];
+        }
+        match payload {
+            EventPayload::UserRegistered(u) | EventPayload::UserUpdated(u) => {
+                vec![keys::dashboard(u.user_id)]
+            }
+            EventPayload::SubscriptionChanged(s) => vec![keys::dashboard(s.user_id)],
+            _ => Vec::new(),
         }
     }
 }
@@ -144,7 +152,7 @@ impl Consumer for CacheInvalidation {
     }
 
     fn wants(&self, payload: &EventPayload) -> bool {
-        payload.post_snapshot().is_some()
+        !Self::keys_for(payload).is_empty()
     }
 
     fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {

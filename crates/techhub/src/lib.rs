@@ -62,6 +62,11 @@ impl Application {
         self.state.payments.clone()
     }
 
+    /// The single-flight loads of cached entries (their count, for tests).
+    pub fn flights(&self) -> Arc<techhub_api::cached::Flights> {
+        self.state.flights.clone()
+    }
+
     /// This server's search index.
     pub fn search(&self) -> Arc<SearchIndex> {
         self.state.search.clone()
@@ -188,6 +193,7 @@ pub fn build_relay(config: &Config, stores: &Stores) -> anyhow::Result<Relay> {
                 sender: mail_sender(config)?,
                 public_url: config.public_url.clone(),
             }),
+            Arc::new(CacheInvalidation(stores.redis.clone())),
         ],
         RelaySettings::from_config(config),
     ))

@@ -133,6 +133,8 @@ pub struct TestApp {
     pub config: Config,
     pub payments: std::sync::Arc<dyn techhub_accounts::payments::PaymentProvider>,
     search: std::sync::Arc<techhub_search::SearchIndex>,
+    /// Loads of cached entries that went to the stores.
+    pub flights: std::sync::Arc<techhub_api::cached::Flights>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Last: dropped after the server stopped.
@@ -161,6 +163,7 @@ impl TestApp {
         let stores = app.stores().clone();
         let payments = app.payments();
         let search = app.search();
+        let flights = app.flights();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let server = tokio::spawn(app.run_until(async {
             let _ = rx.await;
@@ -175,6 +178,7 @@ impl TestApp {
             config,
             payments,
             search,
+            flights,
             shutdown: Some(tx),
             server: Some(server),
             dbs,

@@ -7,6 +7,7 @@ mod bad_input;
 mod billing;
 mod cli;
 mod content;
+mod dashboard;
 mod harness;
 mod health;
 mod helpers;

@@ -1,0 +1,377 @@
+//! Learning sessions, the cross-store dashboard, its cache, and outages of PostgreSQL and Redis.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{TestApp, TestUser};
+use crate::proxy::{Mode, TcpProxy};
+
+async fn session(app: &TestApp, user: &TestUser, body: Value) -> reqwest::Response {
+    app.post(
+        "/api/learning/sessions",
+        json!({ "session": body }),
+        Some(&user.token),
+    )
+    .await
+}
+
+async fn dashboard(app: &TestApp, user: &TestUser) -> (String, Value) {
+    let r = app.get_auth("/api/dashboard", &user.token).await;
+    assert_eq!(r.status(), 200);
+    let cache = r
+        .headers()
+        .get("x-cache")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (cache, r.json::<Value>().await.unwrap()["dashboard"].clone())
+}
+
+async fn publish(app: &TestApp, user: &TestUser, title: &str) -> String {
+    let r = app
+        .post("/api/articles", json!({ "article": { "title": title, "description": "d", "body": "b", "tagList": ["rust"] } }), Some(&user.token))
+        .await;
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().await.unwrap()["article"]["slug"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn sessions_move_points_streak_and_progress_as_computed_by_hand() {
+    let app = TestApp::spawn().await;
+    let user = app.register("learner").await;
+    // Day 1, 23:30 UTC: 30 minutes, finished → 30 + 10 bonus = 40 points, streak 1.
+    let r = session(
+        &app,
+        &user,
+        json!({ "contentType": "tutorial", "technologies": ["Rust", "rust", "sql"],
+        "durationMinutes": 30, "completion": 100, "rating": 5, "endedAt": "2026-11-10T23:30:00Z" }),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(first["session"]["points"], 40);
+    assert_eq!(first["session"]["technologies"], json!(["rust", "sql"]));
+    assert_eq!(first["session"]["startedAt"], "2026-11-10T23:00:00.000Z");
+    assert_eq!(first["standing"]["totalPoints"], 40);
+    assert_eq!(first["standing"]["streakDays"], 1);
+    // Day 2, 00:30 UTC, an hour later but across midnight: 45 min at 50 % → 22; streak 2.
+    let second: Value = session(
+        &app,
+        &user,
+        json!({ "contentType": "video", "technologies": ["rust"],
+        "durationMinutes": 45, "completion": 50, "endedAt": "2026-11-11T00:30:00Z" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(second["session"]["points"], 22);
+    assert_eq!(second["standing"]["totalPoints"], 62);
+    assert_eq!(second["standing"]["streakDays"], 2);
+    assert_eq!(
+        second["standing"]["learningProgress"]["rust"],
+        json!({ "minutes": 75, "sessions": 2, "completed": 1 })
+    );
+    assert_eq!(
+        second["standing"]["learningProgress"]["sql"],
+        json!({ "minutes": 30, "sessions": 1, "completed": 1 })
+    );
+    // Same day again: streak stays 2.
+    let third: Value = session(
+        &app,
+        &user,
+        json!({ "contentType": "exercise", "durationMinutes": 10, "completion": 100,
+        "endedAt": "2026-11-11T20:00:00Z" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            third["standing"]["streakDays"].as_i64(),
+            third["standing"]["totalPoints"].as_i64()
+        ),
+        (Some(2), Some(82))
+    );
+    // Day 3 skipped, day 4: the streak starts again; the longest stays 2.
+    let fourth: Value = session(
+        &app,
+        &user,
+        json!({ "contentType": "course", "durationMinutes": 60, "completion": 25,
+        "endedAt": "2026-11-13T09:00:00Z" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(fourth["standing"]["streakDays"], 1);
+    assert_eq!(fourth["standing"]["longestStreak"], 2);
+    assert_eq!(fourth["standing"]["totalPoints"], 97);
+
+    let list: Value = app
+        .get_auth("/api/learning/sessions?limit=2", &user.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["sessionsCount"], 4);
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 2);
+    assert_eq!(list["sessions"][0]["contentType"], "course", "newest first");
+
+    // Reading a post: its tags become the technologies; an unknown post is a 404.
+    let slug = publish(&app, &user, "Post to read").await;
+    let read: Value = session(
+        &app,
+        &user,
+        json!({ "contentType": "post", "contentId": slug, "durationMinutes": 5 }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(read["session"]["technologies"], json!(["rust"]));
+    assert_eq!(
+        session(
+            &app,
+            &user,
+            json!({ "contentType": "post", "contentId": "nope", "durationMinutes": 5 })
+        )
+        .await
+        .status(),
+        404
+    );
+
+    for (body, field) in [
+        (json!({ "durationMinutes": 10 }), "contentType"),
+        (
+            json!({ "contentType": "podcast", "durationMinutes": 10 }),
+            "contentType",
+        ),
+        (json!({ "contentType": "video" }), "durationMinutes"),
+        (
+            json!({ "contentType": "video", "durationMinutes": 0 }),
+            "durationMinutes",
+        ),
+        (
+            json!({ "contentType": "video", "durationMinutes": 1441 }),
+            "durationMinutes",
+        ),
+        (
+            json!({ "contentType": "video", "durationMinutes": 10, "completion": 101 }),
+            "completion",
+        ),
+        (
+            json!({ "contentType": "video", "durationMinutes": 10, "rating": 6 }),
+            "rating",
+        ),
+        (
+            json!({ "contentType": "video", "durationMinutes": 10, "difficulty": 0 }),
+            "difficulty",
+        ),
+        (
+            json!({ "contentType": "video", "durationMinutes": 10, "endedAt": "2099-01-01T00:00:00Z" }),
+            "endedAt",
+        ),
+        (
+            json!({ "contentType": "video", "durationMinutes": 10, "startedAt": "2026-11-12T00:00:00Z", "endedAt": "2026-11-11T00:00:00Z" }),
+            "startedAt",
+        ),
+    ] {
+        let r = session(&app, &user, body.clone()).await;
+        assert_eq!(r.status(), 422, "{body}");
+        let err: Value = r.json().await.unwrap();
+        assert!(err["errors"][field].is_array(), "{body}: {err}");
+    }
+    let list: Value = app
+        .get_auth("/api/learning/sessions", &user.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["sessionsCount"], 5,
+        "refused sessions were not recorded"
+    );
+}
+
+#[tokio::test]
+async fn the_dashboard_combines_three_stores_is_cached_and_a_change_makes_the_next_call_a_miss() {
+    let app = TestApp::spawn().await;
+    let user = app.register("dash").await;
+    let slug = publish(&app, &user, "First post").await;
+    assert_eq!(
+        session(
+            &app,
+            &user,
+            json!({ "contentType": "tutorial", "durationMinutes": 30 })
+        )
+        .await
+        .status(),
+        201
+    );
+
+    let (cache, d) = dashboard(&app, &user).await;
+    assert_eq!(cache, "miss");
+    assert_eq!(d["degraded"], json!([]));
+    assert_eq!(d["account"]["username"], "dash", "MySQL");
+    assert_eq!(d["subscription"]["plan"], "free", "MySQL");
+    assert_eq!(d["learning"]["totalPoints"], 40, "PostgreSQL");
+    assert_eq!(d["learning"]["sessionsThisWeek"], 1);
+    assert_eq!(d["learning"]["minutesThisWeek"], 30);
+    assert_eq!(d["content"]["totalPosts"], 1, "MongoDB");
+    assert_eq!(d["content"]["recentPosts"][0]["slug"], slug.as_str());
+
+    let (cache, again) = dashboard(&app, &user).await;
+    assert_eq!(cache, "hit");
+    assert_eq!(again, d);
+
+    // A new session: the next call is a miss and shows it.
+    assert_eq!(
+        session(
+            &app,
+            &user,
+            json!({ "contentType": "video", "durationMinutes": 45, "completion": 50 })
+        )
+        .await
+        .status(),
+        201
+    );
+    let (cache, d) = dashboard(&app, &user).await;
+    assert_eq!(cache, "miss");
+    assert_eq!(d["learning"]["totalPoints"], 62);
+    assert_eq!(dashboard(&app, &user).await.0, "hit");
+
+    // A new post: the same.
+    let second = publish(&app, &user, "Second post").await;
+    let (cache, d) = dashboard(&app, &user).await;
+    assert_eq!(cache, "miss");
+    assert_eq!(d["content"]["totalPosts"], 2);
+    assert_eq!(d["content"]["recentPosts"][0]["slug"], second.as_str());
+    assert_eq!(dashboard(&app, &user).await.0, "hit");
+
+    // Another user's dashboard is theirs alone.
+    let other = app.register("other").await;
+    let (_, theirs) = dashboard(&app, &other).await;
+    assert_eq!(theirs["account"]["username"], "other");
+    assert_eq!(theirs["content"]["totalPosts"], 0);
+    assert_eq!(app.get("/api/dashboard").await.status(), 401);
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_misses_on_one_cold_key_make_one_trip_to_the_stores() {
+    let app = TestApp::spawn().await;
+    let user = app.register("crowd").await;
+    let before = app.flights.loads();
+    let url = app.url("/api/dashboard");
+    let requests = (0..100).map(|_| {
+        let (http, url, token) = (app.http.clone(), url.clone(), user.token.clone());
+        async move {
+            let r = http
+                .get(url)
+                .header("Authorization", format!("Token {token}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()["dashboard"]["account"]["username"].clone()
+        }
+    });
+    let names = futures::future::join_all(requests).await;
+    assert!(names.iter().all(|n| n == "crowd"));
+    assert_eq!(
+        app.flights.loads() - before,
+        1,
+        "one load for 100 concurrent misses"
+    );
+    assert_eq!(dashboard(&app, &user).await.0, "hit");
+}
+
+#[tokio::test]
+async fn with_postgres_hanging_or_refusing_the_dashboard_answers_degraded_within_two_seconds() {
+    let defaults = techhub_core::Config::from_env().unwrap();
+    let proxy = TcpProxy::in_front_of(&defaults.postgres_url).await;
+    let app = TestApp::spawn_with(|c| c.postgres_url = proxy.url_for(&c.postgres_url)).await;
+    let user = app.register("degraded").await;
+    for mode in [Mode::Blackhole, Mode::Refuse] {
+        proxy.set(mode);
+        let started = Instant::now();
+        let (cache, d) = dashboard(&app, &user).await;
+        let took = started.elapsed();
+        println!("{mode:?}: degraded dashboard in {took:?}");
+        assert!(took < Duration::from_secs(2), "{mode:?}: {took:?}");
+        assert_eq!(cache, "miss");
+        assert_eq!(d["degraded"], json!(["postgres"]));
+        assert_eq!(d["learning"], Value::Null);
+        assert_eq!(d["account"]["username"], "degraded");
+        assert_eq!(d["content"]["totalPosts"], 0);
+    }
+    proxy.set(Mode::Forward);
+    // A degraded answer was not cached: the next call is complete.
+    let d = crate::helpers::eventually(Duration::from_secs(5), "a complete dashboard", || async {
+        let (_, d) = dashboard(&app, &user).await;
+        (d["degraded"] == json!([])).then_some(d)
+    })
+    .await;
+    assert_eq!(d["learning"]["totalPoints"], 0);
+}
+
+#[tokio::test]
+async fn with_redis_down_every_endpoint_still_answers_correctly() {
+    let defaults = techhub_core::Config::from_env().unwrap();
+    let proxy = TcpProxy::in_front_of(&defaults.redis_url).await;
+    let app = TestApp::spawn_with(|c| c.redis_url = proxy.url_for(&c.redis_url)).await;
+    let user = app.register("noredis").await;
+    proxy.set(Mode::Refuse);
+    let started = Instant::now();
+    let slug = publish(&app, &user, "Written without Redis").await;
+    let (cache, d) = dashboard(&app, &user).await;
+    assert_eq!(cache, "miss");
+    assert_eq!(d["content"]["totalPosts"], 1);
+    assert_eq!(
+        dashboard(&app, &user).await.0,
+        "miss",
+        "nothing can be cached"
+    );
+    assert_eq!(
+        session(
+            &app,
+            &user,
+            json!({ "contentType": "video", "durationMinutes": 5 })
+        )
+        .await
+        .status(),
+        201
+    );
+    let tags: Value = app.get("/api/tags").await.json().await.unwrap();
+    assert_eq!(tags["tags"], json!(["rust"]));
+    assert_eq!(
+        app.get(&format!("/api/articles/{slug}")).await.status(),
+        200
+    );
+    let login = app
+        .post(
+            "/api/users/login",
+            json!({ "user": { "email": user.email, "password": "password123" } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        login.status(),
+        200,
+        "rate limits let requests through without Redis"
+    );
+    crate::helpers::eventually(Duration::from_secs(2), "the post in search", || async {
+        let found: Value = app.get("/api/search?q=redis").await.json().await.unwrap();
+        (found["resultsCount"] == 1).then_some(())
+    })
+    .await;
+    println!(
+        "all endpoints answered without Redis in {:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
