@@ -274,3 +274,372 @@ async fn list_sessions(
         sessions_count: total,
     }))
 }
+
+// ---- Learning paths and skill assessments ----------------------------------------------
+
+use techhub_learning::paths::{
+    self, Assessment, LimitReached, Milestone, NewPath, Path as LearningPath, ASSESSMENT_TYPES,
+};
+
+pub fn paths_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_path, list_paths))
+        .routes(routes!(set_milestone))
+        .routes(routes!(create_assessment, list_assessments))
+}
+
+/// MySQL decides: the account must be active; returns the plan's entitlements.
+async fn entitlements(
+    state: &AppState,
+    user_id: u64,
+) -> Result<(techhub_core::plans::Plan, techhub_core::plans::Entitlements), ApiError> {
+    let mysql = &state.stores.mysql;
+    let (user, sub) = tokio::try_join!(
+        techhub_accounts::users::find(mysql, user_id),
+        techhub_accounts::billing::current(mysql, user_id)
+    )?;
+    if user.status != "active" {
+        return Err(ApiError::Forbidden(format!(
+            "your account is {}",
+            user.status
+        )));
+    }
+    Ok((sub.plan, sub.plan.entitlements()))
+}
+
+fn limit_reached(plan: techhub_core::plans::Plan, what: &str, l: LimitReached) -> ApiError {
+    ApiError::Forbidden(format!(
+        "the {} plan allows {} {what}; upgrade for more",
+        plan.as_str(),
+        l.limit
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewPathRequest {
+    path: NewPathBody,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewPathBody {
+    title: Option<String>,
+    description: Option<String>,
+    target_technologies: Option<Vec<String>>,
+    /// In order; `completed` defaults to false. At most 50.
+    milestones: Option<Vec<MilestoneBody>>,
+    /// `YYYY-MM-DD`.
+    #[schema(value_type = Option<String>, format = Date)]
+    target_completion_date: Option<chrono::NaiveDate>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema, Clone)]
+pub struct MilestoneBody {
+    title: String,
+    #[serde(default)]
+    completed: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PathBody {
+    id: String,
+    title: String,
+    description: Option<String>,
+    target_technologies: Vec<String>,
+    milestones: Vec<MilestoneBody>,
+    /// `active` or `completed` (all milestones done).
+    status: String,
+    /// Derived: completed milestones / all × 100.
+    completion_percentage: f64,
+    target_completion_date: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PathResponse {
+    path: PathBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PathsResponse {
+    paths: Vec<PathBody>,
+}
+
+fn path_body(p: LearningPath) -> PathBody {
+    PathBody {
+        id: p.id.to_string(),
+        title: p.title,
+        description: p.description,
+        target_technologies: p.target_technologies,
+        milestones: p
+            .milestones
+            .into_iter()
+            .map(|m| MilestoneBody {
+                title: m.title,
+                completed: m.completed,
+            })
+            .collect(),
+        status: p.status,
+        completion_percentage: p.completion,
+        target_completion_date: p.target_completion_date.map(|d| d.to_string()),
+        created_at: iso(p.created_at),
+        updated_at: iso(p.updated_at),
+    }
+}
+
+/// Create a learning path (the plan limits how many).
+#[utoipa::path(post, path = "/api/learning/paths", tag = "learning", request_body = NewPathRequest,
+    responses((status = 201, body = PathResponse), (status = 401), (status = 403, description = "Plan limit reached or account inactive"), (status = 422)),
+    security(("token" = [])))]
+async fn create_path(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(req): ApiJson<NewPathRequest>,
+) -> Result<(StatusCode, Json<PathResponse>), ApiError> {
+    let p = req.path;
+    let mut errors = Vec::new();
+    let title = p.title.as_deref().unwrap_or("").trim().to_string();
+    if title.is_empty() || title.chars().count() > 200 {
+        errors.push(FieldError::new("title", "must be 1 to 200 characters"));
+    }
+    if p.description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 2000)
+    {
+        errors.push(FieldError::new(
+            "description",
+            "is too long (maximum is 2000 characters)",
+        ));
+    }
+    let milestones: Vec<Milestone> = p
+        .milestones
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| Milestone {
+            title: m.title.trim().to_string(),
+            completed: m.completed,
+        })
+        .collect();
+    if milestones.len() > 50 {
+        errors.push(FieldError::new("milestones", "at most 50"));
+    }
+    if milestones
+        .iter()
+        .any(|m| m.title.is_empty() || m.title.chars().count() > 200)
+    {
+        errors.push(FieldError::new(
+            "milestones",
+            "each needs a title of 1 to 200 characters",
+        ));
+    }
+    let technologies: Vec<String> = p
+        .target_technologies
+        .unwrap_or_default()
+        .iter()
+        .map(|t| t.trim().to_lowercase())
+        .collect();
+    if technologies.len() > 20
+        || technologies
+            .iter()
+            .any(|t| t.is_empty() || t.chars().count() > 50)
+    {
+        errors.push(FieldError::new(
+            "targetTechnologies",
+            "at most 20, each 1 to 50 characters",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let (plan, allowed) = entitlements(&state, auth.id).await?;
+    let new = NewPath {
+        user_id: auth.id,
+        title,
+        description: p.description,
+        target_technologies: technologies,
+        milestones,
+        target_completion_date: p.target_completion_date,
+    };
+    let path = paths::create(&state.stores.postgres, &new, allowed.max_learning_paths)
+        .await?
+        .map_err(|l| limit_reached(plan, "learning paths", l))?;
+    cached::invalidate(&state, &[keys::dashboard(auth.id)]).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(PathResponse {
+            path: path_body(path),
+        }),
+    ))
+}
+
+/// The caller's learning paths, newest first.
+#[utoipa::path(get, path = "/api/learning/paths", tag = "learning",
+    responses((status = 200, body = PathsResponse), (status = 401)), security(("token" = [])))]
+async fn list_paths(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<Json<PathsResponse>, ApiError> {
+    let found = paths::list(&state.stores.postgres, auth.id).await?;
+    Ok(Json(PathsResponse {
+        paths: found.into_iter().map(path_body).collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MilestoneRequest {
+    milestone: MilestoneChange,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MilestoneChange {
+    completed: bool,
+}
+
+/// Mark a milestone (by position, from 0) done or not; completion follows.
+#[utoipa::path(put, path = "/api/learning/paths/{id}/milestones/{index}", tag = "learning", request_body = MilestoneRequest,
+    responses((status = 200, body = PathResponse), (status = 401), (status = 404)), security(("token" = [])))]
+async fn set_milestone(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    axum::extract::Path((id, index)): axum::extract::Path<(String, usize)>,
+    ApiJson(req): ApiJson<MilestoneRequest>,
+) -> Result<Json<PathResponse>, ApiError> {
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("path"))?;
+    let path = paths::set_milestone(
+        &state.stores.postgres,
+        auth.id,
+        id,
+        index,
+        req.milestone.completed,
+    )
+    .await?
+    .ok_or(ApiError::NotFound("path"))?;
+    cached::invalidate(&state, &[keys::dashboard(auth.id)]).await;
+    Ok(Json(PathResponse {
+        path: path_body(path),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewAssessmentRequest {
+    assessment: NewAssessmentBody,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewAssessmentBody {
+    skill_area: Option<String>,
+    /// 0 to 100.
+    score: Option<i32>,
+    /// quiz (default), project, peer_review or self.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssessmentBody {
+    id: String,
+    skill_area: String,
+    score: i32,
+    #[serde(rename = "type")]
+    kind: String,
+    taken_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssessmentResponse {
+    assessment: AssessmentBody,
+    /// The area's metrics after this score: latest, best, attempts, average.
+    #[schema(value_type = Object)]
+    skill: serde_json::Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AssessmentsResponse {
+    assessments: Vec<AssessmentBody>,
+}
+
+fn assessment_body(a: Assessment) -> AssessmentBody {
+    AssessmentBody {
+        id: a.id.to_string(),
+        skill_area: a.skill_area,
+        score: a.score,
+        kind: a.assessment_type,
+        taken_at: iso(a.taken_at),
+    }
+}
+
+/// Record a skill assessment (the plan limits how many a month).
+#[utoipa::path(post, path = "/api/assessments", tag = "learning", request_body = NewAssessmentRequest,
+    responses((status = 201, body = AssessmentResponse), (status = 401), (status = 403, description = "Monthly plan limit reached or account inactive"), (status = 422)),
+    security(("token" = [])))]
+async fn create_assessment(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(req): ApiJson<NewAssessmentRequest>,
+) -> Result<(StatusCode, Json<AssessmentResponse>), ApiError> {
+    let a = req.assessment;
+    let mut errors = Vec::new();
+    let area = a.skill_area.as_deref().unwrap_or("").trim().to_lowercase();
+    if area.is_empty() || area.chars().count() > 100 {
+        errors.push(FieldError::new("skillArea", "must be 1 to 100 characters"));
+    }
+    match a.score {
+        None => errors.push(FieldError::new("score", "can't be blank")),
+        Some(s) if !(0..=100).contains(&s) => {
+            errors.push(FieldError::new("score", "must be between 0 and 100"))
+        }
+        _ => {}
+    }
+    let kind = match one_of(
+        "type",
+        a.kind.as_deref().unwrap_or("quiz"),
+        &ASSESSMENT_TYPES,
+    ) {
+        Ok(k) => k,
+        Err(e) => {
+            errors.push(e);
+            String::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let (plan, allowed) = entitlements(&state, auth.id).await?;
+    let score = a.score.unwrap_or_default();
+    let (assessment, skill) = paths::assess(
+        &state.stores.postgres,
+        auth.id,
+        &area,
+        score,
+        &kind,
+        allowed.assessments_per_month,
+    )
+    .await?
+    .map_err(|l| limit_reached(plan, "skill assessments a month", l))?;
+    cached::invalidate(&state, &[keys::dashboard(auth.id)]).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(AssessmentResponse {
+            assessment: assessment_body(assessment),
+            skill,
+        }),
+    ))
+}
+
+/// The caller's assessments, newest first (up to 100).
+#[utoipa::path(get, path = "/api/assessments", tag = "learning",
+    responses((status = 200, body = AssessmentsResponse), (status = 401)), security(("token" = [])))]
+async fn list_assessments(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<Json<AssessmentsResponse>, ApiError> {
+    let found = paths::assessments(&state.stores.postgres, auth.id).await?;
+    Ok(Json(AssessmentsResponse {
+        assessments: found.into_iter().map(assessment_body).collect(),
+    }))
+}

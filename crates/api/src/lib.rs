@@ -140,6 +140,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(content::router())
         .merge(search::router())
         .merge(learning::router())
+        .merge(learning::paths_router())
         .merge(dashboard::router())
 }
 

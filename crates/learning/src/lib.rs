@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod analytics;
+pub mod paths;
 pub mod sessions;
 
 use std::time::Duration;

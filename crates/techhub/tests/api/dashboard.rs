@@ -375,3 +375,122 @@ async fn with_redis_down_every_endpoint_still_answers_correctly() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn paths_derive_completion_and_the_free_plan_limits_paths_and_assessments_with_403() {
+    let app = TestApp::spawn().await;
+    let user = app.register("planner").await;
+    let other = app.register("nosy").await;
+    let new_path = || {
+        json!({ "path": { "title": "Learn Rust", "targetTechnologies": ["Rust"],
+        "milestones": [{ "title": "The Book", "completed": true }, { "title": "Async" }, { "title": "A project" }] } })
+    };
+    // Five at once from a free user (1 path allowed): exactly one is created.
+    let responses = futures::future::join_all(
+        (0..5).map(|_| app.post("/api/learning/paths", new_path(), Some(&user.token))),
+    )
+    .await;
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [201, 403, 403, 403, 403]);
+    let refused = responses.into_iter().find(|r| r.status() == 403).unwrap();
+    let reason: Value = refused.json().await.unwrap();
+    assert_eq!(
+        reason["errors"]["permission"][0],
+        "the free plan allows 1 learning paths; upgrade for more"
+    );
+
+    let list: Value = app
+        .get_auth("/api/learning/paths", &user.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = &list["paths"][0];
+    assert_eq!(list["paths"].as_array().unwrap().len(), 1);
+    assert_eq!(path["completionPercentage"], 33.33);
+    assert_eq!(path["status"], "active");
+    assert_eq!(path["targetTechnologies"], json!(["rust"]));
+    let id = path["id"].as_str().unwrap();
+    let done = |i: usize, token: &str| {
+        let (app, token, url) = (
+            &app,
+            token.to_string(),
+            format!("/api/learning/paths/{id}/milestones/{i}"),
+        );
+        async move {
+            app.put(
+                &url,
+                json!({ "milestone": { "completed": true } }),
+                Some(&token),
+            )
+            .await
+        }
+    };
+    let r: Value = done(1, &user.token).await.json().await.unwrap();
+    assert_eq!(r["path"]["completionPercentage"], 66.67);
+    assert_eq!(done(1, &other.token).await.status(), 404, "not your path");
+    assert_eq!(
+        done(9, &user.token).await.status(),
+        404,
+        "no such milestone"
+    );
+    let r: Value = done(2, &user.token).await.json().await.unwrap();
+    assert_eq!(
+        (
+            r["path"]["completionPercentage"].as_f64(),
+            r["path"]["status"].as_str()
+        ),
+        (Some(100.0), Some("completed"))
+    );
+
+    // Assessments: 3 a month on the free plan; skill metrics follow.
+    let assess = |score: i64| {
+        app.post(
+            "/api/assessments",
+            json!({ "assessment": { "skillArea": "Rust", "score": score } }),
+            Some(&user.token),
+        )
+    };
+    let mut last = Value::Null;
+    for score in [60, 90, 70] {
+        let r = assess(score).await;
+        assert_eq!(r.status(), 201);
+        last = r.json().await.unwrap();
+    }
+    assert_eq!(
+        last["skill"],
+        json!({ "latest": 70, "best": 90, "attempts": 3, "average": 73.33 })
+    );
+    let fourth = assess(80).await;
+    assert_eq!(fourth.status(), 403);
+    let reason: Value = fourth.json().await.unwrap();
+    assert_eq!(
+        reason["errors"]["permission"][0],
+        "the free plan allows 3 skill assessments a month; upgrade for more"
+    );
+    for bad in [
+        json!({ "skillArea": "rust", "score": 101 }),
+        json!({ "skillArea": "", "score": 5 }),
+        json!({ "skillArea": "rust" }),
+        json!({ "skillArea": "rust", "score": 5, "type": "exam" }),
+    ] {
+        let r = app
+            .post(
+                "/api/assessments",
+                json!({ "assessment": bad }),
+                Some(&other.token),
+            )
+            .await;
+        assert_eq!(r.status(), 422, "{bad}");
+    }
+    let list: Value = app
+        .get_auth("/api/assessments", &user.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["assessments"].as_array().unwrap().len(), 3);
+    let (_, d) = dashboard(&app, &user).await;
+    assert_eq!(d["degraded"], json!([]));
+}
