@@ -289,8 +289,8 @@ async fn relay_killed_mid_batch_and_restarted_delivers_every_event_once() {
         .unwrap();
     assert_eq!(
         deliveries,
-        3 * USERS as i64,
-        "two projections and one mail per user"
+        4 * USERS as i64,
+        "per user: the two projections, the dashboard cache drop and one mail"
     );
 }
 
