@@ -720,6 +720,9 @@ async fn set_favorite(
     let post = posts::set_favorite(&state.stores.mongo, slug, auth.id, on)
         .await?
         .ok_or(ApiError::NotFound("article"))?;
+    if on {
+        state.wake.content_relay.notify_one();
+    }
     one_article(state, Some(auth.id), post).await
 }
 
@@ -834,7 +837,16 @@ async fn add_comment(
         MAX_COMMENT_CHARS,
     )?;
     let post = post_or_404(&state, &slug).await?;
-    let comment = comments::add(&state.stores.mongo, post.id, auth.id, &body).await?;
+    let comment = comments::add(
+        &state.stores.mongo,
+        post.id,
+        &post.slug,
+        post.author_id,
+        auth.id,
+        &body,
+    )
+    .await?;
+    state.wake.content_relay.notify_one();
     let comment = comments_for(&state, Some(auth.id), vec![comment])
         .await?
         .remove(0);

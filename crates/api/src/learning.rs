@@ -237,6 +237,9 @@ async fn record_session(
         ended_at,
     };
     let (session, after) = sessions::record(&state.stores.postgres, &new).await?;
+    if let Err(e) = techhub_learning::engagement::recompute(&state.stores.postgres, auth.id).await {
+        tracing::warn!(error = %e, "engagement score not recomputed now; the periodic job will");
+    }
     cached::invalidate(&state, &[keys::dashboard(auth.id)]).await;
     Ok((
         StatusCode::CREATED,

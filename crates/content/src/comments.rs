@@ -37,6 +37,8 @@ impl Comment {
 pub async fn add(
     mongo: &Mongo,
     post_id: ObjectId,
+    post_slug: &str,
+    post_author: u64,
     author_id: u64,
     body: &str,
 ) -> Result<Comment, MongoError> {
@@ -49,11 +51,24 @@ pub async fn add(
         .inserted_id
         .as_object_id()
         .ok_or_else(|| MongoError::Corrupt("comment id is not an ObjectId".into()))?;
+    // The counter and the comment's event move together, in one update of the post.
     let posts = mongo.db().collection::<Document>(POSTS);
+    let event = techhub_core::events::Event::new(
+        techhub_core::events::EventPayload::CommentCreated(techhub_core::events::Reaction {
+            post_id: post_id.to_hex(),
+            slug: post_slug.to_string(),
+            author_id: post_author,
+            actor_id: author_id,
+        }),
+    );
     mongo
         .timed(posts.update_one(
             doc! { "_id": post_id },
-            doc! { "$inc": { "engagement.comments": 1_i64 } },
+            doc! {
+                "$inc": { "engagement.comments": 1_i64 },
+                "$push": { "pendingEvents": crate::posts::event_bson(&event) },
+                "$set": { "eventsDueAt": now },
+            },
         ))
         .await?;
     Ok(Comment {

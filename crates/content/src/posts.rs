@@ -15,7 +15,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use mongodb::options::FindOptions;
 use rand::Rng;
-use techhub_core::events::{Event, EventPayload, PostSnapshot};
+use techhub_core::events::{Event, EventPayload, PostSnapshot, Reaction};
 
 use crate::schema::{COMMENTS, POSTS};
 use crate::{Mongo, MongoError};
@@ -171,7 +171,7 @@ pub const STATUSES: [&str; 3] = ["draft", "published", "archived"];
 pub const DELETED: &str = "deleted";
 
 /// How a pending event is stored inside the post document.
-fn event_bson(event: &Event) -> Bson {
+pub(crate) fn event_bson(event: &Event) -> Bson {
     let json = serde_json::to_value(event).expect("events serialize");
     mongodb::bson::to_bson(&json).expect("JSON converts to BSON")
 }
@@ -530,9 +530,23 @@ pub async fn set_favorite(
     let posts = mongo.db().collection::<Document>(POSTS);
     let uid = user_id as i64;
     let (filter, update) = if favorite {
+        // The like is an event for its author's activity, carried in the same update.
+        let Some(post) = by_slug(mongo, slug).await? else {
+            return Ok(None);
+        };
+        let event = Event::new(EventPayload::PostLiked(Reaction {
+            post_id: post.id.to_hex(),
+            slug: post.slug.clone(),
+            author_id: post.author_id,
+            actor_id: user_id,
+        }));
         (
-            doc! { "slug": slug, "status": { "$ne": DELETED }, "favoritedBy": { "$ne": uid } },
-            doc! { "$push": { "favoritedBy": uid }, "$inc": { "engagement.likes": 1_i64 } },
+            doc! { "_id": post.id, "status": { "$ne": DELETED }, "favoritedBy": { "$ne": uid } },
+            doc! {
+                "$push": { "favoritedBy": uid, "pendingEvents": event_bson(&event) },
+                "$inc": { "engagement.likes": 1_i64 },
+                "$set": { "eventsDueAt": DateTime::now() },
+            },
         )
     } else {
         (

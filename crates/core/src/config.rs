@@ -180,6 +180,10 @@ pub struct Config {
     #[arg(long, env = "TECHHUB_SEARCH_POLL_MS", default_value_t = 500)]
     pub search_poll_ms: u64,
 
+    /// How often `serve` recomputes engagement scores (they decay with time), in seconds (0: never).
+    #[arg(long, env = "TECHHUB_ENGAGEMENT_INTERVAL_SECS", default_value_t = 3600)]
+    pub engagement_interval_secs: u64,
+
     /// Login attempts allowed per account (email) per window: `<count>/<seconds>`, or `off`.
     #[arg(long, env = "TECHHUB_RATE_LOGIN_ACCOUNT", default_value = "10/300")]
     pub rate_login_account: RateLimit,
@@ -325,6 +329,7 @@ impl std::fmt::Debug for Config {
             .field("renewal_interval_secs", &self.renewal_interval_secs)
             .field("view_flush_secs", &self.view_flush_secs)
             .field("search_poll_ms", &self.search_poll_ms)
+            .field("engagement_interval_secs", &self.engagement_interval_secs)
             .field("rate_login_account", &self.rate_login_account)
             .field("rate_login_ip", &self.rate_login_ip)
             .field("rate_register_ip", &self.rate_register_ip)

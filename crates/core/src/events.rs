@@ -52,6 +52,12 @@ pub enum EventPayload {
     /// A post was deleted by its author.
     #[serde(rename = "post.deleted")]
     PostDeleted(PostSnapshot),
+    /// Someone favorited a post (a like received by its author).
+    #[serde(rename = "post.liked")]
+    PostLiked(Reaction),
+    /// Someone commented on a post.
+    #[serde(rename = "comment.created")]
+    CommentCreated(Reaction),
 }
 
 impl EventPayload {
@@ -66,6 +72,8 @@ impl EventPayload {
             EventPayload::PostUpdated(_) => "post.updated",
             EventPayload::PostPublished(_) => "post.published",
             EventPayload::PostDeleted(_) => "post.deleted",
+            EventPayload::PostLiked(_) => "post.liked",
+            EventPayload::CommentCreated(_) => "comment.created",
         }
     }
 
@@ -81,6 +89,23 @@ impl EventPayload {
             | EventPayload::PostUpdated(p)
             | EventPayload::PostPublished(p)
             | EventPayload::PostDeleted(p) => ("post", p.post_id.clone()),
+            EventPayload::PostLiked(r) | EventPayload::CommentCreated(r) => {
+                ("post", r.post_id.clone())
+            }
+        }
+    }
+
+    /// Whose activity the event is, and about what: the author for post changes and likes
+    /// received, the commenter for comments.
+    pub fn activity(&self) -> Option<(u64, &str)> {
+        match self {
+            EventPayload::PostCreated(p)
+            | EventPayload::PostUpdated(p)
+            | EventPayload::PostPublished(p)
+            | EventPayload::PostDeleted(p) => Some((p.author_id, &p.post_id)),
+            EventPayload::PostLiked(r) => Some((r.author_id, &r.post_id)),
+            EventPayload::CommentCreated(r) => Some((r.actor_id, &r.post_id)),
+            _ => None,
         }
     }
 
@@ -167,6 +192,15 @@ pub struct PostSnapshot {
     pub tags: Vec<String>,
     pub status: String,
     pub version: i64,
+}
+
+/// A reaction to a post: who (`actor_id`) did something to whose (`author_id`) post.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub post_id: String,
+    pub slug: String,
+    pub author_id: u64,
+    pub actor_id: u64,
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod analytics;
+pub mod engagement;
 pub mod paths;
 pub mod sessions;
 

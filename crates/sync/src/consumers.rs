@@ -89,7 +89,8 @@ impl Consumer for Mailer {
     }
 }
 
-/// `post.*` → the author's PostgreSQL activity log (and its per-kind counters).
+/// Post events, likes and comments → the PostgreSQL activity log of whose activity it is (the
+/// author; the commenter for comments), its per-kind counters, and that user's engagement score.
 pub struct ActivityLog(pub Postgres);
 
 impl Consumer for ActivityLog {
@@ -98,28 +99,36 @@ impl Consumer for ActivityLog {
     }
 
     fn wants(&self, payload: &EventPayload) -> bool {
-        payload.post_snapshot().is_some()
+        payload.activity().is_some()
     }
 
     fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            if let Some(post) = event.payload.post_snapshot() {
-                let activity = techhub_learning::activity::Activity {
-                    event_id: event.id,
-                    user_id: post.author_id,
-                    kind: event.payload.event_type(),
-                    subject_id: &post.post_id,
-                    details: serde_json::json!({
-                        "slug": post.slug,
-                        "title": post.title,
-                        "tags": post.tags,
-                        "status": post.status,
-                        "version": post.version,
-                    }),
-                    occurred_at: event.occurred_at,
-                };
-                techhub_learning::activity::record(&self.0, &activity).await?;
-            }
+            let Some((user_id, subject)) = event.payload.activity() else {
+                return Ok(());
+            };
+            let details = match &event.payload {
+                EventPayload::PostLiked(r) | EventPayload::CommentCreated(r) => serde_json::json!({
+                    "slug": r.slug, "authorId": r.author_id, "actorId": r.actor_id,
+                }),
+                other => {
+                    let post = other.post_snapshot().expect("post events carry a snapshot");
+                    serde_json::json!({
+                        "slug": post.slug, "title": post.title, "tags": post.tags,
+                        "status": post.status, "version": post.version,
+                    })
+                }
+            };
+            let activity = techhub_learning::activity::Activity {
+                event_id: event.id,
+                user_id,
+                kind: event.payload.event_type(),
+                subject_id: subject,
+                details,
+                occurred_at: event.occurred_at,
+            };
+            techhub_learning::activity::record(&self.0, &activity).await?;
+            techhub_learning::engagement::recompute(&self.0, user_id).await?;
             Ok(())
         })
     }
@@ -137,6 +146,9 @@ impl CacheInvalidation {
             return vec![keys::TAGS.to_string(), keys::dashboard(post.author_id)];
         }
         match payload {
+            EventPayload::PostLiked(r) | EventPayload::CommentCreated(r) => {
+                vec![keys::dashboard(r.author_id)]
+            }
             EventPayload::UserRegistered(u) | EventPayload::UserUpdated(u) => {
                 vec![keys::dashboard(u.user_id)]
             }

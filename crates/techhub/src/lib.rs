@@ -130,6 +130,24 @@ impl Application {
                 }
             });
         }
+        if config.engagement_interval_secs > 0 {
+            let pg = stores.postgres.clone();
+            let every = std::time::Duration::from_secs(config.engagement_interval_secs);
+            let stop = stopped(stop_rx.clone());
+            workers.spawn(async move {
+                tokio::pin!(stop);
+                loop {
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                    match techhub_learning::engagement::recompute_all(&pg).await {
+                        Ok(n) => tracing::debug!(users = n, "engagement scores recomputed"),
+                        Err(e) => tracing::warn!(error = %e, "engagement scores not recomputed; the next run retries"),
+                    }
+                }
+            });
+        }
         if config.view_flush_secs > 0 {
             let stores = stores.clone();
             let every = std::time::Duration::from_secs(config.view_flush_secs);

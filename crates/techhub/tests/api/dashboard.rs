@@ -494,3 +494,91 @@ async fn paths_derive_completion_and_the_free_plan_limits_paths_and_assessments_
     let (_, d) = dashboard(&app, &user).await;
     assert_eq!(d["degraded"], json!([]));
 }
+
+#[tokio::test]
+async fn likes_and_comments_reach_the_activity_log_and_move_engagement_scores_by_the_formula() {
+    let app = TestApp::spawn().await;
+    let author = app.register("author").await;
+    let fan = app.register("fan").await;
+    let slug = publish(&app, &author, "Liked post").await;
+    assert_eq!(
+        app.post(
+            &format!("/api/articles/{slug}/favorite"),
+            json!({}),
+            Some(&fan.token)
+        )
+        .await
+        .status(),
+        200
+    );
+    // A second favorite by the same user is no new like.
+    assert_eq!(
+        app.post(
+            &format!("/api/articles/{slug}/favorite"),
+            json!({}),
+            Some(&fan.token)
+        )
+        .await
+        .status(),
+        200
+    );
+    let comment = app
+        .post(
+            &format!("/api/articles/{slug}/comments"),
+            json!({ "comment": { "body": "Nice" } }),
+            Some(&fan.token),
+        )
+        .await;
+    assert_eq!(comment.status(), 200);
+
+    let pg_url = app.dbs.config.postgres_url.clone();
+    let score = |user: u64| {
+        let pg_url = pg_url.clone();
+        async move {
+            use sqlx::Connection;
+            let mut pg = sqlx::PgConnection::connect(&pg_url).await.unwrap();
+            let row: Option<(f64, Value)> = sqlx::query_as(
+                "SELECT engagement_score::float8, activity_summary FROM user_analytics WHERE user_id = $1",
+            )
+            .bind(user as i64)
+            .fetch_optional(&mut pg)
+            .await
+            .unwrap();
+            row
+        }
+    };
+    // Author: one post published (10) + one like received (1) = raw 11 → 100 × (1 − e^−0.11) = 10.42.
+    let (author_score, author_summary) =
+        crate::helpers::eventually(Duration::from_secs(2), "the author's score", || async {
+            score(author.id)
+                .await
+                .filter(|(s, _)| (*s - 10.42).abs() < 0.005)
+        })
+        .await;
+    assert_eq!(author_summary["post.created"], 1);
+    assert_eq!(author_summary["post.liked"], 1);
+    // Fan: one comment written (3) → 100 × (1 − e^−0.03) = 2.96.
+    let (fan_score, fan_summary) =
+        crate::helpers::eventually(Duration::from_secs(2), "the fan's score", || async {
+            score(fan.id)
+                .await
+                .filter(|(s, _)| (*s - 2.96).abs() < 0.005)
+        })
+        .await;
+    assert_eq!(fan_summary["comment.created"], 1);
+    println!("engagement: author {author_score}, fan {fan_score}");
+    // A session moves the score at once: + 30 minutes × 0.2 = 6, and a one-day streak (2):
+    // raw 11 → 10.42.
+    assert_eq!(
+        session(
+            &app,
+            &fan,
+            json!({ "contentType": "video", "durationMinutes": 30, "completion": 50 })
+        )
+        .await
+        .status(),
+        201
+    );
+    let (s, _) = score(fan.id).await.unwrap();
+    assert!((s - 10.42).abs() < 0.005, "{s}");
+}
