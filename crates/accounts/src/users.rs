@@ -375,3 +375,16 @@ pub async fn find_many(db: &MySql, ids: &[u64]) -> Result<Vec<User>, AccountsErr
     let rows = db.timed(query.fetch_all(db.pool())).await?;
     Ok(rows.iter().map(User::from_row).collect())
 }
+
+/// Makes `username` an admin (or a plain user again). Returns false for an unknown username.
+pub async fn set_admin(db: &MySql, username: &str, admin: bool) -> Result<bool, AccountsError> {
+    let done = db
+        .timed(
+            sqlx::query("UPDATE users SET role = ? WHERE username = ?")
+                .bind(if admin { "admin" } else { "user" })
+                .bind(username.trim())
+                .execute(db.pool()),
+        )
+        .await?;
+    Ok(done.rows_affected() == 1 || find_by_username(db, username).await?.is_some())
+}

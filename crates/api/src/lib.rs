@@ -3,6 +3,7 @@
 //! module registers its handlers through `utoipa-axum`, so the OpenAPI document ([`openapi`])
 //! is generated from the same routes the server answers: a route cannot go undocumented.
 
+pub mod analytics;
 pub mod auth;
 pub mod billing;
 pub mod cached;
@@ -109,6 +110,8 @@ impl AppState {
         (name = "search", description = "Ranked full-text search over published posts"),
         (name = "learning", description = "Learning sessions, points, streaks and progress"),
         (name = "dashboard", description = "The personal dashboard across the three databases"),
+        (name = "analytics", description = "Learning insights and article analytics"),
+        (name = "admin", description = "Reports for administrators (MySQL role admin)"),
     ),
     modifiers(&TokenAuth)
 )]
@@ -142,6 +145,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(learning::router())
         .merge(learning::paths_router())
         .merge(dashboard::router())
+        .merge(analytics::router())
 }
 
 /// The OpenAPI document of [`router`], as served at `/api/openapi.json`.

@@ -12,13 +12,32 @@ fn view_key(id: &str) -> String {
     format!("views:{id}")
 }
 
+fn daily_key(id: &str) -> String {
+    format!("views:daily:{id}")
+}
+
 impl Redis {
+    /// Views of `post_id` per UTC day (`YYYY-MM-DD` → count), as counted by [`Redis::count_view`].
+    pub async fn daily_views(
+        &self,
+        post_id: &str,
+    ) -> Result<std::collections::HashMap<String, i64>, RedisError> {
+        let mut conn = self.conn();
+        self.timed(conn.hgetall(self.key(&daily_key(post_id))))
+            .await
+    }
+
     /// Counts one view of `post_id`.
     pub async fn count_view(&self, post_id: &str) -> Result<(), RedisError> {
         let mut conn = self.conn();
         let mut pipe = redis::pipe();
         pipe.incr(self.key(&view_key(post_id)), 1).ignore();
         pipe.sadd(self.key(DIRTY), post_id).ignore();
+        // Views per UTC day, for the author's article analytics; kept 100 days.
+        let daily = self.key(&daily_key(post_id));
+        let today = chrono::Utc::now().date_naive().to_string();
+        pipe.hincr(&daily, today, 1).ignore();
+        pipe.expire(&daily, 100 * 86_400).ignore();
         self.timed(pipe.query_async::<()>(&mut conn)).await
     }
 

@@ -6,6 +6,7 @@ pub mod activity;
 pub mod analytics;
 pub mod engagement;
 pub mod paths;
+pub mod reports;
 pub mod sessions;
 
 use std::time::Duration;

@@ -111,6 +111,19 @@ pub async fn relay(
     Ok(())
 }
 
+/// Grants or revokes the admin role.
+pub async fn admin(config: &Config, username: &str, grant: bool) -> anyhow::Result<String> {
+    let stores = Stores::connect(config).await?;
+    let found = techhub_accounts::users::set_admin(&stores.mysql, username, grant).await;
+    stores.close().await;
+    anyhow::ensure!(found?, "no user named {username:?}");
+    Ok(if grant {
+        format!("{username} is now an admin")
+    } else {
+        format!("{username} is no longer an admin")
+    })
+}
+
 /// Rebuilds this machine's search index (`TECHHUB_DATA_DIR/search`) from the published posts
 /// in MongoDB, drawing a progress bar on standard error. A server using the same folder must
 /// be stopped first (the index allows one writer); it catches up on anything newer when it

@@ -32,6 +32,12 @@ enum Command {
     Demo,
     /// Print the OpenAPI document of the HTTP API (the one served at /api/openapi.json).
     Openapi,
+    /// Grant (or with --revoke, take back) the admin role, which opens /api/admin/reports.
+    Admin {
+        username: String,
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Rebuild this machine's search index from MongoDB (stop the server using it first).
     Reindex,
     /// Run the outbox and content relays on their own (serve runs them too unless TECHHUB_RELAY=false).
@@ -82,6 +88,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Relay { replay: None } => {
             commands::relay(&cli.config, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin { username, revoke } => {
+            println!(
+                "{}",
+                commands::admin(&cli.config, &username, !revoke).await?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Reindex => {

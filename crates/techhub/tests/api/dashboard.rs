@@ -582,3 +582,191 @@ async fn likes_and_comments_reach_the_activity_log_and_move_engagement_scores_by
     let (s, _) = score(fan.id).await.unwrap();
     assert!((s - 10.42).abs() < 0.005, "{s}");
 }
+
+#[tokio::test]
+async fn insights_article_analytics_for_the_author_only_and_admin_reports_for_admins_only() {
+    let app = TestApp::spawn().await;
+    let author = app.register("analyst").await;
+    let reader = app.register("reader").await;
+    let slug = publish(&app, &author, "Measured post").await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.get(&format!("/api/articles/{slug}")).await.status(),
+            200
+        );
+    }
+    assert_eq!(
+        app.post(
+            &format!("/api/articles/{slug}/favorite"),
+            json!({}),
+            Some(&reader.token)
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        app.post(
+            &format!("/api/articles/{slug}/comments"),
+            json!({ "comment": { "body": "Hi" } }),
+            Some(&reader.token)
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(session(&app, &author, json!({ "contentType": "tutorial", "technologies": ["rust"], "durationMinutes": 30, "rating": 4 })).await.status(), 201);
+    assert_eq!(
+        session(
+            &app,
+            &reader,
+            json!({ "contentType": "video", "technologies": ["rust", "go"], "durationMinutes": 10 })
+        )
+        .await
+        .status(),
+        201
+    );
+
+    let insights: Value = app
+        .get_auth("/api/analytics/insights?weeks=4", &author.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(insights["insights"]["sessions_30d"], 1);
+    assert_eq!(insights["insights"]["minutes_30d"], 30);
+    assert_eq!(insights["insights"]["top_technologies"], json!(["rust"]));
+    let weeks = insights["weeklyTrends"].as_array().unwrap();
+    assert_eq!(weeks.len(), 4);
+    assert_eq!(weeks[3]["sessions"], 1, "this week");
+    assert_eq!(weeks[3]["minutes"], 30);
+    assert_eq!(weeks[0]["sessions"], 0);
+    let clipped: Value = app
+        .get_auth("/api/analytics/insights?weeks=52", &author.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        clipped["weeks"], 4,
+        "the free plan keeps 30 days of analytics"
+    );
+    assert_eq!(
+        app.get_auth("/api/analytics/insights?weeks=0", &author.token)
+            .await
+            .status(),
+        422
+    );
+
+    let url = format!("/api/analytics/articles/{slug}?days=7");
+    let stats: Value = crate::helpers::eventually(
+        Duration::from_secs(2),
+        "the like and comment in the activity log",
+        || async {
+            let s: Value = app
+                .get_auth(&url, &author.token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            let today = s["daily"].as_array().unwrap().last().cloned().unwrap();
+            (today["likes"] == 1 && today["comments"] == 1).then_some(s)
+        },
+    )
+    .await;
+    assert_eq!(stats["daily"].as_array().unwrap().len(), 7);
+    let today = stats["daily"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(today["views"], 3);
+    assert_eq!(stats["totals"]["likes"], 1);
+    assert_eq!(stats["totals"]["comments"], 1);
+    assert_eq!(
+        app.get_auth(&url, &reader.token).await.status(),
+        403,
+        "not the author"
+    );
+    assert_eq!(
+        app.get_auth("/api/analytics/articles/nope", &author.token)
+            .await
+            .status(),
+        404
+    );
+
+    // Admin reports: 403 until the role is granted in MySQL (by `techhub admin`).
+    for path in [
+        "/api/admin/reports/active-users",
+        "/api/admin/reports/top-technologies",
+        "/api/admin/reports/engagement",
+    ] {
+        assert_eq!(
+            app.get_auth(path, &author.token).await.status(),
+            403,
+            "{path}"
+        );
+    }
+    let granted = std::process::Command::new(env!("CARGO_BIN_EXE_techhub"))
+        .args(["admin", "analyst"])
+        .envs(app.dbs.env())
+        .output()
+        .unwrap();
+    assert!(
+        granted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&granted.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&granted.stdout).trim(),
+        "analyst is now an admin"
+    );
+    let active: Value = app
+        .get_auth(
+            "/api/admin/reports/active-users?period=day&count=3",
+            &author.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let days = active["activeUsers"].as_array().unwrap();
+    assert_eq!(days.len(), 3);
+    assert_eq!(
+        days[2]["activeUsers"], 2,
+        "author and reader were active today"
+    );
+    let top: Value = app
+        .get_auth("/api/admin/reports/top-technologies", &author.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(top["technologies"][0]["technology"], "rust");
+    assert_eq!(top["technologies"][0]["sessions"], 2);
+    assert_eq!(top["technologies"][0]["learners"], 2);
+    assert_eq!(top["technologies"][1]["technology"], "go");
+    let bands: Value = app
+        .get_auth("/api/admin/reports/engagement", &author.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let bands = bands["distribution"].as_array().unwrap();
+    assert_eq!(bands.len(), 10);
+    assert_eq!(
+        bands
+            .iter()
+            .map(|b| b["users"].as_i64().unwrap())
+            .sum::<i64>(),
+        2
+    );
+    assert_eq!(
+        app.get_auth("/api/admin/reports/active-users?period=year", &author.token)
+            .await
+            .status(),
+        422
+    );
+    assert_eq!(
+        app.get_auth("/api/admin/reports/engagement", &reader.token)
+            .await
+            .status(),
+        403
+    );
+}
