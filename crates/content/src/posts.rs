@@ -600,18 +600,15 @@ pub async fn by_ids(mongo: &Mongo, ids: &[ObjectId]) -> Result<Vec<Post>, MongoE
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let posts = mongo.db().collection::<Document>(POSTS);
-    let docs: Vec<Document> = mongo
-        .timed(async {
-            posts
-                .find(doc! { "_id": { "$in": ids }, "status": "published" })
-                .projection(doc! { "body": 0, "favoritedBy": 0, "pendingEvents": 0 })
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
-    let mut found = to_posts(docs)?;
+    let options = FindOptions::builder()
+        .projection(doc! { "body": 0, "favoritedBy": 0, "pendingEvents": 0 })
+        .build();
+    let mut found = find_posts(
+        mongo,
+        doc! { "_id": { "$in": ids }, "status": "published" },
+        options,
+    )
+    .await?;
     found.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
     Ok(found)
 }
@@ -872,12 +869,24 @@ pub async fn full_by_ids(mongo: &Mongo, ids: &[ObjectId]) -> Result<Vec<Post>, M
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let options = FindOptions::builder()
+        .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
+        .build();
+    find_posts(mongo, doc! { "_id": { "$in": ids } }, options).await
+}
+
+/// Posts matching `filter`, read with `options` (projection, sort, limit).
+async fn find_posts(
+    mongo: &Mongo,
+    filter: Document,
+    options: FindOptions,
+) -> Result<Vec<Post>, MongoError> {
     let posts = mongo.db().collection::<Document>(POSTS);
     let docs: Vec<Document> = mongo
         .timed(async {
             posts
-                .find(doc! { "_id": { "$in": ids } })
-                .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
+                .find(filter)
+                .with_options(options)
                 .await?
                 .try_collect()
                 .await
@@ -893,24 +902,16 @@ pub async fn published_after(
     after: Option<ObjectId>,
     limit: i64,
 ) -> Result<Vec<Post>, MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
     let mut filter = doc! { "status": "published" };
     if let Some(after) = after {
         filter.insert("_id", doc! { "$gt": after });
     }
-    let docs: Vec<Document> = mongo
-        .timed(async {
-            posts
-                .find(filter)
-                .sort(doc! { "_id": 1 })
-                .limit(limit)
-                .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
-    to_posts(docs)
+    let options = FindOptions::builder()
+        .sort(doc! { "_id": 1 })
+        .limit(limit)
+        .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
+        .build();
+    find_posts(mongo, filter, options).await
 }
 
 /// How many posts are published.
