@@ -45,15 +45,31 @@ pub async fn serve<F, Fut>(
     state: &AppState,
     key: &str,
     ttl: Duration,
-    load: F,
+    load_it: F,
 ) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Loaded, ApiError>>,
+{
+    let (json, hit) = load(state, key, ttl, load_it).await?;
+    Ok(respond(json, if hit { "hit" } else { "miss" }))
+}
+
+/// The JSON under `key` and whether it came from the cache: from Redis, or loaded once for all
+/// concurrent callers (and cached for `ttl` when the loader says it may be).
+pub async fn load<F, Fut>(
+    state: &AppState,
+    key: &str,
+    ttl: Duration,
+    load: F,
+) -> Result<(String, bool), ApiError>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Loaded, ApiError>>,
 {
     let redis = &state.stores.redis;
     if let Ok(Some(json)) = redis.cached(key).await {
-        return Ok(respond(json, "hit"));
+        return Ok((json, true));
     }
     let flights = &state.flights;
     let cell: Shared = flights
@@ -93,7 +109,7 @@ where
         }
     }
     match outcome {
-        Ok(loaded) => Ok(respond(loaded.json, "miss")),
+        Ok(loaded) => Ok((loaded.json, false)),
         Err(e) => Err(ApiError::Unavailable(e)),
     }
 }

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::Json;
 use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
@@ -611,7 +612,7 @@ async fn create_article(
         difficulty: difficulty.flatten(),
     };
     let post = posts::create(&state.stores.mongo, new).await?;
-    content_changed(&state, auth.id).await;
+    content_changed(&state, auth.id, &post.slug).await;
     Ok((
         StatusCode::CREATED,
         one_article(&state, Some(auth.id), post).await?,
@@ -625,8 +626,20 @@ async fn get_article(
     State(state): State<AppState>,
     viewer: MaybeAuthUser,
     Path(slug): Path<String>,
-) -> Result<Json<ArticleResponse>, ApiError> {
-    let post = post_or_404(&state, &slug).await?;
+) -> Result<axum::response::Response, ApiError> {
+    // Published posts come from the Redis cache (single flight on a miss); drafts are never
+    // cached. Viewer flags and the author's profile are read per request.
+    let key = keys::article(&slug);
+    let (json, hit) = crate::cached::load(&state, &key, ARTICLE_TTL, || async {
+        let post = posts::by_slug(&state.stores.mongo, &slug).await?;
+        let cacheable = post.as_ref().is_some_and(|p| p.status == "published");
+        let json = serde_json::to_string(&post).map_err(|e| ApiError::Internal(e.into()))?;
+        Ok(crate::cached::Loaded { json, cacheable })
+    })
+    .await?;
+    let post: Option<Post> =
+        serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.into()))?;
+    let post = post.ok_or(ApiError::NotFound("article"))?;
     if post.status != "published" && viewer.0.as_ref().map(|v| v.id) != Some(post.author_id) {
         return Err(ApiError::NotFound("article"));
     }
@@ -636,8 +649,19 @@ async fn get_article(
             tracing::debug!(error = %e, "view not counted");
         }
     }
-    one_article(&state, viewer.0.map(|v| v.id), post).await
+    let mut response = one_article(&state, viewer.0.map(|v| v.id), post)
+        .await?
+        .into_response();
+    response.headers_mut().insert(
+        "x-cache",
+        axum::http::HeaderValue::from_static(if hit { "hit" } else { "miss" }),
+    );
+    Ok(response)
 }
+
+/// How long a published post stays cached. Edits, deletions, favorites, comments and
+/// bookmarks drop it at once; view counts in a cached copy may lag by up to this.
+const ARTICLE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Change an article (its author only).
 #[utoipa::path(put, path = "/api/articles/{slug}", tag = "articles", request_body = UpdateArticleRequest,
@@ -692,7 +716,7 @@ async fn update_article(
     let post = posts::update(&state.stores.mongo, &slug, auth.id, changes)
         .await?
         .map_err(|r| refused(r, "article"))?;
-    content_changed(&state, auth.id).await;
+    content_changed(&state, auth.id, &post.slug).await;
     one_article(&state, Some(auth.id), post).await
 }
 
@@ -707,7 +731,7 @@ async fn delete_article(
     posts::delete(&state.stores.mongo, &slug, auth.id)
         .await?
         .map_err(|r| refused(r, "article"))?;
-    content_changed(&state, auth.id).await;
+    content_changed(&state, auth.id, &slug).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -723,6 +747,7 @@ async fn set_favorite(
     if on {
         state.wake.content_relay.notify_one();
     }
+    crate::cached::invalidate(state, &[keys::article(slug)]).await;
     one_article(state, Some(auth.id), post).await
 }
 
@@ -847,6 +872,7 @@ async fn add_comment(
     )
     .await?;
     state.wake.content_relay.notify_one();
+    crate::cached::invalidate(&state, &[keys::article(&post.slug)]).await;
     let comment = comments_for(&state, Some(auth.id), vec![comment])
         .await?
         .remove(0);
@@ -866,6 +892,7 @@ async fn delete_comment(
     comments::delete(&state.stores.mongo, post.id, id, auth.id)
         .await?
         .map_err(|r| refused(r, "comment"))?;
+    crate::cached::invalidate(&state, &[keys::article(&slug)]).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -899,9 +926,17 @@ async fn list_tags(State(state): State<AppState>) -> Result<Json<TagsResponse>, 
 /// After a post was written: wake this server's content relay and search indexer, and drop
 /// the cache entries the change affects at once (the relay drops them again from the post's
 /// event, which covers a crash right here).
-async fn content_changed(state: &AppState, author: u64) {
+async fn content_changed(state: &AppState, author: u64, slug: &str) {
     state.wake.content_changed();
-    crate::cached::invalidate(state, &[keys::TAGS.to_string(), keys::dashboard(author)]).await;
+    crate::cached::invalidate(
+        state,
+        &[
+            keys::TAGS.to_string(),
+            keys::dashboard(author),
+            keys::article(slug),
+        ],
+    )
+    .await;
 }
 
 /// MySQL decides whether the author may write: the account must be active, and a new draft
@@ -961,7 +996,6 @@ async fn set_bookmark(
     }
     let me = users::find(&state.stores.mysql, auth.id).await?;
     if profiles::set_bookmark(&state.stores.mongo, me.id, &me.username, post.id, on).await? {
-        crate::cached::invalidate(state, &[keys::dashboard(me.id)]).await;
         let delta = if on { 1 } else { -1 };
         posts::add_to_counter(
             &state.stores.mongo,
@@ -970,6 +1004,7 @@ async fn set_bookmark(
             delta,
         )
         .await?;
+        crate::cached::invalidate(state, &[keys::dashboard(me.id), keys::article(slug)]).await;
     }
     one_article(state, Some(auth.id), post_or_404(state, slug).await?).await
 }

@@ -13,6 +13,11 @@ pub mod keys {
     /// `GET /api/tags`: tags of published posts, most used first.
     pub const TAGS: &str = "cache:tags";
 
+    /// A published post by slug (the viewer-independent part of `GET /api/articles/{slug}`).
+    pub fn article(slug: &str) -> String {
+        format!("cache:article:{slug}")
+    }
+
     /// `GET /api/dashboard` of one user.
     pub fn dashboard(user_id: u64) -> String {
         format!("cache:dashboard:{user_id}")

@@ -20,8 +20,9 @@ use techhub_core::events::{Event, EventPayload, PostSnapshot, Reaction};
 use crate::schema::{COMMENTS, POSTS};
 use crate::{Mongo, MongoError};
 
-/// A post as the API needs it (without `favoritedBy`, which can be long).
-#[derive(Clone, Debug, PartialEq)]
+/// A post as the API needs it (without `favoritedBy`, which can be long). Serializable, so a
+/// published post can be cached.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Post {
     pub id: ObjectId,
     pub slug: String,
@@ -43,14 +44,14 @@ pub struct Post {
     pub updated_at: DateTime,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Seo {
     pub title: String,
     pub description: String,
     pub keywords: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Engagement {
     pub views: i64,
     pub likes: i64,
@@ -620,22 +621,27 @@ pub enum Counter {
     Bookmarks,
 }
 
-/// Moves one of the post's `engagement` counters by `delta`.
+/// Moves one of the post's `engagement` counters by `delta`. Returns the post's slug (for
+/// cache invalidation), `None` when there is no such post.
 pub async fn add_to_counter(
     mongo: &Mongo,
     post_id: ObjectId,
     counter: Counter,
     delta: i64,
-) -> Result<(), MongoError> {
+) -> Result<Option<String>, MongoError> {
     let field = match counter {
         Counter::Views => "engagement.views",
         Counter::Bookmarks => "engagement.bookmarks",
     };
     let posts = mongo.db().collection::<Document>(POSTS);
-    mongo
-        .timed(posts.update_one(doc! { "_id": post_id }, doc! { "$inc": { field: delta } }))
+    let found = mongo
+        .timed(
+            posts
+                .find_one_and_update(doc! { "_id": post_id }, doc! { "$inc": { field: delta } })
+                .projection(doc! { "slug": 1 }),
+        )
         .await?;
-    Ok(())
+    Ok(found.and_then(|d| d.get_str("slug").ok().map(str::to_string)))
 }
 
 /// A post whose pending events this relay has claimed until `lease_until`.

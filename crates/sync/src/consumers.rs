@@ -143,11 +143,15 @@ impl CacheInvalidation {
     pub fn keys_for(payload: &EventPayload) -> Vec<String> {
         use techhub_cache::entries::keys;
         if let Some(post) = payload.post_snapshot() {
-            return vec![keys::TAGS.to_string(), keys::dashboard(post.author_id)];
+            return vec![
+                keys::TAGS.to_string(),
+                keys::dashboard(post.author_id),
+                keys::article(&post.slug),
+            ];
         }
         match payload {
             EventPayload::PostLiked(r) | EventPayload::CommentCreated(r) => {
-                vec![keys::dashboard(r.author_id)]
+                vec![keys::dashboard(r.author_id), keys::article(&r.slug)]
             }
             EventPayload::UserRegistered(u) | EventPayload::UserUpdated(u) => {
                 vec![keys::dashboard(u.user_id)]

@@ -255,7 +255,11 @@ pub async fn flush_views(stores: &Stores) -> anyhow::Result<i64> {
                 continue;
             };
             use techhub_content::posts::{add_to_counter, Counter};
-            add_to_counter(&stores.mongo, id, Counter::Views, views).await?;
+            if let Some(slug) = add_to_counter(&stores.mongo, id, Counter::Views, views).await? {
+                // The cached copy shows the old count: drop it (best effort; its TTL bounds it).
+                let key = techhub_cache::entries::keys::article(&slug);
+                let _ = stores.redis.invalidate(&[key]).await;
+            }
             moved += views;
         }
     }

@@ -770,3 +770,127 @@ async fn insights_article_analytics_for_the_author_only_and_admin_reports_for_ad
         403
     );
 }
+
+#[tokio::test]
+async fn a_published_article_is_served_from_the_cache_until_a_change_drops_it() {
+    let app = TestApp::spawn().await;
+    let author = app.register("writer").await;
+    let reader = app.register("reader").await;
+    let slug = publish(&app, &author, "Cached post").await;
+    let get = |token: Option<String>| {
+        let (app, url) = (&app, format!("/api/articles/{slug}"));
+        async move {
+            let r = match token {
+                Some(t) => app.get_auth(&url, &t).await,
+                None => app.get(&url).await,
+            };
+            let status = r.status().as_u16();
+            let cache = r
+                .headers()
+                .get("x-cache")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            let body: Value = r.json().await.unwrap();
+            (status, cache, body["article"].clone())
+        }
+    };
+    let (_, first, _) = get(None).await;
+    let (_, second, article) = get(None).await;
+    assert_eq!((first.as_str(), second.as_str()), ("miss", "hit"));
+    assert_eq!(article["favorited"], false);
+    // Viewer flags are per request even on a hit.
+    assert_eq!(
+        app.post(
+            &format!("/api/articles/{slug}/favorite"),
+            json!({}),
+            Some(&reader.token)
+        )
+        .await
+        .status(),
+        200
+    );
+    let (_, cache, article) = get(Some(reader.token.clone())).await;
+    assert_eq!(cache, "miss", "a favorite drops the cached copy");
+    assert_eq!(
+        (
+            article["favorited"].as_bool(),
+            article["favoritesCount"].as_i64()
+        ),
+        (Some(true), Some(1))
+    );
+    // The like's event drops the entry once more (the relay's copy of the invalidation); after
+    // that the cache serves hits again, with the anonymous reader's own flags.
+    crate::helpers::eventually(Duration::from_secs(2), "a hit again", || async {
+        let (_, cache, article) = get(None).await;
+        assert_eq!(article["favorited"], false);
+        assert_eq!(article["favoritesCount"], 1);
+        (cache == "hit").then_some(())
+    })
+    .await;
+    // An edit and a comment drop it too.
+    assert_eq!(
+        app.put(
+            &format!("/api/articles/{slug}"),
+            json!({ "article": { "title": "Cached post, edited" } }),
+            Some(&author.token)
+        )
+        .await
+        .status(),
+        200
+    );
+    let (_, cache, article) = get(None).await;
+    assert_eq!(
+        (cache.as_str(), article["title"].as_str()),
+        ("miss", Some("Cached post, edited"))
+    );
+    assert_eq!(
+        app.post(
+            &format!("/api/articles/{slug}/comments"),
+            json!({ "comment": { "body": "c" } }),
+            Some(&reader.token)
+        )
+        .await
+        .status(),
+        200
+    );
+    let (_, cache, article) = get(None).await;
+    assert_eq!(
+        (cache.as_str(), article["engagement"]["comments"].as_i64()),
+        ("miss", Some(1))
+    );
+    // Drafts are never cached.
+    let draft = app
+        .post("/api/articles", json!({ "article": { "title": "Draft", "description": "d", "body": "b", "status": "draft" } }), Some(&author.token))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["article"]["slug"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..2 {
+        let r = app
+            .get_auth(&format!("/api/articles/{draft}"), &author.token)
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-cache"], "miss");
+    }
+    assert_eq!(
+        app.get(&format!("/api/articles/{draft}")).await.status(),
+        404
+    );
+    // A deleted post is gone at once, cached or not.
+    let _ = get(None).await;
+    assert_eq!(
+        app.send(
+            reqwest::Method::DELETE,
+            &format!("/api/articles/{slug}"),
+            None,
+            Some(&author.token)
+        )
+        .await
+        .status(),
+        204
+    );
+    assert_eq!(get(None).await.0, 404);
+}
