@@ -27,6 +27,29 @@ async fn dashboard(app: &TestApp, user: &TestUser) -> (String, Value) {
     (cache, r.json::<Value>().await.unwrap()["dashboard"].clone())
 }
 
+/// Waits until every event so far is delivered (the outbox and the posts' pending events), so
+/// the invalidations they carry cannot land in the middle of a cache assertion.
+async fn settled(app: &TestApp) {
+    use sqlx::Connection;
+    let mysql_url = app.dbs.config.mysql_url.clone();
+    crate::helpers::eventually(Duration::from_secs(3), "all events delivered", || async {
+        let mut db = sqlx::MySqlConnection::connect(&mysql_url).await.unwrap();
+        let pending: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+        let due = app
+            .mongo()
+            .collection::<mongodb::bson::Document>("posts")
+            .count_documents(mongodb::bson::doc! { "eventsDueAt": { "$exists": true } })
+            .await
+            .unwrap();
+        (pending == 0 && due == 0).then_some(())
+    })
+    .await;
+}
+
 async fn publish(app: &TestApp, user: &TestUser, title: &str) -> String {
     let r = app
         .post("/api/articles", json!({ "article": { "title": title, "description": "d", "body": "b", "tagList": ["rust"] } }), Some(&user.token))
@@ -213,6 +236,7 @@ async fn the_dashboard_combines_three_stores_is_cached_and_a_change_makes_the_ne
         .status(),
         201
     );
+    settled(&app).await;
 
     let (cache, d) = dashboard(&app, &user).await;
     assert_eq!(cache, "miss");
@@ -247,6 +271,7 @@ async fn the_dashboard_combines_three_stores_is_cached_and_a_change_makes_the_ne
 
     // A new post: the same.
     let second = publish(&app, &user, "Second post").await;
+    settled(&app).await;
     let (cache, d) = dashboard(&app, &user).await;
     assert_eq!(cache, "miss");
     assert_eq!(d["content"]["totalPosts"], 2);
@@ -265,6 +290,8 @@ async fn the_dashboard_combines_three_stores_is_cached_and_a_change_makes_the_ne
 async fn a_hundred_concurrent_misses_on_one_cold_key_make_one_trip_to_the_stores() {
     let app = TestApp::spawn().await;
     let user = app.register("crowd").await;
+    // Let the registration's events (which also drop this dashboard key) be delivered first.
+    settled(&app).await;
     let before = app.flights.loads();
     let url = app.url("/api/dashboard");
     let requests = (0..100).map(|_| {
@@ -777,6 +804,7 @@ async fn a_published_article_is_served_from_the_cache_until_a_change_drops_it() 
     let author = app.register("writer").await;
     let reader = app.register("reader").await;
     let slug = publish(&app, &author, "Cached post").await;
+    settled(&app).await;
     let get = |token: Option<String>| {
         let (app, url) = (&app, format!("/api/articles/{slug}"));
         async move {
