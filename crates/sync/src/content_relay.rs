@@ -6,14 +6,13 @@
 //! unreadable event is parked in the post's `deadEvents` for `techhub doctor` to report.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use mongodb::bson::DateTime;
 use techhub_content::posts::{self, PendingPost};
 use techhub_content::Mongo;
 use tokio::sync::Notify;
 
-use crate::relay::{Consumer, RelaySettings};
+use crate::relay::{drive, Consumer, RelaySettings};
 
 pub struct ContentRelay {
     mongo: Mongo,
@@ -53,22 +52,11 @@ impl ContentRelay {
 
     /// Runs until `shutdown` resolves.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let pause = match self.run_once().await {
-                Ok(n) if n as u32 >= self.settings.batch => Duration::ZERO,
-                Ok(_) => self.settings.poll,
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "content relay could not claim events");
-                    self.settings.poll.max(Duration::from_millis(500))
-                }
-            };
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(pause) => {}
-            }
-        }
+        let wake = Some(self.wake.as_ref());
+        drive("content relay", &self.settings, wake, shutdown, || {
+            self.run_once()
+        })
+        .await
     }
 
     async fn deliver(&self, post: &PendingPost) {

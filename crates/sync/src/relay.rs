@@ -51,6 +51,43 @@ impl RelaySettings {
     }
 }
 
+/// The loop both relays run until `shutdown`: one batch (`once`, returning how many items it
+/// claimed), then the next at once after a full batch, or after `poll` (or a nudge on `wake`)
+/// otherwise; after a failure, at least 500 ms.
+pub(crate) async fn drive<F, Fut>(
+    what: &str,
+    settings: &RelaySettings,
+    wake: Option<&tokio::sync::Notify>,
+    shutdown: impl std::future::Future<Output = ()>,
+    mut once: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<usize>>,
+{
+    tokio::pin!(shutdown);
+    loop {
+        let pause = match once().await {
+            Ok(n) if n as u32 >= settings.batch => Duration::ZERO,
+            Ok(_) => settings.poll,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "{what} could not claim work");
+                settings.poll.max(Duration::from_millis(500))
+            }
+        };
+        let nudged = async {
+            match wake {
+                Some(w) => w.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = nudged => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
 pub struct Relay {
     db: MySql,
     consumers: Vec<Arc<dyn Consumer>>,
@@ -92,21 +129,10 @@ impl Relay {
     /// Runs until `shutdown` resolves: a full batch is followed by the next one at once, an
     /// empty or partial one by a pause of `poll`.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let pause = match self.run_once().await {
-                Ok(n) if n as u32 >= self.settings.batch => Duration::ZERO,
-                Ok(_) => self.settings.poll,
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "outbox relay could not claim events");
-                    self.settings.poll.max(Duration::from_millis(500))
-                }
-            };
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tokio::time::sleep(pause) => {}
-            }
-        }
+        drive("outbox relay", &self.settings, None, shutdown, || {
+            self.run_once()
+        })
+        .await
     }
 
     async fn deliver(&self, claimed: Claimed) {
