@@ -326,14 +326,7 @@ async fn page(
         .projection(doc! { "body": 0, "favoritedBy": 0, "pendingEvents": 0 })
         .build();
     let (docs, count) = tokio::try_join!(
-        mongo.timed(async {
-            posts
-                .find(query.clone())
-                .with_options(options)
-                .await?
-                .try_collect::<Vec<_>>()
-                .await
-        }),
+        find_docs(mongo, query.clone(), options),
         mongo.timed(posts.count_documents(query.clone())),
     )?;
     Ok((to_posts(docs)?, count))
@@ -348,17 +341,13 @@ pub async fn favorited_among(
     if ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let posts = mongo.db().collection::<Document>(POSTS);
-    let docs: Vec<Document> = mongo
-        .timed(async {
-            posts
-                .find(doc! { "_id": { "$in": ids }, "favoritedBy": user_id as i64 })
-                .projection(doc! { "_id": 1 })
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
+    let options = FindOptions::builder().projection(doc! { "_id": 1 }).build();
+    let docs = find_docs(
+        mongo,
+        doc! { "_id": { "$in": ids }, "favoritedBy": user_id as i64 },
+        options,
+    )
+    .await?;
     Ok(docs
         .iter()
         .filter_map(|d| d.get_object_id("_id").ok())
@@ -795,20 +784,18 @@ pub async fn stuck_events(
     mongo: &Mongo,
     older_than: std::time::Duration,
 ) -> Result<Vec<(String, i64, String)>, MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
     let cutoff =
         DateTime::from_millis(DateTime::now().timestamp_millis() - older_than.as_millis() as i64);
-    let docs: Vec<Document> = mongo
-        .timed(async {
-            posts
-                .find(doc! { "eventsDueAt": { "$ne": null }, "changedAt": { "$lte": cutoff }, "eventAttempts": { "$gte": 1 } })
-                .projection(doc! { "slug": 1, "eventAttempts": 1, "eventError": 1 })
-                .limit(100)
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
+    let options = FindOptions::builder()
+        .projection(doc! { "slug": 1, "eventAttempts": 1, "eventError": 1 })
+        .limit(100)
+        .build();
+    let docs = find_docs(
+        mongo,
+        doc! { "eventsDueAt": { "$ne": null }, "changedAt": { "$lte": cutoff }, "eventAttempts": { "$gte": 1 } },
+        options,
+    )
+    .await?;
     Ok(docs
         .iter()
         .map(|d| {
@@ -836,7 +823,6 @@ pub async fn changed_since(
     after: Option<Change>,
     limit: i64,
 ) -> Result<Vec<Change>, MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
     let filter = match after {
         None => doc! { "changedAt": { "$gte": since } },
         Some(a) => doc! { "$or": [
@@ -844,18 +830,12 @@ pub async fn changed_since(
             { "changedAt": a.changed_at, "_id": { "$gt": a.id } },
         ] },
     };
-    let docs: Vec<Document> = mongo
-        .timed(async {
-            posts
-                .find(filter)
-                .sort(doc! { "changedAt": 1, "_id": 1 })
-                .limit(limit)
-                .projection(doc! { "_id": 1, "changedAt": 1 })
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
+    let options = FindOptions::builder()
+        .sort(doc! { "changedAt": 1, "_id": 1 })
+        .limit(limit)
+        .projection(doc! { "_id": 1, "changedAt": 1 })
+        .build();
+    let docs = find_docs(mongo, filter, options).await?;
     docs.iter()
         .map(|d| {
             Ok(Change {
@@ -887,8 +867,17 @@ async fn find_posts(
     filter: Document,
     options: FindOptions,
 ) -> Result<Vec<Post>, MongoError> {
+    to_posts(find_docs(mongo, filter, options).await?)
+}
+
+/// The raw post documents matching `filter`, read with `options`.
+async fn find_docs(
+    mongo: &Mongo,
+    filter: Document,
+    options: FindOptions,
+) -> Result<Vec<Document>, MongoError> {
     let posts = mongo.db().collection::<Document>(POSTS);
-    let docs: Vec<Document> = mongo
+    mongo
         .timed(async {
             posts
                 .find(filter)
@@ -897,8 +886,7 @@ async fn find_posts(
                 .try_collect()
                 .await
         })
-        .await?;
-    to_posts(docs)
+        .await
 }
 
 /// One page of published posts in `_id` order after `after`, with bodies (for rebuilding the
