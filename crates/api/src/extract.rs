@@ -147,15 +147,10 @@ impl FromRequestParts<AppState> for MaybeAuthUser {
         let header = header
             .to_str()
             .map_err(|_| ApiError::Unauthorized("token", "is malformed"))?;
-        let token = header
-            .strip_prefix("Token ")
-            .or_else(|| header.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized(
-                "token",
-                "must be sent as 'Authorization: Token <jwt>'",
-            ))?;
+        let token = token_in(header).ok_or(ApiError::Unauthorized(
+            "token",
+            "must be sent as 'Authorization: Token <jwt>'",
+        ))?;
         let id = state.jwt.verify(token)?;
         Ok(MaybeAuthUser(Some(AuthUser {
             id,
@@ -168,9 +163,14 @@ impl FromRequestParts<AppState> for MaybeAuthUser {
 /// [`AuthUser`], which also reports why a token is refused).
 pub fn token_user(state: &AppState, headers: &axum::http::HeaderMap) -> Option<u64> {
     let header = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let token = header
+    state.jwt.verify(token_in(header)?).ok()
+}
+
+/// The token of an `Authorization: Token <jwt>` (or `Bearer <jwt>`) header value, if any.
+fn token_in(header: &str) -> Option<&str> {
+    header
         .strip_prefix("Token ")
-        .or_else(|| header.strip_prefix("Bearer "))?
-        .trim();
-    state.jwt.verify(token).ok()
+        .or_else(|| header.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
