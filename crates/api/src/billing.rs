@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -32,10 +32,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(list_payments, create_payment))
         .routes(routes!(list_orders))
-}
-
-fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -69,8 +65,8 @@ impl From<Subscription> for SubscriptionBody {
             currency: s.currency,
             auto_renew: s.auto_renew,
             cancel_at_period_end: s.plan != Plan::Free && !s.auto_renew,
-            current_period_start: time(s.current_period_start),
-            current_period_end: s.current_period_end.map(time),
+            current_period_start: crate::iso(s.current_period_start),
+            current_period_end: s.current_period_end.map(crate::iso),
             has_payment_method: s.has_payment_method,
         }
     }
@@ -103,7 +99,7 @@ impl From<Order> for OrderBody {
             total: o.total.to_string(),
             currency: o.currency,
             status: o.status,
-            created_at: time(o.created_at),
+            created_at: crate::iso(o.created_at),
         }
     }
 }
@@ -133,7 +129,7 @@ impl From<Payment> for PaymentBody {
             provider: p.provider,
             provider_reference: p.provider_reference,
             failure_reason: p.failure_reason,
-            created_at: time(p.created_at),
+            created_at: crate::iso(p.created_at),
         }
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 use crate::error::ApiError;
 use crate::AppState;
 
-type Shared = Arc<OnceCell<Result<Loaded, String>>>;
+type Shared = Arc<OnceCell<Result<Loaded, Arc<ApiError>>>>;
 
 /// What a loader produced: the JSON and whether it may be cached (a degraded answer may not).
 #[derive(Clone, Debug)]
@@ -97,7 +97,7 @@ where
                     }
                     Ok(loaded)
                 }
-                Err(e) => Err(format!("{e}")),
+                Err(e) => Err(Arc::new(e)),
             }
         })
         .await
@@ -110,7 +110,16 @@ where
     }
     match outcome {
         Ok(loaded) => Ok((loaded.json, false)),
-        Err(e) => Err(ApiError::Unavailable(e)),
+        Err(e) => Err(shared_error(&e)),
+    }
+}
+
+/// The loader's error, for each caller that waited on it: the same status and message.
+fn shared_error(e: &ApiError) -> ApiError {
+    match e {
+        ApiError::Unavailable(m) => ApiError::Unavailable(m.clone()),
+        ApiError::NotFound(what) => ApiError::NotFound(what),
+        other => ApiError::Internal(anyhow::anyhow!("{other}")),
     }
 }
 

@@ -50,9 +50,7 @@ const MAX_TAG_CHARS: usize = 50;
 const MAX_COMMENT_CHARS: usize = 10_000;
 
 pub(crate) fn time(t: mongodb::bson::DateTime) -> String {
-    chrono::DateTime::from_timestamp_millis(t.timestamp_millis())
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    crate::iso(chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or_default())
 }
 
 #[derive(Serialize, ToSchema, Clone)]
@@ -905,22 +903,20 @@ pub struct TagsResponse {
 const TAGS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Tags of published articles, most used first. Cached in Redis (a MongoDB aggregation over
-/// every post otherwise); a post change drops the cache, and Redis being down only costs speed.
+/// every post otherwise; `X-Cache`, single flight on a miss); a post change drops the cache, and
+/// Redis being down only costs speed.
 #[utoipa::path(get, path = "/api/tags", tag = "articles", responses((status = 200, body = TagsResponse)))]
-async fn list_tags(State(state): State<AppState>) -> Result<Json<TagsResponse>, ApiError> {
-    let redis = &state.stores.redis;
-    if let Ok(Some(cached)) = redis.cached(keys::TAGS).await {
-        if let Ok(tags) = serde_json::from_str::<Vec<String>>(&cached) {
-            return Ok(Json(TagsResponse { tags }));
-        }
-    }
-    let tags = posts::tags(&state.stores.mongo, 100).await?;
-    if let Ok(json) = serde_json::to_string(&tags) {
-        if let Err(e) = redis.cache(keys::TAGS, &json, TAGS_TTL).await {
-            tracing::debug!(error = %e, "tags not cached");
-        }
-    }
-    Ok(Json(TagsResponse { tags }))
+async fn list_tags(State(state): State<AppState>) -> Result<axum::response::Response, ApiError> {
+    crate::cached::serve(&state, keys::TAGS, TAGS_TTL, || async {
+        let tags = posts::tags(&state.stores.mongo, 100).await?;
+        let json = serde_json::to_string(&TagsResponse { tags })
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        Ok(crate::cached::Loaded {
+            json,
+            cacheable: true,
+        })
+    })
+    .await
 }
 
 /// After a post was written: wake this server's content relay and search indexer, and drop

@@ -20,17 +20,13 @@ use utoipa_axum::routes;
 use crate::cached::{self, Loaded};
 use crate::error::ApiError;
 use crate::extract::AuthUser;
-use crate::AppState;
+use crate::{iso, AppState};
 
 /// How long a dashboard stays cached.
 pub const DASHBOARD_TTL: Duration = Duration::from_secs(300);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(dashboard))
-}
-
-fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// The caller's dashboard across the three databases.

@@ -17,7 +17,7 @@ use crate::cached;
 use crate::content::{one_of, page};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser};
-use crate::AppState;
+use crate::{iso, AppState};
 use techhub_core::domain::FieldError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -92,10 +92,6 @@ pub struct SessionResponse {
 pub struct SessionsResponse {
     sessions: Vec<SessionBody>,
     sessions_count: i64,
-}
-
-fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn body(s: Session) -> SessionBody {

@@ -178,6 +178,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A timestamp as the API writes it: ISO 8601 in UTC with milliseconds.
+pub(crate) fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,

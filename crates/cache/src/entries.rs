@@ -10,8 +10,8 @@ use crate::{Redis, RedisError};
 
 /// The keys TechHub caches, in one place so writers and invalidators agree on the names.
 pub mod keys {
-    /// `GET /api/tags`: tags of published posts, most used first.
-    pub const TAGS: &str = "cache:tags";
+    /// `GET /api/tags`: the response body (tags of published posts, most used first).
+    pub const TAGS: &str = "cache:tags:response";
 
     /// A published post by slug (the viewer-independent part of `GET /api/articles/{slug}`).
     pub fn article(slug: &str) -> String {
