@@ -60,6 +60,7 @@ impl User {
             bio: self.bio.clone(),
             image: self.image.clone(),
             timezone: self.timezone.clone(),
+            previous_username: None,
         }
     }
 }
@@ -163,9 +164,16 @@ pub async fn find(db: &MySql, id: u64) -> Result<User, AccountsError> {
     .ok_or(AccountsError::NotFound)
 }
 
+/// A user after [`update`], with the name it had before when the change renamed it.
+#[derive(Debug)]
+pub struct Updated {
+    pub user: User,
+    pub previous_username: Option<String>,
+}
+
 /// Applies `changes` and publishes `user.updated` (and a new verification email when the
 /// address changed) in one transaction. Changing nothing changes nothing, not even `version`.
-pub async fn update(db: &MySql, id: u64, changes: UserChanges) -> Result<User, AccountsError> {
+pub async fn update(db: &MySql, id: u64, changes: UserChanges) -> Result<Updated, AccountsError> {
     let mut tx = db.pool().begin().await?;
     let current = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE id = ? FOR UPDATE"
@@ -187,7 +195,10 @@ pub async fn update(db: &MySql, id: u64, changes: UserChanges) -> Result<User, A
         && changes.password.is_none()
     {
         tx.commit().await?;
-        return Ok(current);
+        return Ok(Updated {
+            user: current,
+            previous_username: None,
+        });
     }
     if let Some(field) = taken(db, email.as_ref(), username.as_ref(), Some(id)).await? {
         return Err(AccountsError::Conflict { field });
@@ -221,17 +232,20 @@ pub async fn update(db: &MySql, id: u64, changes: UserChanges) -> Result<User, A
     let user = load(&mut tx, id).await?;
     let public_change = email.is_some() || username.is_some() || bio.is_some() || image.is_some();
     if public_change {
-        outbox::enqueue(
-            &mut tx,
-            &Event::new(EventPayload::UserUpdated(user.snapshot())),
-        )
-        .await?;
+        let snapshot = UserSnapshot {
+            previous_username: username.is_some().then(|| current.username.clone()),
+            ..user.snapshot()
+        };
+        outbox::enqueue(&mut tx, &Event::new(EventPayload::UserUpdated(snapshot))).await?;
     }
     if email.is_some() {
         request_verification(&mut tx, &user).await?;
     }
     tx.commit().await?;
-    Ok(user)
+    Ok(Updated {
+        user,
+        previous_username: username.map(|_| current.username),
+    })
 }
 
 /// Confirms the email address a verification token was sent to.

@@ -1,15 +1,23 @@
 //! Cache-aside with stampede protection. A read looks in Redis first (`X-Cache: hit`); on a
-//! miss, concurrent requests for the same key in this process share one load ("single
-//! flight"): the first runs it, the others wait for its result, so a cold key costs one trip to
-//! the stores however many requests arrive at once. The loader re-checks Redis before going to
-//! the stores, so a request that missed just before another filled the key does not load again.
+//! miss, protection works at two levels, so a cold key costs one trip to the stores however
+//! many requests arrive at once, on however many instances:
+//!
+//! - in this process, concurrent requests for the same key share one load ("single flight"):
+//!   the first runs it, the others wait for its result;
+//! - across instances, that one load first claims the key in Redis (`SET NX` with a short
+//!   expiry). The instance holding the claim re-checks the cache, loads, caches, and releases
+//!   the claim; the others poll the cache until the entry appears. When the claim is released
+//!   without an entry (the load failed, or its answer may not be cached) one of them claims it
+//!   in turn; when the claimant is too slow ([`WAIT`]) or Redis cannot be asked, they load
+//!   themselves rather than wait longer.
+//!
 //! Redis being down only means every request loads (`X-Cache: miss`), never an error.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
@@ -80,26 +88,7 @@ where
         .or_default()
         .clone();
     let outcome = cell
-        .get_or_init(|| async {
-            if let Ok(Some(json)) = redis.cached(key).await {
-                return Ok(Loaded {
-                    json,
-                    cacheable: false,
-                });
-            }
-            flights.loads.fetch_add(1, Ordering::Relaxed);
-            match load().await {
-                Ok(loaded) => {
-                    if loaded.cacheable {
-                        if let Err(e) = redis.cache(key, &loaded.json, ttl).await {
-                            tracing::debug!(error = %e, key, "not cached");
-                        }
-                    }
-                    Ok(loaded)
-                }
-                Err(e) => Err(Arc::new(e)),
-            }
-        })
+        .get_or_init(|| async { fill(state, key, ttl, load).await.map_err(Arc::new) })
         .await
         .clone();
     {
@@ -111,6 +100,104 @@ where
     match outcome {
         Ok(loaded) => Ok((loaded.json, false)),
         Err(e) => Err(shared_error(&e)),
+    }
+}
+
+/// How long a claim on loading a key lasts unless released: longer than any load takes (the
+/// dashboard gives each store one second).
+const CLAIM: Duration = Duration::from_secs(5);
+/// How long an instance waits for another's load before loading itself.
+pub const WAIT: Duration = Duration::from_secs(2);
+/// How often a waiting instance looks for the entry.
+const POLL: Duration = Duration::from_millis(10);
+
+/// The one load of `key` in this process: claims it across instances, or waits for the
+/// instance that holds the claim (see the module docs).
+async fn fill<F, Fut>(
+    state: &AppState,
+    key: &str,
+    ttl: Duration,
+    load: F,
+) -> Result<Loaded, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Loaded, ApiError>>,
+{
+    let redis = &state.stores.redis;
+    let token = uuid::Uuid::new_v4().to_string();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match redis.claim_load(key, &token, CLAIM).await {
+            Ok(true) => {
+                // Whoever held the claim before cached before releasing it.
+                if let Ok(Some(json)) = redis.cached(key).await {
+                    release(state, key, &token).await;
+                    return Ok(Loaded {
+                        json,
+                        cacheable: false,
+                    });
+                }
+                let loaded = run(state, key, ttl, load).await;
+                release(state, key, &token).await;
+                return loaded;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, key, "no load claim; loading");
+                return run(state, key, ttl, load).await;
+            }
+        }
+        // Another instance is loading: wait for its entry.
+        loop {
+            tokio::time::sleep(POLL).await;
+            match redis.peek(key).await {
+                Ok((Some(json), _)) => {
+                    return Ok(Loaded {
+                        json,
+                        cacheable: false,
+                    })
+                }
+                Ok((None, true)) if Instant::now() < deadline => continue,
+                // Released without an entry: claim it in turn.
+                Ok((None, false)) if Instant::now() < deadline => break,
+                Ok(_) => {
+                    tracing::debug!(key, "waited long enough for another instance; loading");
+                    return run(state, key, ttl, load).await;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, key, "cannot watch the claim; loading");
+                    return run(state, key, ttl, load).await;
+                }
+            }
+        }
+    }
+}
+
+/// Goes to the stores and caches what may be cached.
+async fn run<F, Fut>(
+    state: &AppState,
+    key: &str,
+    ttl: Duration,
+    load: F,
+) -> Result<Loaded, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Loaded, ApiError>>,
+{
+    state.flights.loads.fetch_add(1, Ordering::Relaxed);
+    let loaded = load().await?;
+    if loaded.cacheable {
+        if let Err(e) = state.stores.redis.cache(key, &loaded.json, ttl).await {
+            tracing::debug!(error = %e, key, "not cached");
+        }
+    }
+    Ok(loaded)
+}
+
+async fn release(state: &AppState, key: &str, token: &str) {
+    if let Err(e) = state.stores.redis.release_load(key, token).await {
+        // The claim expires by itself; waiting instances load when it does.
+        tracing::debug!(error = %e, key, "load claim not released");
     }
 }
 

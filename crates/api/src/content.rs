@@ -66,13 +66,59 @@ pub struct ProfileResponse {
     profile: ProfileBody,
 }
 
-fn profile_of(user: &User, following: bool) -> ProfileBody {
-    ProfileBody {
-        username: user.username.clone(),
-        bio: user.bio.clone(),
-        image: user.image.clone(),
-        following,
+/// The public part of a user: what `GET /api/profiles/{username}` shows everyone, as cached
+/// under [`keys::profile`].
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub(crate) struct PublicProfile {
+    pub id: u64,
+    pub username: String,
+    pub bio: Option<String>,
+    pub image: Option<String>,
+}
+
+impl From<&User> for PublicProfile {
+    fn from(user: &User) -> Self {
+        PublicProfile {
+            id: user.id,
+            username: user.username.clone(),
+            bio: user.bio.clone(),
+            image: user.image.clone(),
+        }
     }
+}
+
+impl PublicProfile {
+    fn seen(self, following: bool) -> ProfileBody {
+        ProfileBody {
+            username: self.username,
+            bio: self.bio,
+            image: self.image,
+            following,
+        }
+    }
+}
+
+/// How long a profile stays cached. Renames and profile edits drop it at once (the write and
+/// its `user.updated` event both do).
+const PROFILE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The user named `username` (MySQL compares names case-insensitively) and whether it came
+/// from the cache. Only a lookup by the exact spelling is cached, so the two keys a rename
+/// drops (old and new name) are the only ones that can hold the user.
+pub(crate) async fn profile_by_name(
+    state: &AppState,
+    username: &str,
+) -> Result<(Option<PublicProfile>, bool), ApiError> {
+    let (json, hit) = crate::cached::load(state, &keys::profile(username), PROFILE_TTL, || async {
+        let user = users::find_by_username(&state.stores.mysql, username).await?;
+        let cacheable = user.as_ref().is_some_and(|u| u.username == username);
+        let profile = user.as_ref().map(PublicProfile::from);
+        let json = serde_json::to_string(&profile).map_err(|e| ApiError::Internal(e.into()))?;
+        Ok(crate::cached::Loaded { json, cacheable })
+    })
+    .await?;
+    let profile = serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((profile, hit))
 }
 
 /// Profiles of `ids` as `viewer` sees them (whether the viewer follows each).
@@ -94,7 +140,7 @@ async fn profiles_for(
     };
     Ok(found
         .iter()
-        .map(|u| (u.id, profile_of(u, followed.contains(&u.id))))
+        .map(|u| (u.id, PublicProfile::from(u).seen(followed.contains(&u.id))))
         .collect())
 }
 
@@ -265,30 +311,40 @@ fn refused(r: Refusal, what: &'static str) -> ApiError {
     }
 }
 
-async fn user_by_name(state: &AppState, username: &str) -> Result<User, ApiError> {
-    users::find_by_username(&state.stores.mysql, username)
+async fn user_by_name(state: &AppState, username: &str) -> Result<PublicProfile, ApiError> {
+    profile_by_name(state, username)
         .await?
+        .0
         .ok_or(ApiError::NotFound("profile"))
 }
 
-/// A user's public profile.
+/// A user's public profile. The viewer-independent part is cached in Redis (`X-Cache`);
+/// `following` is read per request.
 #[utoipa::path(get, path = "/api/profiles/{username}", tag = "profiles",
-    responses((status = 200, body = ProfileResponse), (status = 404)))]
+    responses((status = 200, body = ProfileResponse,
+        headers(("x-cache" = String, description = "hit or miss"))), (status = 404)))]
 async fn get_profile(
     State(state): State<AppState>,
     viewer: MaybeAuthUser,
     Path(username): Path<String>,
-) -> Result<Json<ProfileResponse>, ApiError> {
-    let user = user_by_name(&state, &username).await?;
+) -> Result<axum::response::Response, ApiError> {
+    let (user, hit) = profile_by_name(&state, &username).await?;
+    let user = user.ok_or(ApiError::NotFound("profile"))?;
     let following = match viewer.0 {
         Some(v) => profiles::following(&state.stores.mongo, v.id)
             .await?
             .contains(&user.id),
         None => false,
     };
-    Ok(Json(ProfileResponse {
-        profile: profile_of(&user, following),
-    }))
+    let mut response = Json(ProfileResponse {
+        profile: user.seen(following),
+    })
+    .into_response();
+    response.headers_mut().insert(
+        "x-cache",
+        axum::http::HeaderValue::from_static(if hit { "hit" } else { "miss" }),
+    );
+    Ok(response)
 }
 
 async fn set_follow(
@@ -305,7 +361,7 @@ async fn set_follow(
     profiles::set_following(&state.stores.mongo, me.id, &me.username, target.id, follow).await?;
     crate::cached::invalidate(state, &[keys::dashboard(me.id)]).await;
     Ok(Json(ProfileResponse {
-        profile: profile_of(&target, follow),
+        profile: target.seen(follow),
     }))
 }
 
@@ -391,15 +447,16 @@ async fn list_articles(
     };
     if let Some(author) = q.author.as_deref() {
         filter.authors = Some(
-            users::find_by_username(&state.stores.mysql, author)
+            profile_by_name(&state, author)
                 .await?
+                .0
                 .map(|u| u.id)
                 .into_iter()
                 .collect(),
         );
     }
     if let Some(fan) = q.favorited.as_deref() {
-        match users::find_by_username(&state.stores.mysql, fan).await? {
+        match profile_by_name(&state, fan).await?.0 {
             Some(u) => filter.favorited_by = Some(u.id),
             None => {
                 return Ok(Json(ArticlesResponse {

@@ -6,7 +6,6 @@ use axum::extract::{Query, State};
 use axum::Json;
 use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
-use techhub_accounts::users;
 use techhub_content::posts;
 use techhub_search::SearchQuery;
 use utoipa::{IntoParams, ToSchema};
@@ -103,7 +102,7 @@ async fn search(
         None => None,
     };
     let author_id = match p.author.as_deref() {
-        Some(name) => match users::find_by_username(&state.stores.mysql, name).await? {
+        Some(name) => match crate::content::profile_by_name(&state, name).await?.0 {
             Some(u) => Some(u.id),
             None => {
                 return Ok(Json(SearchResponse {

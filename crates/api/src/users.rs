@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
 use techhub_accounts::users::{self, NewUser, User, UserChanges};
+use techhub_cache::entries::keys;
 use techhub_core::domain::{bounded_text, image_url, Email, FieldError, Password, Username};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -291,8 +292,16 @@ async fn update_user(
             "must contain at least one of email, username, password, bio, image",
         ));
     }
-    let user = users::update(&state.stores.mysql, auth.id, changes).await?;
-    Ok(UserResponse::new(user, auth.token))
+    let updated = users::update(&state.stores.mysql, auth.id, changes).await?;
+    // The `user.updated` event drops these too; dropping them now makes the change visible to
+    // this user's next read at once.
+    let mut stale = vec![
+        keys::profile(&updated.user.username),
+        keys::dashboard(updated.user.id),
+    ];
+    stale.extend(updated.previous_username.as_deref().map(keys::profile));
+    crate::cached::invalidate(&state, &stale).await;
+    Ok(UserResponse::new(updated.user, auth.token))
 }
 
 /// Confirm an email address with the token from the verification email.

@@ -1,6 +1,10 @@
 //! Cache-aside entries: a value computed from another store, kept in Redis for a while, and
 //! dropped by whoever changes what it was computed from. Values are opaque strings (callers
 //! store JSON). Redis being down never fails a read: callers treat an error like a miss.
+//!
+//! Loading a missing entry can be *claimed* ([`Redis::claim_load`]): a short-lived lock key
+//! next to the entry, set only if absent, so that of all the instances missing the same key at
+//! once one goes to the stores and the others wait for the entry to appear.
 
 use std::time::Duration;
 
@@ -22,7 +26,27 @@ pub mod keys {
     pub fn dashboard(user_id: u64) -> String {
         format!("cache:dashboard:{user_id}")
     }
+
+    /// The public profile of the user with exactly this username (`GET /api/profiles/{name}`
+    /// without the viewer's `following`).
+    pub fn profile(username: &str) -> String {
+        format!("cache:profile:{username}")
+    }
+
+    /// The claim on loading the entry `key` (see [`super::Redis::claim_load`]).
+    pub fn load_claim(key: &str) -> String {
+        format!("claim:{key}")
+    }
 }
+
+/// Deletes the claim only if it still holds this claimant's token (an expired claim taken
+/// over by another instance is left alone).
+const RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
 
 impl Redis {
     /// The cached value under `key`, if any.
@@ -46,5 +70,45 @@ impl Redis {
         let mut conn = self.conn();
         let full: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
         self.timed(conn.del(full)).await
+    }
+
+    /// Claims the loading of `key` for `ttl`: true when this caller holds the claim now (no
+    /// other instance does). `token` identifies the claimant for [`Redis::release_load`].
+    pub async fn claim_load(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<bool, RedisError> {
+        let mut conn = self.conn();
+        let options = redis::SetOptions::default()
+            .conditional_set(redis::ExistenceCheck::NX)
+            .with_expiration(redis::SetExpiry::PX(ttl.as_millis().max(1) as u64));
+        let set: Option<String> = self
+            .timed(conn.set_options(self.key(&keys::load_claim(key)), token, options))
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Gives up the claim on `key` taken with `token` (after the entry was cached, or the load
+    /// failed), so a waiting instance stops waiting.
+    pub async fn release_load(&self, key: &str, token: &str) -> Result<(), RedisError> {
+        let mut conn = self.conn();
+        let script = redis::Script::new(RELEASE);
+        let mut invocation = script.key(self.key(&keys::load_claim(key)));
+        invocation.arg(token);
+        self.timed(invocation.invoke_async::<i64>(&mut conn))
+            .await
+            .map(|_| ())
+    }
+
+    /// The entry under `key` and whether some instance holds the claim on loading it, in one
+    /// round trip.
+    pub async fn peek(&self, key: &str) -> Result<(Option<String>, bool), RedisError> {
+        let mut conn = self.conn();
+        let mut pipe = redis::pipe();
+        pipe.get(self.key(key))
+            .exists(self.key(&keys::load_claim(key)));
+        self.timed(pipe.query_async(&mut conn)).await
     }
 }

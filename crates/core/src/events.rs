@@ -156,6 +156,10 @@ pub struct UserSnapshot {
     pub bio: Option<String>,
     pub image: Option<String>,
     pub timezone: String,
+    /// The username before this change, when this change renamed the user (so caches keyed
+    /// by the old name can be dropped). Absent in events written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_username: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,6 +221,7 @@ mod tests {
             bio: None,
             image: None,
             timezone: "UTC".into(),
+            previous_username: None,
         });
         assert_eq!(payload.event_type(), "user.registered");
         assert_eq!(payload.aggregate(), ("user", "7".to_string()));

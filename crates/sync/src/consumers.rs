@@ -154,7 +154,9 @@ impl CacheInvalidation {
                 vec![keys::dashboard(r.author_id), keys::article(&r.slug)]
             }
             EventPayload::UserRegistered(u) | EventPayload::UserUpdated(u) => {
-                vec![keys::dashboard(u.user_id)]
+                let mut stale = vec![keys::dashboard(u.user_id), keys::profile(&u.username)];
+                stale.extend(u.previous_username.as_deref().map(keys::profile));
+                stale
             }
             EventPayload::SubscriptionChanged(s) => vec![keys::dashboard(s.user_id)],
             _ => Vec::new(),
@@ -176,5 +178,53 @@ impl Consumer for CacheInvalidation {
             self.0.invalidate(&Self::keys_for(&event.payload)).await?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use techhub_cache::entries::keys;
+    use techhub_core::events::{EventPayload, UserSnapshot};
+
+    use super::CacheInvalidation;
+
+    fn user(previous_username: Option<&str>) -> UserSnapshot {
+        UserSnapshot {
+            user_id: 7,
+            version: 2,
+            username: "lovelace".into(),
+            email: "ada@example.com".into(),
+            bio: None,
+            image: None,
+            timezone: "UTC".into(),
+            previous_username: previous_username.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_rename_drops_the_profile_under_both_names() {
+        let keys_for = CacheInvalidation::keys_for;
+        assert_eq!(
+            keys_for(&EventPayload::UserUpdated(user(Some("ada")))),
+            vec![
+                keys::dashboard(7),
+                keys::profile("lovelace"),
+                keys::profile("ada")
+            ]
+        );
+        assert_eq!(
+            keys_for(&EventPayload::UserUpdated(user(None))),
+            vec![keys::dashboard(7), keys::profile("lovelace")]
+        );
+    }
+
+    #[test]
+    fn a_snapshot_written_before_renames_were_recorded_still_reads() {
+        let old = serde_json::json!({
+            "user_id": 7, "version": 1, "username": "ada", "email": "ada@example.com",
+            "bio": null, "image": null, "timezone": "UTC"
+        });
+        let snapshot: UserSnapshot = serde_json::from_value(old).unwrap();
+        assert_eq!(snapshot.previous_username, None);
     }
 }

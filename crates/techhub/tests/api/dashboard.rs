@@ -922,3 +922,175 @@ async fn a_published_article_is_served_from_the_cache_until_a_change_drops_it() 
     );
     assert_eq!(get(None).await.0, 404);
 }
+
+async fn profile(app: &TestApp, name: &str, viewer: Option<&TestUser>) -> (u16, String, Value) {
+    let r = match viewer {
+        Some(v) => {
+            app.get_auth(&format!("/api/profiles/{name}"), &v.token)
+                .await
+        }
+        None => app.get(&format!("/api/profiles/{name}")).await,
+    };
+    let status = r.status().as_u16();
+    let cache = r
+        .headers()
+        .get("x-cache")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (
+        status,
+        cache,
+        r.json::<Value>().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn profiles_are_cached_per_name_and_edits_and_renames_drop_them() {
+    let app = TestApp::spawn().await;
+    let ada = app.register("ada").await;
+    let fan = app.register("fan").await;
+    settled(&app).await;
+
+    let (status, cache, first) = profile(&app, "ada", None).await;
+    assert_eq!((status, cache.as_str()), (200, "miss"));
+    assert_eq!(first["profile"]["username"], "ada");
+    assert_eq!(first["profile"]["following"], false);
+    let (_, cache, _) = profile(&app, "ada", None).await;
+    assert_eq!(cache, "hit");
+
+    // `following` is the viewer's own, even when the profile comes from the cache.
+    let r = app
+        .post("/api/profiles/ada/follow", json!({}), Some(&fan.token))
+        .await;
+    assert_eq!(r.status(), 200);
+    let (_, cache, seen) = profile(&app, "ada", Some(&fan)).await;
+    assert_eq!(cache, "hit");
+    assert_eq!(seen["profile"]["following"], true);
+    assert_eq!(
+        profile(&app, "ada", None).await.2["profile"]["following"],
+        false
+    );
+
+    // Another spelling finds the same user (names compare case-insensitively) but is never
+    // cached: only the exact name is, so a rename knows every key to drop.
+    for _ in 0..2 {
+        let (status, cache, other) = profile(&app, "ADA", None).await;
+        assert_eq!((status, cache.as_str()), (200, "miss"));
+        assert_eq!(other["profile"]["username"], "ada");
+    }
+    // Unknown names are not cached either (a registration would have to drop them).
+    assert_eq!(profile(&app, "nobody", None).await.0, 404);
+    for name in ["nobody", "ADA"] {
+        let key = techhub_cache::entries::keys::profile(name);
+        assert_eq!(app.stores.redis.cached(&key).await.unwrap(), None, "{name}");
+    }
+
+    // An edit shows at once.
+    let r = app
+        .put(
+            "/api/user",
+            json!({ "user": { "bio": "compilers" } }),
+            Some(&ada.token),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (_, cache, edited) = profile(&app, "ada", None).await;
+    assert_eq!(cache, "miss");
+    assert_eq!(edited["profile"]["bio"], "compilers");
+
+    // A rename: the old name is gone at once, the new one answers.
+    assert_eq!(profile(&app, "ada", None).await.1, "hit");
+    let r = app
+        .put(
+            "/api/user",
+            json!({ "user": { "username": "lovelace" } }),
+            Some(&ada.token),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(profile(&app, "ada", None).await.0, 404);
+    let (status, _, renamed) = profile(&app, "lovelace", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(renamed["profile"]["bio"], "compilers");
+
+    // The event tells every other instance (and the cache consumer) both names.
+    use sqlx::Connection;
+    let mut db = sqlx::MySqlConnection::connect(&app.dbs.config.mysql_url)
+        .await
+        .unwrap();
+    let payload: String = sqlx::query_scalar(
+        "SELECT CAST(payload AS CHAR) FROM outbox WHERE event_type = 'user.updated' \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    let payload: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(payload["username"], "lovelace");
+    assert_eq!(payload["previous_username"], "ada");
+}
+
+/// Requests `path` `n` times at once on each of `apps`, all must answer 200.
+async fn crowd(apps: &[&TestApp], path: &str, token: &str, n: usize) {
+    let requests = apps.iter().flat_map(|app| {
+        (0..n).map(|_| {
+            let (http, url, token) = (app.http.clone(), app.url(path), token.to_string());
+            async move {
+                let r = http
+                    .get(url)
+                    .header("Authorization", format!("Token {token}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+            }
+        })
+    });
+    futures::future::join_all(requests).await;
+}
+
+#[tokio::test]
+async fn a_hundred_misses_split_over_two_instances_make_one_trip_to_the_stores() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    let user = app.register("crowd").await;
+    settled(&app).await;
+    let before = app.flights.loads() + second.flights.loads();
+    crowd(&[&app, &second], "/api/dashboard", &user.token, 50).await;
+    let loads = app.flights.loads() + second.flights.loads() - before;
+    assert_eq!(loads, 1, "one load for 100 misses on two instances");
+    // The claim was released: the next cold key loads at once.
+    let (took, cache) = {
+        let started = Instant::now();
+        let (_, cache, _) = profile(&second, "crowd", None).await;
+        (started.elapsed(), cache)
+    };
+    assert_eq!(cache, "miss");
+    assert!(took < Duration::from_millis(500), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_dead_instance_delays_a_miss_by_at_most_the_wait() {
+    use techhub_cache::entries::keys;
+    let app = TestApp::spawn().await;
+    app.register("orphan").await;
+    settled(&app).await;
+    // An instance claimed the key and died before loading it; the claim would last a minute.
+    let key = keys::profile("orphan");
+    assert!(app
+        .stores
+        .redis
+        .claim_load(&key, "dead-instance", Duration::from_secs(60))
+        .await
+        .unwrap());
+    let started = Instant::now();
+    let (status, cache, body) = profile(&app, "orphan", None).await;
+    let took = started.elapsed();
+    assert_eq!((status, cache.as_str()), (200, "miss"));
+    assert_eq!(body["profile"]["username"], "orphan");
+    let wait = techhub_api::cached::WAIT;
+    assert!(
+        took >= wait && took < wait + Duration::from_millis(800),
+        "waited {took:?}, the wait is {wait:?}"
+    );
+}

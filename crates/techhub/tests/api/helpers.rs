@@ -185,6 +185,20 @@ impl TestApp {
         }
     }
 
+    /// Another server over the same databases and Redis prefix (its own search index folder),
+    /// as a second instance behind a load balancer would be. The databases stay this one's.
+    pub async fn second_instance(&self) -> TestApp {
+        let mut config = self.dbs.config.clone();
+        config.data_dir = config.data_dir.join("second-instance");
+        let dbs = TestDatabases {
+            name: self.dbs.name.clone(),
+            config,
+            base: self.dbs.base.clone(),
+            armed: false,
+        };
+        TestApp::spawn_on(dbs, |_| {}).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
