@@ -379,6 +379,9 @@ async fn with_redis_down_every_endpoint_still_answers_correctly() {
         app.get(&format!("/api/articles/{slug}")).await.status(),
         200
     );
+    let (status, cache, seen) = profile(&app, "noredis", None).await;
+    assert_eq!((status, cache.as_str()), (200, "miss"));
+    assert_eq!(seen["profile"]["username"], "noredis");
     let login = app
         .post(
             "/api/users/login",
