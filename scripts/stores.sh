@@ -133,6 +133,7 @@ CREATE USER IF NOT EXISTS 'techhub'@'127.0.0.1' IDENTIFIED BY '$LOCAL_PASSWORD';
 CREATE DATABASE IF NOT EXISTS techhub CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 GRANT ALL PRIVILEGES ON \`techhub\`.* TO 'techhub'@'localhost', 'techhub'@'127.0.0.1';
 GRANT ALL PRIVILEGES ON \`techhub\_test\_%\`.* TO 'techhub'@'localhost', 'techhub'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON \`techhub\_bench%\`.* TO 'techhub'@'localhost', 'techhub'@'127.0.0.1';
 SQL
   log "mysql: role techhub and database techhub ready"
 }

@@ -111,4 +111,33 @@ impl Redis {
             .exists(self.key(&keys::load_claim(key)));
         self.timed(pipe.query_async(&mut conn)).await
     }
+
+    /// Drops every cached entry (keys under `cache:`), e.g. after a bulk load changed the
+    /// stores behind them. Returns how many were dropped.
+    pub async fn drop_all_cached(&self) -> Result<u64, RedisError> {
+        let mut conn = self.conn();
+        let pattern = self.key("cache:*");
+        let mut cursor: u64 = 0;
+        let mut dropped = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self
+                .timed(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1_000)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            if !keys.is_empty() {
+                dropped += self.timed(conn.del::<_, u64>(keys)).await?;
+            }
+            if next == 0 {
+                return Ok(dropped);
+            }
+            cursor = next;
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! so the integration tests start exactly what `techhub serve` starts.
 
 pub mod commands;
+pub mod seed;
 pub mod telemetry;
 
 use std::net::SocketAddr;

@@ -30,6 +30,8 @@ enum Command {
     Doctor,
     /// Create the demo accounts (ada, grace, linus; password techhub-demo) if missing.
     Demo,
+    /// Fill every store with a realistic, reproducible data set (stop the server first).
+    Seed(techhub::seed::Sizes),
     /// Print the OpenAPI document of the HTTP API (the one served at /api/openapi.json).
     Openapi,
     /// Grant (or with --revoke, take back) the admin role, which opens /api/admin/reports.
@@ -103,6 +105,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo => {
             print!("{}", commands::demo(&cli.config).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Seed(sizes) => {
+            print!("{}", techhub::seed::seed(&cli.config, sizes).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Openapi => {
