@@ -1,0 +1,168 @@
+//! `techhub-bench`: load benchmark for TechHub.
+//!
+//! * `techhub-bench run`: starts a floor server (this same binary, `floor` subcommand), then
+//!   measures each scenario in a closed model (peak requests/s) and an open model (latency at
+//!   a fixed fraction of that peak), and writes a table, JSON and an SVG chart.
+//! * `techhub-bench floor --port N`: the floor server alone.
+
+mod client;
+mod floor;
+mod load;
+mod memory;
+mod report;
+mod run;
+mod scenarios;
+mod wrk;
+mod zipf;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "techhub-bench", version, about = "Load benchmark for TechHub")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the benchmark.
+    Run(RunArgs),
+    /// Serve the floor (reference) server: `GET /redis/{id}` and `GET /pg/{id}`.
+    Floor(FloorArgs),
+}
+
+/// Options of `techhub-bench run`.
+#[derive(Args, Clone, Debug)]
+pub struct RunArgs {
+    /// Server under test.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub base_url: String,
+    /// Measurement window of each run (`10s`, `500ms`, `1m`).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Warm-up before each measurement window (not counted).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Concurrent connections (virtual users), one keep-alive connection each.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Comma-separated scenarios (default: all). The floors the chosen ones are compared with
+    /// are added unless --no-floor.
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
+    /// Folder for `bench-<unix>.json`, `latest.json` and `latest.svg`.
+    #[arg(long, default_value = "target/bench")]
+    pub out: PathBuf,
+    /// Do not start the floor server (no floor scenarios, no ratios).
+    #[arg(long)]
+    pub no_floor: bool,
+    /// Use a floor server already running at this URL instead of starting one.
+    #[arg(long)]
+    pub floor_url: Option<String>,
+    /// Open-model arrival rate as a fraction of the closed-model peak.
+    #[arg(long, default_value_t = 0.7)]
+    pub rate_fraction: f64,
+    /// Run only the closed model.
+    #[arg(long)]
+    pub no_open: bool,
+    /// PID of the server under test: its memory (VmRSS, VmHWM) is reported per run.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Number of seeded users (`dev000001`..); probed through profiles when not given.
+    #[arg(long)]
+    pub seeded_users: Option<u64>,
+    /// Tokens to get for authenticated reads.
+    #[arg(long, default_value_t = 64)]
+    pub tokens: usize,
+    /// Never mint tokens with TECHHUB_JWT_SECRET (log in or register instead;
+    /// dashboard-cold is then skipped).
+    #[arg(long)]
+    pub no_mint: bool,
+    /// Also run `wrk` (when on PATH) against floor-redis and the most popular article.
+    #[arg(long)]
+    pub wrk: bool,
+}
+
+#[derive(Args)]
+struct FloorArgs {
+    /// Port to listen on (127.0.0.1).
+    #[arg(long)]
+    port: u16,
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a duration such as 10s, 500ms or 2m"))?;
+    let secs = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        other => return Err(format!("{s:?}: unknown unit {other:?} (use ms, s or m)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Run(args) => runtime.block_on(run::run(args)),
+        Command::Floor(args) => runtime.block_on(floor::serve(args.port)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("10h").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn cli_accepts_the_documented_options() {
+        let cli = Cli::try_parse_from([
+            "techhub-bench",
+            "run",
+            "--duration",
+            "3s",
+            "--warmup",
+            "1s",
+            "--scenarios",
+            "floor-redis,search",
+            "--no-floor",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("expected run")
+        };
+        assert_eq!(args.duration, Duration::from_secs(3));
+        assert_eq!(args.scenarios, vec!["floor-redis", "search"]);
+        assert!(args.no_floor);
+        assert_eq!(args.connections, 64);
+        assert_eq!(args.rate_fraction, 0.7);
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
