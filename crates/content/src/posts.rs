@@ -129,6 +129,16 @@ fn to_posts(docs: Vec<Document>) -> Result<Vec<Post>, MongoError> {
 /// A URL-safe slug: lower-case words joined by `-`, with a random suffix so equal titles get
 /// distinct slugs.
 pub fn slugify(title: &str) -> String {
+    let suffix: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(6)
+        .map(|c| (c as char).to_ascii_lowercase())
+        .collect();
+    format!("{}-{suffix}", slug_base(title))
+}
+
+/// The words part of a slug: lower-case words of `title` joined by `-` (`post` when none).
+pub fn slug_base(title: &str) -> String {
     let mut base = String::new();
     for word in title
         .split(|c: char| !c.is_alphanumeric())
@@ -145,12 +155,7 @@ pub fn slugify(title: &str) -> String {
     if base.is_empty() {
         base.push_str("post");
     }
-    let suffix: String = rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(6)
-        .map(|c| (c as char).to_ascii_lowercase())
-        .collect();
-    format!("{base}-{suffix}")
+    base
 }
 
 pub struct NewPost {

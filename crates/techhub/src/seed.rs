@@ -317,6 +317,29 @@ impl Summary {
 
 fn bar(multi: &MultiProgress, what: &str, len: u64) -> ProgressBar {
     let bar = multi.add(ProgressBar::new(len));
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        // No terminal to draw on (a log file, CI): a line every ten seconds instead.
+        let (quiet, what) = (bar.clone(), what.to_string());
+        let started = Instant::now();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if quiet.is_finished() {
+                    break;
+                }
+                if quiet.position() > 0 {
+                    eprintln!(
+                        "[seed] {what}: {}/{} after {} s",
+                        quiet.position(),
+                        quiet.length().unwrap_or(0),
+                        started.elapsed().as_secs()
+                    );
+                }
+            }
+        });
+    }
     bar.set_style(
         ProgressStyle::with_template(&format!(
             "{what:<28} {{bar:32}} {{human_pos:>11}}/{{human_len:<11}} {{per_sec:>12}} {{elapsed:>4}} (eta {{eta}})"
@@ -723,7 +746,7 @@ async fn seed_posts(
             let topic = TOPICS[rng.random_range(0..TOPICS.len())];
             let opener = OPENERS[rng.random_range(0..OPENERS.len())];
             let title = format!("{opener} {topic} in {}", post_tags[0]);
-            let slug = format!("{}-{}", techhub_content::posts::slugify(&title), i + 1);
+            let slug = format!("{}-{}", techhub_content::posts::slug_base(&title), i + 1);
             let description = format!(
                 "{opener} {topic}: what we learned using {}.",
                 post_tags.join(", ")

@@ -17,3 +17,4 @@ mod proxy;
 mod relay;
 mod schema;
 mod search;
+mod seed;
