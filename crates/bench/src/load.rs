@@ -427,7 +427,14 @@ pub async fn run(target: &Target, workload: Arc<dyn Workload>, plan: &Plan) -> R
     let missed = match plan.model {
         Model::Closed => 0,
         Model::Open { rate } => {
-            let due = (plan.duration.as_secs_f64() * rate).round() as u64;
+            let slots = OpenSlots {
+                start,
+                warm_end,
+                end,
+                rate,
+                ticket,
+            };
+            let due = slots.first_at_or_after(end) - slots.first_at_or_after(warm_end);
             due.saturating_sub(total.requests)
         }
     };
@@ -495,6 +502,16 @@ struct OpenSlots {
 impl OpenSlots {
     fn due(&self, k: u64) -> Instant {
         self.start + Duration::from_secs_f64(k as f64 / self.rate)
+    }
+
+    /// The first slot due at or after `t`.
+    fn first_at_or_after(&self, t: Instant) -> u64 {
+        let guess = ((t - self.start).as_secs_f64() * self.rate).ceil() as u64;
+        let mut k = guess.saturating_sub(2);
+        while self.due(k) < t {
+            k += 1;
+        }
+        k
     }
 }
 
@@ -580,6 +597,12 @@ mod tests {
         assert_eq!(slots.due(0), start);
         assert_eq!(slots.due(4) - slots.due(3), Duration::from_micros(2500));
         assert_eq!(slots.due(400) - start, Duration::from_secs(1));
+        // Slots 400..800 are due in [1 s, 2 s).
+        let one = start + Duration::from_secs(1);
+        assert_eq!(slots.first_at_or_after(one), 400);
+        assert_eq!(slots.first_at_or_after(one + Duration::from_nanos(1)), 401);
+        assert_eq!(slots.first_at_or_after(start + Duration::from_secs(2)), 800);
+        assert_eq!(slots.first_at_or_after(start), 0);
     }
 
     #[test]

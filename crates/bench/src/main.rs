@@ -67,6 +67,9 @@ pub struct RunArgs {
     /// Open-model arrival rate as a fraction of the closed-model peak.
     #[arg(long, default_value_t = 0.7)]
     pub rate_fraction: f64,
+    /// Open-model arrival rate in requests/s for every scenario (overrides --rate-fraction).
+    #[arg(long)]
+    pub open_rate: Option<f64>,
     /// Run only the closed model.
     #[arg(long)]
     pub no_open: bool,

@@ -298,7 +298,7 @@ pub fn svg(rows: &[Row]) -> String {
     let (left, top, bottom) = (70.0, 50.0, 380.0);
     let bar = 11.0;
     let group = bar * 4.0 + 14.0;
-    let width = left + 20.0 + group * rows.len().max(1) as f64;
+    let width = (left + 20.0 + group * rows.len().max(1) as f64).max(640.0);
     let height = 520.0;
     let range = decades(
         rows.iter()
@@ -312,7 +312,7 @@ pub fn svg(rows: &[Row]) -> String {
     );
     let _ = writeln!(
         s,
-        r#"<rect width="100%" height="100%" fill="white"/><text x="{left}" y="22" font-size="15">TechHub bench: latency percentiles (ms, log scale)</text>"#
+        r#"<rect width="100%" height="100%" fill="white"/><text x="{left}" y="20" font-size="15">TechHub bench: latency percentiles (ms, log scale)</text>"#
     );
     for d in range.0..=range.1 {
         let v = 10f64.powi(d);
@@ -324,11 +324,21 @@ pub fn svg(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             s,
-            r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{label} ms</text>"##,
+            r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ccc"/><text x="{:.1}" y="{:.1}" text-anchor="end">{label} ms</text>"##,
             width - 10.0,
             left - 6.0,
             y + 4.0
         );
+        if d < range.1 {
+            for minor in [2.0, 5.0] {
+                let y = log_y(v * minor, range, top, bottom);
+                let _ = writeln!(
+                    s,
+                    r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#eee"/>"##,
+                    width - 10.0
+                );
+            }
+        }
     }
     let _ = writeln!(
         s,
@@ -361,10 +371,10 @@ pub fn svg(rows: &[Row]) -> String {
         );
     }
     for (j, name) in ["p50", "p90", "p99", "p99.9"].iter().enumerate() {
-        let x = width - 260.0 + 62.0 * j as f64;
+        let x = left + 62.0 * j as f64;
         let _ = writeln!(
             s,
-            r#"<rect x="{x:.1}" y="30" width="10" height="10" fill="{}"/><text x="{:.1}" y="39">{name}</text>"#,
+            r#"<rect x="{x:.1}" y="29" width="10" height="10" fill="{}"/><text x="{:.1}" y="38">{name}</text>"#,
             COLORS[j],
             x + 14.0
         );

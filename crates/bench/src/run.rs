@@ -23,6 +23,9 @@ pub async fn run(args: RunArgs) -> Result<()> {
     if !(args.rate_fraction > 0.0 && args.rate_fraction <= 10.0) {
         bail!("--rate-fraction must be in (0, 10]");
     }
+    if args.open_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+        bail!("--open-rate must be above 0");
+    }
     if args.duration.is_zero() {
         bail!("--duration must be longer than 0");
     }
@@ -151,7 +154,7 @@ async fn run_all(
         ));
 
         if !args.no_open {
-            let rate = peak * args.rate_fraction;
+            let rate = args.open_rate.unwrap_or(peak * args.rate_fraction);
             if rate < 1.0 {
                 eprintln!(
                     "[bench] {name} open: skipped (closed-model peak {peak:.1} req/s is too low)"
@@ -160,13 +163,21 @@ async fn run_all(
                 plan.model = Model::Open { rate };
                 eprintln!(
                     "[bench] {name} open {rate:.0} req/s ({:.0} % of peak) over {} conns, warmup {} + {} ...",
-                    args.rate_fraction * 100.0,
+                    rate / peak.max(f64::MIN_POSITIVE) * 100.0,
                     args.connections,
                     secs(args.warmup),
                     secs(args.duration)
                 );
                 let (open, memory) = measure(&tgt, workload.clone(), &plan, pid).await?;
                 eprintln!("[bench] {name} open: {}", summary(&open));
+                if open.late * 10 > open.requests {
+                    eprintln!(
+                        "[bench] {name} open: {} of {} requests found no free connection within 1 ms of \
+                         their due time: the system (server and bench share the cores) did not keep \
+                         up with this rate; its latencies include that queueing",
+                        open.late, open.requests
+                    );
+                }
                 if open.missed > 0 {
                     eprintln!(
                         "[bench] {name} open: {} requests due in the window never completed (server slower than the rate)",

@@ -889,7 +889,7 @@ async fn login_many(api: &Api, n: u64) -> Vec<HeaderValue> {
                 let body = json!({"user": {"email": seeded_email(i), "password": SEEDED_PASSWORD}});
                 let answer = api.post("/api/users/login", &body).await.ok()?;
                 let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if finished % 16 == 0 || finished == n {
+                if finished.is_multiple_of(16) || finished == n {
                     eprintln!("[bench]   {finished}/{n} logins");
                 }
                 if answer.status == StatusCode::TOO_MANY_REQUESTS {

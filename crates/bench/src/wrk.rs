@@ -77,11 +77,11 @@ pub fn parse(text: &str) -> Option<WrkOutput> {
         if let Some(v) = t.strip_prefix("Requests/sec:") {
             out.rps = v.trim().parse().ok()?;
             found_rps = true;
+        } else if t == "Latency Distribution" {
+            in_distribution = true;
         } else if first == "Latency" && !in_distribution {
             // "Latency  1.23ms  456.78us  12.34ms  89.01%": avg, stdev, max, +/- stdev.
             out.latency.max_ms = words.nth(2).and_then(duration_ms);
-        } else if t == "Latency Distribution" {
-            in_distribution = true;
         } else if in_distribution && first.ends_with('%') {
             let value = words.next().and_then(duration_ms);
             match first {
