@@ -894,23 +894,32 @@ async fn find_docs(
         .await
 }
 
-/// One page of published posts in `_id` order after `after`, with bodies (for rebuilding the
-/// search index).
-pub async fn published_after(
+/// Every published post with its body, streamed in storage order (for rebuilding the search
+/// index): one cursor, no sort, and a time limit per batch rather than for the whole read, so
+/// it scales with the collection (a sorted, paged read makes the server sort every page).
+pub async fn published_stream(
     mongo: &Mongo,
-    after: Option<ObjectId>,
-    limit: i64,
-) -> Result<Vec<Post>, MongoError> {
-    let mut filter = doc! { "status": "published" };
-    if let Some(after) = after {
-        filter.insert("_id", doc! { "$gt": after });
-    }
-    let options = FindOptions::builder()
-        .sort(doc! { "_id": 1 })
-        .limit(limit)
-        .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
-        .build();
-    find_posts(mongo, filter, options).await
+) -> Result<impl futures::Stream<Item = Result<Post, MongoError>> + Unpin + Send, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let cursor = mongo
+        .timed(
+            posts
+                .find(doc! { "status": "published" })
+                .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
+                .batch_size(1_000),
+        )
+        .await?;
+    Ok(futures::StreamExt::map(cursor, |d| {
+        let d = d?;
+        Post::from_doc(&d).map_err(|e| MongoError::Corrupt(format!("post {:?}: {e}", d.get("_id"))))
+    }))
+}
+
+/// About how many posts there are, deleted ones included (collection metadata: instant at any
+/// size), e.g. for a progress bar.
+pub async fn estimated_count(mongo: &Mongo) -> Result<u64, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    mongo.timed(posts.estimated_document_count()).await
 }
 
 /// How many posts are published.

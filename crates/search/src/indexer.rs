@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use mongodb::bson::{oid::ObjectId, DateTime};
 use techhub_content::posts::{self, Change, Post};
 use techhub_content::render::markdown_to_text;
@@ -88,22 +89,31 @@ impl Indexer {
     /// Changes made during the rebuild are picked up by the next [`Indexer::catch_up`].
     pub async fn rebuild(&mut self, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<u64> {
         let started = now_ms();
-        let total = posts::published_count(&self.mongo).await?;
+        let mut total = posts::estimated_count(&self.mongo).await?;
         progress(0, total);
         let index = self.index.clone();
         blocking(move || index.clear_uncommitted()).await?;
         let mut done = 0;
-        let mut after = None;
+        let mut stream = posts::published_stream(&self.mongo).await?;
+        let mut page = Vec::with_capacity(LOAD);
         loop {
-            let page = posts::published_after(&self.mongo, after, LOAD as i64).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            done += page.len() as u64;
-            let docs: Vec<IndexedPost> = page.iter().map(indexed).collect();
-            let index = self.index.clone();
-            blocking(move || index.add_uncommitted(&docs)).await?;
-            progress(done, total.max(done));
+            let next = stream.next().await.transpose()?;
+            if let Some(post) = next.as_ref() {
+                page.push(indexed(post));
+            }
+            if page.len() == LOAD || (next.is_none() && !page.is_empty()) {
+                done += page.len() as u64;
+                let docs = std::mem::replace(&mut page, Vec::with_capacity(LOAD));
+                let index = self.index.clone();
+                blocking(move || index.add_uncommitted(&docs)).await?;
+                total = total.max(done);
+                progress(done, total);
+            }
+            if next.is_none() {
+                break;
+            }
         }
+        progress(done, done);
         let low_ms = started - OVERLAP.as_millis() as i64;
         let index = self.index.clone();
         blocking(move || index.apply(false, &[], low_ms)).await?;
