@@ -9,6 +9,8 @@ mod client;
 mod floor;
 mod load;
 mod memory;
+#[cfg(test)]
+mod mock_tests;
 mod report;
 mod run;
 mod scenarios;
