@@ -466,7 +466,9 @@ async fn closed_worker(
         if Instant::now() >= end {
             break;
         }
-        if sender.is_none() {
+        // A connection the server closed (keep-alive ended) is replaced without counting an
+        // error; one that fails mid-request counts as an I/O error.
+        if sender.as_ref().is_none_or(|s| s.is_closed()) {
             sender = reconnect(&target, end).await;
         }
         let Some(conn) = sender.as_mut() else { break };
@@ -538,7 +540,9 @@ async fn open_worker(
         if due > taken {
             tokio::time::sleep_until(due).await;
         }
-        if sender.is_none() {
+        // A connection the server closed (keep-alive ended) is replaced without counting an
+        // error; one that fails mid-request counts as an I/O error.
+        if sender.as_ref().is_none_or(|s| s.is_closed()) {
             sender = reconnect(&target, hard_end).await;
         }
         let Some(conn) = sender.as_mut() else { break };

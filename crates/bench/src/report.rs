@@ -172,8 +172,10 @@ pub struct Meta {
     pub base_url: String,
     /// Floor server, when one was used.
     pub floor_url: Option<String>,
-    /// Server process whose memory was sampled.
+    /// Server process whose memory was sampled (`--server-pid`).
     pub server_pid: Option<u32>,
+    /// Floor process started by the bench (its memory is reported for the floor scenarios).
+    pub floor_pid: Option<u32>,
     /// Bench version.
     pub bench_version: String,
 }

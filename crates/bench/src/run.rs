@@ -240,6 +240,7 @@ async fn run_all(
             base_url: args.base_url.clone(),
             floor_url: floor_target.as_ref().map(|t| t.base.clone()),
             server_pid: args.server_pid,
+            floor_pid,
             bench_version: env!("CARGO_PKG_VERSION").into(),
         },
         results: rows,
