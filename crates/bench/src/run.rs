@@ -35,6 +35,19 @@ pub async fn run(args: RunArgs) -> Result<()> {
         bail!("no scenario left to run (only floor scenarios were chosen, with --no-floor)");
     }
 
+    if selected.iter().any(|s| !s.is_floor()) {
+        // Fail before starting the floor when the server under test is not there.
+        Api::new(&args.base_url)
+            .get("/api/tags", None)
+            .await
+            .with_context(|| {
+                format!(
+                    "no server answers at {} (start TechHub or pass --base-url)",
+                    args.base_url
+                )
+            })?;
+    }
+
     let mut floor = None;
     let floor_target = if selected.iter().any(|s| s.is_floor()) {
         let base = match &args.floor_url {
@@ -74,15 +87,13 @@ async fn run_all(
     let run_id = scenarios::run_id(unix_time);
 
     let needs_server = selected.iter().any(|s| !s.is_floor());
-    let target = Target::parse(&args.base_url).await?;
+    let target = if needs_server {
+        Some(Target::parse(&args.base_url).await?)
+    } else {
+        None
+    };
     let api = Api::new(&args.base_url);
     let world = if needs_server {
-        api.get("/api/tags", None).await.with_context(|| {
-            format!(
-                "no server answers at {} (start TechHub or pass --base-url)",
-                args.base_url
-            )
-        })?;
         let setup = SetupOptions {
             tokens: args.tokens,
             seeded_users: args.seeded_users,
@@ -120,7 +131,12 @@ async fn run_all(
                 floor_pid,
             )
         } else {
-            (target.clone(), args.server_pid)
+            (
+                target
+                    .clone()
+                    .expect("server target exists for server scenarios"),
+                args.server_pid,
+            )
         };
         let workload: Arc<dyn load::Workload> = Arc::new(ScenarioLoad {
             scenario,
@@ -219,7 +235,16 @@ async fn run_all(
     }
 
     if args.wrk {
-        rows.extend(wrk_checks(args, selected, floor_target.as_ref(), &target, &world).await);
+        rows.extend(
+            wrk_checks(
+                args,
+                selected,
+                floor_target.as_ref(),
+                target.as_ref(),
+                &world,
+            )
+            .await,
+        );
     }
 
     report::apply_ratios(&mut rows);
@@ -273,7 +298,7 @@ async fn wrk_checks(
     args: &RunArgs,
     selected: &[Scenario],
     floor_target: Option<&Target>,
-    target: &Target,
+    target: Option<&Target>,
     world: &World,
 ) -> Vec<Row> {
     if !wrk::available() {
@@ -284,7 +309,7 @@ async fn wrk_checks(
     if let Some(floor) = floor_target {
         checks.push((Scenario::FloorRedis, floor.url("/redis/1")));
     }
-    if selected.contains(&Scenario::ArticleBySlug) {
+    if let Some(target) = target.filter(|_| selected.contains(&Scenario::ArticleBySlug)) {
         if let Some(slug) = world.slugs.first() {
             checks.push((
                 Scenario::ArticleBySlug,
