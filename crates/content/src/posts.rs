@@ -894,32 +894,31 @@ async fn find_docs(
         .await
 }
 
-/// Every published post with its body, streamed in storage order (for rebuilding the search
-/// index): one cursor, no sort, and a time limit per batch rather than for the whole read, so
-/// it scales with the collection (a sorted, paged read makes the server sort every page).
-pub async fn published_stream(
+/// The published posts whose ids lie in `[from, to)`, with bodies, unsorted (for rebuilding
+/// the search index window by window). A range bounded on both sides is read straight from
+/// the `_id` index on MongoDB and SecantusDB alike; an open-ended or sorted read of a large
+/// collection is not (SecantusDB materialises and sorts the whole match first).
+pub async fn published_between(
     mongo: &Mongo,
-) -> Result<impl futures::Stream<Item = Result<Post, MongoError>> + Unpin + Send, MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
-    let cursor = mongo
-        .timed(
-            posts
-                .find(doc! { "status": "published" })
-                .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
-                .batch_size(1_000),
-        )
-        .await?;
-    Ok(futures::StreamExt::map(cursor, |d| {
-        let d = d?;
-        Post::from_doc(&d).map_err(|e| MongoError::Corrupt(format!("post {:?}: {e}", d.get("_id"))))
-    }))
+    from: ObjectId,
+    to: ObjectId,
+) -> Result<Vec<Post>, MongoError> {
+    let options = FindOptions::builder()
+        .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
+        .build();
+    find_posts(
+        mongo,
+        doc! { "_id": { "$gte": from, "$lt": to }, "status": "published" },
+        options,
+    )
+    .await
 }
 
-/// About how many posts there are, deleted ones included (collection metadata: instant at any
-/// size), e.g. for a progress bar.
+/// About how many posts there are, deleted ones included (collection metadata), e.g. for a
+/// progress bar. Not time-limited: SecantusDB takes seconds for it at a million posts.
 pub async fn estimated_count(mongo: &Mongo) -> Result<u64, MongoError> {
     let posts = mongo.db().collection::<Document>(POSTS);
-    mongo.timed(posts.estimated_document_count()).await
+    Ok(posts.estimated_document_count().await?)
 }
 
 /// How many posts are published.

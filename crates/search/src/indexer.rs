@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use mongodb::bson::{oid::ObjectId, DateTime};
 use techhub_content::posts::{self, Change, Post};
 use techhub_content::render::markdown_to_text;
@@ -29,6 +28,18 @@ pub const OVERLAP: Duration = Duration::from_secs(5);
 const PAGE: i64 = 1000;
 /// Posts loaded per MongoDB read.
 const LOAD: usize = 200;
+/// Posts a rebuild aims to read per `_id` window.
+const WINDOW_DOCS: usize = 2_000;
+/// The widest `_id` window a rebuild reads at once (30 days): empty years cost a few hundred
+/// empty range reads, and a window never jumps from empty years onto the whole collection.
+const MAX_WINDOW_SECS: u32 = 30 * 86_400;
+
+/// The smallest ObjectId created at `secs` (Unix time).
+fn object_id_at(secs: u32) -> ObjectId {
+    let mut bytes = [0u8; 12];
+    bytes[..4].copy_from_slice(&secs.to_be_bytes());
+    ObjectId::from_bytes(bytes)
+}
 
 pub fn indexed(post: &Post) -> IndexedPost {
     IndexedPost {
@@ -94,24 +105,38 @@ impl Indexer {
         let index = self.index.clone();
         blocking(move || index.clear_uncommitted()).await?;
         let mut done = 0;
-        let mut stream = posts::published_stream(&self.mongo).await?;
-        let mut page = Vec::with_capacity(LOAD);
-        loop {
-            let next = stream.next().await.transpose()?;
-            if let Some(post) = next.as_ref() {
-                page.push(indexed(post));
-            }
-            if page.len() == LOAD || (next.is_none() && !page.is_empty()) {
-                done += page.len() as u64;
-                let docs = std::mem::replace(&mut page, Vec::with_capacity(LOAD));
+        // Ids carry their creation second: walk time windows from the first ObjectId second to
+        // a day from now, widening empty windows and narrowing crowded ones.
+        let end = (now_ms() / 1000 + 86_400) as u32;
+        let (mut from, mut width) = (0u32, 86_400u32);
+        while from < end {
+            let to = from.saturating_add(width).min(end);
+            let page =
+                match posts::published_between(&self.mongo, object_id_at(from), object_id_at(to))
+                    .await
+                {
+                    Ok(page) => page,
+                    // Too crowded to read in time: the same start, half the window.
+                    Err(techhub_content::MongoError::Timeout(_)) if width > 1 => {
+                        width /= 2;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+            done += page.len() as u64;
+            let docs: Vec<IndexedPost> = page.iter().map(indexed).collect();
+            if !docs.is_empty() {
                 let index = self.index.clone();
                 blocking(move || index.add_uncommitted(&docs)).await?;
-                total = total.max(done);
-                progress(done, total);
             }
-            if next.is_none() {
-                break;
-            }
+            total = total.max(done);
+            progress(done, total);
+            from = to;
+            width = match page.len() {
+                n if n < WINDOW_DOCS / 4 => width.saturating_mul(2).min(MAX_WINDOW_SECS),
+                n if n > WINDOW_DOCS * 2 => (width / 2).max(1),
+                _ => width,
+            };
         }
         progress(done, done);
         let low_ms = started - OVERLAP.as_millis() as i64;
