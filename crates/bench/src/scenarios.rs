@@ -680,6 +680,15 @@ pub async fn discover(
             .add_page(api, &format!("/api/articles?tag={}&limit=100", encode(tag)))
             .await?;
     }
+    if found.slugs.is_empty() && !selected.iter().all(|s| s.is_floor()) {
+        // Lists did not answer (or are empty): TechHub's search also names articles.
+        eprintln!("[bench] discovery: no articles from the lists; asking /api/search");
+        for word in SEARCH_WORDS {
+            found
+                .add_page(api, &format!("/api/search?q={word}&limit=100"))
+                .await?;
+        }
+    }
     let Found { slugs, authors, .. } = found;
     world.slugs = slugs;
     world.authors = authors.into_iter().collect();
@@ -742,11 +751,15 @@ impl Found {
             return Ok(0);
         }
         let body = page.json();
-        let articles = body["articles"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        for a in articles {
+        // A RealWorld list (`articles`) or a TechHub search page (`results[].article`).
+        let articles: Vec<&serde_json::Value> = match body["articles"].as_array() {
+            Some(list) => list.iter().collect(),
+            None => body["results"]
+                .as_array()
+                .map(|r| r.iter().map(|hit| &hit["article"]).collect())
+                .unwrap_or_default(),
+        };
+        for a in articles.iter().copied() {
             if let Some(slug) = a["slug"].as_str() {
                 if self.seen.insert(slug.to_string()) {
                     self.slugs.push(slug.to_string());

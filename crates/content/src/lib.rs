@@ -107,7 +107,19 @@ impl Mongo {
     {
         techhub_core::bounded(self.query_timeout, action.into_future())
             .await
-            .map_err(|e| e.map_or(MongoError::Timeout(self.query_timeout), MongoError::Db))
+            .map_err(|e| match e {
+                // The server gave up at our `maxTimeMS`: the same as our own time limit.
+                Some(e) if is_execution_timeout(&e) => MongoError::Timeout(self.query_timeout),
+                Some(e) => MongoError::Db(e),
+                None => MongoError::Timeout(self.query_timeout),
+            })
+    }
+
+    /// How long a query may take: [`Mongo::timed`] gives up after it, and reads that may
+    /// touch many documents pass it to the server as `maxTimeMS`, so the server stops working
+    /// on a read nobody waits for any more.
+    pub fn query_timeout(&self) -> Duration {
+        self.query_timeout
     }
 
     /// Creates the collections, validators and indexes that are missing.
@@ -151,4 +163,9 @@ fn describe(e: mongodb::error::Error) -> String {
         ErrorKind::Io(io) => format!("connection failed: {io}"),
         _ => e.to_string(),
     }
+}
+
+/// MongoDB's `MaxTimeMSExpired` (50): the server stopped a read at its `maxTimeMS`.
+fn is_execution_timeout(e: &mongodb::error::Error) -> bool {
+    matches!(e.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == 50)
 }

@@ -332,7 +332,11 @@ async fn page(
         .build();
     let (docs, count) = tokio::try_join!(
         find_docs(mongo, query.clone(), options),
-        mongo.timed(posts.count_documents(query.clone())),
+        mongo.timed(
+            posts
+                .count_documents(query.clone())
+                .max_time(mongo.query_timeout())
+        ),
     )?;
     Ok((to_posts(docs)?, count))
 }
@@ -879,8 +883,9 @@ async fn find_posts(
 async fn find_docs(
     mongo: &Mongo,
     filter: Document,
-    options: FindOptions,
+    mut options: FindOptions,
 ) -> Result<Vec<Document>, MongoError> {
+    options.max_time.get_or_insert(mongo.query_timeout());
     let posts = mongo.db().collection::<Document>(POSTS);
     mongo
         .timed(async {
