@@ -130,18 +130,57 @@ async fn profiles_for(
     let mut unique: Vec<u64> = ids.to_vec();
     unique.sort_unstable();
     unique.dedup();
-    let found = users::find_many(&state.stores.mysql, &unique).await?;
-    let followed: HashSet<u64> = match viewer {
-        Some(v) => profiles::following(&state.stores.mongo, v)
-            .await?
-            .into_iter()
-            .collect(),
-        None => HashSet::new(),
-    };
+    let (found, followed) = tokio::try_join!(public_profiles(state, &unique), async {
+        Ok::<HashSet<u64>, ApiError>(match viewer {
+            Some(v) => profiles::following(&state.stores.mongo, v)
+                .await?
+                .into_iter()
+                .collect(),
+            None => HashSet::new(),
+        })
+    })?;
     Ok(found
-        .iter()
-        .map(|u| (u.id, PublicProfile::from(u).seen(followed.contains(&u.id))))
+        .into_iter()
+        .map(|u| {
+            let following = followed.contains(&u.id);
+            (u.id, u.seen(following))
+        })
         .collect())
+}
+
+/// The public profiles of `ids` (distinct): from Redis ([`keys::user`], one `MGET`), the rest
+/// from MySQL in one query, then cached. Redis failing means MySQL for all.
+async fn public_profiles(state: &AppState, ids: &[u64]) -> Result<Vec<PublicProfile>, ApiError> {
+    let redis = &state.stores.redis;
+    let keys: Vec<String> = ids.iter().map(|&id| keys::user(id)).collect();
+    let cached = redis.cached_many(&keys).await.unwrap_or_default();
+    let mut found: Vec<PublicProfile> = cached
+        .iter()
+        .flatten()
+        .filter_map(|json| serde_json::from_str(json).ok())
+        .collect();
+    let missing: Vec<u64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !found.iter().any(|p| p.id == *id))
+        .collect();
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let loaded: Vec<PublicProfile> = users::find_many(&state.stores.mysql, &missing)
+        .await?
+        .iter()
+        .map(PublicProfile::from)
+        .collect();
+    let entries: Vec<(String, String)> = loaded
+        .iter()
+        .filter_map(|p| Some((keys::user(p.id), serde_json::to_string(p).ok()?)))
+        .collect();
+    if let Err(e) = redis.cache_many(&entries, PROFILE_TTL).await {
+        tracing::debug!(error = %e, "author profiles not cached");
+    }
+    found.extend(loaded);
+    Ok(found)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -217,6 +256,18 @@ pub(crate) async fn articles_for(
     posts: Vec<Post>,
     with_body: bool,
 ) -> Result<Vec<ArticleBody>, ApiError> {
+    articles_rendered(state, viewer, posts, with_body, None).await
+}
+
+/// [`articles_for`], with the body's HTML already rendered (for the one post a cached
+/// article holds) instead of rendering it here.
+async fn articles_rendered(
+    state: &AppState,
+    viewer: Option<u64>,
+    posts: Vec<Post>,
+    with_body: bool,
+    mut rendered: Option<String>,
+) -> Result<Vec<ArticleBody>, ApiError> {
     let authors: Vec<u64> = posts.iter().map(|p| p.author_id).collect();
     let ids: Vec<ObjectId> = posts.iter().map(|p| p.id).collect();
     let mongo = &state.stores.mongo;
@@ -248,8 +299,11 @@ pub(crate) async fn articles_for(
             Ok(ArticleBody {
                 favorited: favorited.contains(&p.id),
                 bookmarked: bookmarked.contains(&p.id),
-                body_html: with_body
-                    .then(|| techhub_content::render::markdown_to_safe_html(&p.body)),
+                body_html: with_body.then(|| {
+                    rendered
+                        .take()
+                        .unwrap_or_else(|| techhub_content::render::markdown_to_safe_html(&p.body))
+                }),
                 status: p.status,
                 categories: p.categories,
                 difficulty: p.difficulty,
@@ -682,36 +736,59 @@ async fn get_article(
     viewer: MaybeAuthUser,
     Path(slug): Path<String>,
 ) -> Result<axum::response::Response, ApiError> {
-    // Published posts come from the Redis cache (single flight on a miss); drafts are never
-    // cached. Viewer flags and the author's profile are read per request.
+    // Published posts come from the Redis cache (single flight on a miss) with their body
+    // already rendered; drafts are never cached. Viewer flags and the author's profile (itself
+    // cached by id) are read per request.
     let key = keys::article(&slug);
     let (json, hit) = crate::cached::load(&state, &key, ARTICLE_TTL, || async {
         let post = posts::by_slug(&state.stores.mongo, &slug).await?;
         let cacheable = post.as_ref().is_some_and(|p| p.status == "published");
-        let json = serde_json::to_string(&post).map_err(|e| ApiError::Internal(e.into()))?;
+        let body_html = post
+            .as_ref()
+            .map(|p| techhub_content::render::markdown_to_safe_html(&p.body));
+        let json = serde_json::to_string(&CachedArticle { post, body_html })
+            .map_err(|e| ApiError::Internal(e.into()))?;
         Ok(crate::cached::Loaded { json, cacheable })
     })
     .await?;
-    let post: Option<Post> =
+    let cached: CachedArticle =
         serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.into()))?;
-    let post = post.ok_or(ApiError::NotFound("article"))?;
-    if post.status != "published" && viewer.0.as_ref().map(|v| v.id) != Some(post.author_id) {
+    let post = cached.post.ok_or(ApiError::NotFound("article"))?;
+    let viewer = viewer.0.map(|v| v.id);
+    if post.status != "published" && viewer != Some(post.author_id) {
         return Err(ApiError::NotFound("article"));
     }
-    if post.status == "published" {
-        // Counted in Redis, flushed to MongoDB in batches; a read never fails over a view.
-        if let Err(e) = state.stores.redis.count_view(&post.id.to_hex()).await {
-            tracing::debug!(error = %e, "view not counted");
+    let published = post.status == "published";
+    let post_id = post.id.to_hex();
+    let (article, counted) = tokio::join!(
+        articles_rendered(&state, viewer, vec![post], true, cached.body_html),
+        async {
+            // Counted in Redis, flushed to MongoDB in batches; a read never fails over a view.
+            if published {
+                state.stores.redis.count_view(&post_id).await
+            } else {
+                Ok(())
+            }
         }
+    );
+    if let Err(e) = counted {
+        tracing::debug!(error = %e, "view not counted");
     }
-    let mut response = one_article(&state, viewer.0.map(|v| v.id), post)
-        .await?
-        .into_response();
+    let article = article?.remove(0);
+    let mut response = Json(ArticleResponse { article }).into_response();
     response.headers_mut().insert(
         "x-cache",
         axum::http::HeaderValue::from_static(if hit { "hit" } else { "miss" }),
     );
     Ok(response)
+}
+
+/// What the cache holds for `GET /api/articles/{slug}`: the post (none when there is no such
+/// slug) and its body rendered to safe HTML.
+#[derive(Serialize, Deserialize)]
+struct CachedArticle {
+    post: Option<Post>,
+    body_html: Option<String>,
 }
 
 /// How long a published post stays cached. Edits, deletions, favorites, comments and

@@ -297,6 +297,7 @@ async fn update_user(
     // this user's next read at once.
     let mut stale = vec![
         keys::profile(&updated.user.username),
+        keys::user(updated.user.id),
         keys::dashboard(updated.user.id),
     ];
     stale.extend(updated.previous_username.as_deref().map(keys::profile));

@@ -17,9 +17,11 @@ pub mod keys {
     /// `GET /api/tags`: the response body (tags of published posts, most used first).
     pub const TAGS: &str = "cache:tags:response";
 
-    /// A published post by slug (the viewer-independent part of `GET /api/articles/{slug}`).
+    /// A published post by slug with its rendered body (the viewer-independent part of
+    /// `GET /api/articles/{slug}`). `v2`: the entry's shape changed, so entries an older
+    /// server wrote are never read as the new shape.
     pub fn article(slug: &str) -> String {
-        format!("cache:article:{slug}")
+        format!("cache:article:v2:{slug}")
     }
 
     /// `GET /api/dashboard` of one user.
@@ -31,6 +33,11 @@ pub mod keys {
     /// without the viewer's `following`).
     pub fn profile(username: &str) -> String {
         format!("cache:profile:{username}")
+    }
+
+    /// The public profile of user `id` (authors shown next to posts).
+    pub fn user(id: u64) -> String {
+        format!("cache:user:{id}")
     }
 
     /// The claim on loading the entry `key` (see [`super::Redis::claim_load`]).
@@ -53,6 +60,35 @@ impl Redis {
     pub async fn cached(&self, key: &str) -> Result<Option<String>, RedisError> {
         let mut conn = self.conn();
         self.timed(conn.get(self.key(key))).await
+    }
+
+    /// The cached values under `keys`, in order (`None` where missing), in one round trip.
+    pub async fn cached_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, RedisError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn();
+        let full: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        self.timed(redis::cmd("MGET").arg(full).query_async(&mut conn))
+            .await
+    }
+
+    /// Caches each `(key, value)` for `ttl`, in one round trip.
+    pub async fn cache_many(
+        &self,
+        entries: &[(String, String)],
+        ttl: Duration,
+    ) -> Result<(), RedisError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let mut pipe = redis::pipe();
+        for (key, value) in entries {
+            pipe.set_ex(self.key(key), value, ttl.as_secs().max(1))
+                .ignore();
+        }
+        self.timed(pipe.query_async(&mut conn)).await
     }
 
     /// Caches `value` under `key` for `ttl`.

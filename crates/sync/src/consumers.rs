@@ -154,7 +154,11 @@ impl CacheInvalidation {
                 vec![keys::dashboard(r.author_id), keys::article(&r.slug)]
             }
             EventPayload::UserRegistered(u) | EventPayload::UserUpdated(u) => {
-                let mut stale = vec![keys::dashboard(u.user_id), keys::profile(&u.username)];
+                let mut stale = vec![
+                    keys::dashboard(u.user_id),
+                    keys::user(u.user_id),
+                    keys::profile(&u.username),
+                ];
                 stale.extend(u.previous_username.as_deref().map(keys::profile));
                 stale
             }
@@ -208,13 +212,14 @@ mod tests {
             keys_for(&EventPayload::UserUpdated(user(Some("ada")))),
             vec![
                 keys::dashboard(7),
+                keys::user(7),
                 keys::profile("lovelace"),
                 keys::profile("ada")
             ]
         );
         assert_eq!(
             keys_for(&EventPayload::UserUpdated(user(None))),
-            vec![keys::dashboard(7), keys::profile("lovelace")]
+            vec![keys::dashboard(7), keys::user(7), keys::profile("lovelace")]
         );
     }
 
