@@ -88,6 +88,10 @@ pub struct RunArgs {
     /// dashboard-cold is then skipped).
     #[arg(long)]
     pub no_mint: bool,
+    /// Find articles through `/api/search` only, never through the article lists (for servers
+    /// whose lists do not answer at the data set's size).
+    #[arg(long)]
+    pub discover_by_search: bool,
     /// Also run `wrk` (when on PATH) against floor-redis and the most popular article.
     #[arg(long)]
     pub wrk: bool,

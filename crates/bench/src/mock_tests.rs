@@ -163,6 +163,7 @@ async fn discovery_and_both_models_against_a_realworld_mock() {
         seeded_users: None,
         mint: true,
         unix_secs: 1_700_000_000,
+        lists: true,
     };
     let world = discover(&api, &selected, &opts, "t1".into()).await.unwrap();
 
@@ -240,6 +241,7 @@ async fn minted_tokens_give_every_cold_dashboard_request_a_new_user() {
         seeded_users: Some(100_000),
         mint: true,
         unix_secs: 1_700_000_000,
+        lists: true,
     };
     let selected = [Scenario::DashboardCached, Scenario::DashboardCold];
     let world = discover(&api, &selected, &opts, "t2".into()).await.unwrap();

@@ -99,6 +99,7 @@ async fn run_all(
             seeded_users: args.seeded_users,
             mint: !args.no_mint,
             unix_secs: unix_time,
+            lists: !args.discover_by_search,
         };
         scenarios::discover(&api, selected, &setup, run_id.clone()).await?
     } else {

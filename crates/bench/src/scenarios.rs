@@ -618,6 +618,8 @@ pub struct SetupOptions {
     pub mint: bool,
     /// Unix time of the run (rotates the cold users).
     pub unix_secs: u64,
+    /// Whether discovery may page through the article lists (else search only).
+    pub lists: bool,
 }
 
 /// Seeded username `i` (from 1).
@@ -648,26 +650,29 @@ pub async fn discover(
         return Ok(world.finish());
     }
 
-    // Tags, most used first.
-    let tags = api.get("/api/tags", None).await?;
-    if tags.status == StatusCode::OK {
-        if let Some(list) = tags.json()["tags"].as_array() {
-            world.tags = list
-                .iter()
-                .filter_map(|t| t.as_str().map(str::to_string))
-                .collect();
+    // Tags, most used first (the tag list is an aggregation over every post: skipped with
+    // the lists).
+    if opts.lists {
+        let tags = api.get("/api/tags", None).await?;
+        if tags.status == StatusCode::OK {
+            if let Some(list) = tags.json()["tags"].as_array() {
+                world.tags = list
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect();
+            }
+        } else {
+            eprintln!(
+                "[bench] GET /api/tags answered {}: {}",
+                tags.status,
+                tags.snippet()
+            );
         }
-    } else {
-        eprintln!(
-            "[bench] GET /api/tags answered {}: {}",
-            tags.status,
-            tags.snippet()
-        );
     }
 
     // Slugs and authors: the newest 20 pages of 100, then the first page of the top tags.
     let mut found = Found::default();
-    for k in 0..20 {
+    for k in 0..if opts.lists { 20 } else { 0 } {
         let n = found
             .add_page(api, &format!("/api/articles?limit=100&offset={}", k * 100))
             .await?;
@@ -675,7 +680,7 @@ pub async fn discover(
             break;
         }
     }
-    for tag in world.tags.iter().take(5) {
+    for tag in world.tags.iter().take(if opts.lists { 5 } else { 0 }) {
         found
             .add_page(api, &format!("/api/articles?tag={}&limit=100", encode(tag)))
             .await?;
