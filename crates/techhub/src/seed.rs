@@ -32,10 +32,11 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Pareto, Zipf};
 use serde_json::json;
 use techhub_api::Stores;
+use techhub_content::posts::DIFFICULTIES;
 use techhub_content::schema::{COMMENTS, POSTS, USER_PROFILES};
 use techhub_core::domain::Password;
 use techhub_core::Config;
-use techhub_learning::sessions;
+use techhub_learning::sessions::{self, CONTENT_TYPES};
 
 /// The password of every seeded user.
 pub const SEED_PASSWORD: &str = "seed-password";
@@ -292,16 +293,6 @@ const COMMENT_BODIES: &[&str] = &[
     "Does this still hold with the latest release?",
     "The diagrams really helped, thank you.",
 ];
-
-const CONTENT_TYPES: &[&str] = &[
-    "post",
-    "tutorial",
-    "video",
-    "course",
-    "exercise",
-    "documentation",
-];
-const DIFFICULTIES: &[&str] = &["beginner", "intermediate", "advanced"];
 
 /// Rows written per store, and how long each step took.
 #[derive(Default)]
