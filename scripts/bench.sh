@@ -37,10 +37,7 @@ say "building techhub and techhub-bench (release)"
 cargo build --release --locked -p techhub -p techhub-bench
 
 NAME="techhub_bench_${USERS}u_${POSTS}p_${COMMENTS}c_${SESSIONS}s"
-export TECHHUB_MYSQL_URL="mysql://techhub:$LOCAL_PASSWORD@127.0.0.1:$MYSQL_PORT/$NAME"
-export TECHHUB_POSTGRES_URL="postgres://techhub:$LOCAL_PASSWORD@127.0.0.1:$PG_PORT/$NAME"
-export TECHHUB_MONGODB_URL="mongodb://127.0.0.1:$MONGO_PORT/$NAME?directConnection=true"
-export TECHHUB_REDIS_PREFIX="$NAME:"
+use_databases "$NAME"
 export TECHHUB_DATA_DIR="$LOCAL_DIR/bench/$NAME"
 export TECHHUB_BIND="127.0.0.1:${TECHHUB_BENCH_PORT:-8090}"
 export TECHHUB_RATE_LOGIN_ACCOUNT=off TECHHUB_RATE_LOGIN_IP=off TECHHUB_RATE_REGISTER_IP=off TECHHUB_RATE_WRITES_USER=off

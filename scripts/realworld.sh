@@ -53,10 +53,7 @@ mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" \
   -e "CREATE DATABASE \`$NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -c "CREATE DATABASE \"$NAME\""
 
-export TECHHUB_MYSQL_URL="mysql://techhub:$LOCAL_PASSWORD@127.0.0.1:$MYSQL_PORT/$NAME"
-export TECHHUB_POSTGRES_URL="postgres://techhub:$LOCAL_PASSWORD@127.0.0.1:$PG_PORT/$NAME"
-export TECHHUB_MONGODB_URL="mongodb://127.0.0.1:$MONGO_PORT/$NAME?directConnection=true"
-export TECHHUB_REDIS_PREFIX="$NAME:"
+use_databases "$NAME"
 export TECHHUB_DATA_DIR="$WORK/data"
 export TECHHUB_BIND="127.0.0.1:0"
 export RUST_LOG="${RUST_LOG:-info,tower_http=warn}"

@@ -247,6 +247,13 @@ start_mongodb() {
 
 # --- Commands --------------------------------------------------------------------------
 
+use_databases() { # NAME: point TECHHUB_* at databases NAME in every local store (created by the caller)
+  export TECHHUB_MYSQL_URL="mysql://techhub:$LOCAL_PASSWORD@127.0.0.1:$MYSQL_PORT/$1"
+  export TECHHUB_POSTGRES_URL="postgres://techhub:$LOCAL_PASSWORD@127.0.0.1:$PG_PORT/$1"
+  export TECHHUB_MONGODB_URL="mongodb://127.0.0.1:$MONGO_PORT/$1?directConnection=true"
+  export TECHHUB_REDIS_PREFIX="$1:"
+}
+
 stores_up() {
   if [ "${TECHHUB_SKIP_LOCAL_STORES:-0}" = 1 ]; then
     log "TECHHUB_SKIP_LOCAL_STORES=1: using the configured store URLs as they are"
