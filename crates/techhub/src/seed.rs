@@ -641,8 +641,7 @@ async fn seed_profiles(
 }
 
 /// A post's body: a few Markdown paragraphs of tech prose around its topic.
-fn body(rng: &mut StdRng, topic: &str, tags: &[String]) -> String {
-    let words = Ranked::new(WORDS.len() as u64, 1.0);
+fn body(rng: &mut StdRng, words: &Ranked, topic: &str, tags: &[String]) -> String {
     let paragraphs = rng.random_range(2..6);
     let mut out = String::with_capacity(1_500);
     out.push_str(&format!("## {topic}\n\n"));
@@ -715,6 +714,7 @@ async fn seed_posts(
         let authors = Ranked::new(ids.len() as u64, 0.9);
         let tags = Ranked::new(TAGS.len() as u64, 1.0);
         let commenters = Ranked::new(ids.len() as u64, 0.7);
+        let words = Ranked::new(WORDS.len() as u64, 1.0);
         let popularity = Pareto::new(1.0, 1.16).expect("valid Pareto");
         let mut slugs = Vec::new();
         let mut posts = Vec::with_capacity(MONGO_BATCH);
@@ -742,7 +742,7 @@ async fn seed_posts(
                 "{opener} {topic}: what we learned using {}.",
                 post_tags.join(", ")
             );
-            let body = body(rng, topic, &post_tags);
+            let body = body(rng, &words, topic, &post_tags);
             let draft = rng.random_bool(0.03);
             let (likes, views, n_comments) = if draft {
                 (0u64, 0u64, 0u32)
