@@ -73,6 +73,17 @@ for _ in $(seq 1 600); do
 done
 curl -fsS "http://$TECHHUB_BIND/health" >/dev/null || { cat "$LOG" >&2; say "error: the server does not answer"; exit 1; }
 say "TechHub (pid $SERVER_PID) on http://$TECHHUB_BIND over $NAME"
+# Lists come from the search index: a server whose index is of another schema rebuilds it
+# first (about 90 s at a million posts), and lists are empty until then.
+for i in $(seq 1 600); do
+  COUNT="$(curl -fsS "http://$TECHHUB_BIND/api/articles?limit=1" 2>/dev/null \
+    | sed -n 's/.*"articlesCount":\([0-9]*\).*/\1/p')"
+  [ "${COUNT:-0}" -gt 0 ] && break
+  [ $((i % 15)) = 1 ] && say "waiting for the search index to be built (lists are empty until then)"
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOG" >&2; say "error: the server exited"; exit 1; }
+  sleep 2
+done
+say "search index ready: ${COUNT:-0} published posts listed"
 
 target/release/techhub-bench run --base-url "http://$TECHHUB_BIND" --server-pid "$SERVER_PID" \
   --seeded-users "$USERS" --out target/bench --wrk "$@"

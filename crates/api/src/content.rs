@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use techhub_accounts::users::{self, User};
 use techhub_cache::entries::keys;
 use techhub_content::comments::{self, Comment};
-use techhub_content::posts::{self, ListFilter, NewPost, Post, PostChanges, Refusal};
+use techhub_content::posts::{self, NewPost, Post, PostChanges, Refusal};
 use techhub_content::profiles;
 use techhub_content::schema::{MAX_BODY_CHARS, MAX_TAGS, MAX_TITLE_CHARS};
 use techhub_core::domain::FieldError;
+use techhub_search::ListQuery;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -465,10 +466,78 @@ pub(crate) fn page(limit: Option<i64>) -> Result<i64, ApiError> {
 async fn listed(
     state: &AppState,
     viewer: Option<u64>,
-    filter: ListFilter,
+    filter: ListQuery,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
-    let (found, count) = posts::list(&state.stores.mongo, &filter).await?;
+    let (found, count) = list_posts(state, filter).await?;
     page_response(state, viewer, found, count).await
+}
+
+/// A page of published posts, newest first, and how many match. Which posts, in which order,
+/// comes from this server's search index (a sorted page of a large match is the one read
+/// MongoDB-compatible stores cannot answer quickly at scale); their content comes from MongoDB,
+/// so a post changed since the index last saw it shows as it is now. Writes through this
+/// server return only once the index shows them (see [`content_changed`]).
+pub(crate) async fn list_posts(
+    state: &AppState,
+    query: ListQuery,
+) -> Result<(Vec<Post>, u64), ApiError> {
+    let index = state.search.clone();
+    let page = tokio::task::spawn_blocking(move || index.list(&query))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(ApiError::Internal)?;
+    let ids: Vec<ObjectId> = page
+        .ids
+        .iter()
+        .filter_map(|id| ObjectId::parse_str(id).ok())
+        .collect();
+    let found = cached_posts(state, &ids, &page.slugs).await?;
+    Ok((found, page.total as u64))
+}
+
+/// The published posts `ids` (whose slugs are `slugs`), in that order: from the article
+/// cache ([`keys::article`], one `MGET`), the rest from MongoDB in one read, then cached as
+/// `GET /api/articles/{slug}` would cache them. The cache is dropped on every change to a
+/// post, as for single articles; Redis failing means MongoDB for all.
+async fn cached_posts(
+    state: &AppState,
+    ids: &[ObjectId],
+    slugs: &[String],
+) -> Result<Vec<Post>, ApiError> {
+    let redis = &state.stores.redis;
+    let keys: Vec<String> = slugs.iter().map(|s| keys::article(s)).collect();
+    let cached = redis.cached_many(&keys).await.unwrap_or_default();
+    let mut found: HashMap<ObjectId, Post> = cached
+        .iter()
+        .flatten()
+        .filter_map(|json| serde_json::from_str::<CachedArticle>(json).ok()?.post)
+        .filter(|p| p.status == "published" && ids.contains(&p.id))
+        .map(|p| (p.id, p))
+        .collect();
+    let missing: Vec<ObjectId> = ids
+        .iter()
+        .copied()
+        .filter(|id| !found.contains_key(id))
+        .collect();
+    if !missing.is_empty() {
+        let loaded = posts::by_ids(&state.stores.mongo, &missing, true).await?;
+        let entries: Vec<(String, String)> = loaded
+            .iter()
+            .filter_map(|p| {
+                let body_html = Some(techhub_content::render::markdown_to_safe_html(&p.body));
+                let entry = CachedArticle {
+                    post: Some(p.clone()),
+                    body_html,
+                };
+                Some((keys::article(&p.slug), serde_json::to_string(&entry).ok()?))
+            })
+            .collect();
+        if let Err(e) = redis.cache_many(&entries, ARTICLE_TTL).await {
+            tracing::debug!(error = %e, "listed articles not cached");
+        }
+        found.extend(loaded.into_iter().map(|p| (p.id, p)));
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
 /// A page of posts rendered for `viewer`, with the total they were taken from.
@@ -493,10 +562,10 @@ async fn list_articles(
     viewer: MaybeAuthUser,
     Query(q): Query<ArticleQuery>,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
-    let mut filter = ListFilter {
+    let mut filter = ListQuery {
         tag: q.tag.clone(),
-        limit: page(q.limit)?,
-        offset: q.offset.unwrap_or(0),
+        limit: page(q.limit)? as usize,
+        offset: q.offset.unwrap_or(0) as usize,
         ..Default::default()
     };
     if let Some(author) = q.author.as_deref() {
@@ -538,10 +607,10 @@ async fn feed(
     Query(q): Query<FeedQuery>,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
     let followed = profiles::following(&state.stores.mongo, auth.id).await?;
-    let filter = ListFilter {
+    let filter = ListQuery {
         authors: Some(followed),
-        limit: page(q.limit)?,
-        offset: q.offset.unwrap_or(0),
+        limit: page(q.limit)? as usize,
+        offset: q.offset.unwrap_or(0) as usize,
         ..Default::default()
     };
     listed(&state, Some(auth.id), filter).await
@@ -876,9 +945,10 @@ async fn set_favorite(
     let post = posts::set_favorite(&state.stores.mongo, slug, auth.id, on)
         .await?
         .ok_or(ApiError::NotFound("article"))?;
-    if on {
-        state.wake.content_relay.notify_one();
-    }
+    let written = mongodb::bson::DateTime::now().timestamp_millis();
+    state.wake.content_changed();
+    // `?favorited=` lists come from the search index: return once it shows the change.
+    index_shows(state, written).await;
     crate::cached::invalidate(state, &[keys::article(slug)]).await;
     one_article(state, Some(auth.id), post).await
 }
@@ -1036,13 +1106,20 @@ pub struct TagsResponse {
 /// How long the tag list is cached. Post events invalidate it sooner.
 const TAGS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Tags of published articles, most used first. Cached in Redis (a MongoDB aggregation over
-/// every post otherwise; `X-Cache`, single flight on a miss); a post change drops the cache, and
+/// Tags of published articles, most used first. Cached in Redis (counted from the search
+/// index otherwise; `X-Cache`, single flight on a miss); a post change drops the cache, and
 /// Redis being down only costs speed.
 #[utoipa::path(get, path = "/api/tags", tag = "articles", responses((status = 200, body = TagsResponse)))]
 async fn list_tags(State(state): State<AppState>) -> Result<axum::response::Response, ApiError> {
     crate::cached::serve(&state, keys::TAGS, TAGS_TTL, || async {
-        let tags = posts::tags(&state.stores.mongo, 100).await?;
+        let index = state.search.clone();
+        let tags = tokio::task::spawn_blocking(move || index.tags(100))
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?
+            .map_err(ApiError::Internal)?
+            .into_iter()
+            .map(|(tag, _)| tag)
+            .collect();
         let json = serde_json::to_string(&TagsResponse { tags })
             .map_err(|e| ApiError::Internal(e.into()))?;
         Ok(crate::cached::Loaded {
@@ -1053,11 +1130,29 @@ async fn list_tags(State(state): State<AppState>) -> Result<axum::response::Resp
     .await
 }
 
+/// The longest a content write waits for the search index to show it.
+const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits (at most [`INDEX_WAIT`]) until this server's search index shows every content write
+/// that finished before `written_ms`.
+async fn index_shows(state: &AppState, written_ms: i64) {
+    if !state.search.covered(written_ms, INDEX_WAIT).await {
+        tracing::warn!(
+            wait = ?INDEX_WAIT,
+            "the search index did not show a content write in time; lists may lag behind it"
+        );
+    }
+}
+
 /// After a post was written: wake this server's content relay and search indexer, and drop
 /// the cache entries the change affects at once (the relay drops them again from the post's
 /// event, which covers a crash right here).
 async fn content_changed(state: &AppState, author: u64, slug: &str) {
+    let written = mongodb::bson::DateTime::now().timestamp_millis();
     state.wake.content_changed();
+    // Read your writes: lists come from the search index, so the write returns once this
+    // server's index shows it (and cached lists are dropped after that, not before).
+    index_shows(state, written).await;
     crate::cached::invalidate(
         state,
         &[
@@ -1172,7 +1267,7 @@ async fn my_bookmarks(
     let limit = page(q.limit)? as usize;
     let mut ids = profiles::bookmarks(&state.stores.mongo, auth.id).await?;
     ids.reverse();
-    let found = posts::by_ids(&state.stores.mongo, &ids).await?;
+    let found = posts::by_ids(&state.stores.mongo, &ids, false).await?;
     let count = found.len() as u64;
     let window: Vec<Post> = found
         .into_iter()

@@ -12,7 +12,6 @@ use axum::response::Response;
 use serde_json::{json, Value};
 use techhub_accounts::{billing, users};
 use techhub_cache::entries::keys;
-use techhub_content::posts::{self, ListFilter};
 use techhub_content::profiles;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -74,15 +73,15 @@ async fn build(state: &AppState, user_id: u64) -> Result<Loaded, ApiError> {
             }))
         },
         async {
-            let filter = ListFilter {
+            let filter = techhub_search::ListQuery {
                 authors: Some(vec![user_id]),
                 limit: 5,
                 ..Default::default()
             };
             let (following, bookmarks, (recent, total)) = tokio::try_join!(
-                profiles::following(mongo, user_id),
-                profiles::bookmarks(mongo, user_id),
-                posts::list(mongo, &filter),
+                async { Ok::<_, ApiError>(profiles::following(mongo, user_id).await?) },
+                async { Ok::<_, ApiError>(profiles::bookmarks(mongo, user_id).await?) },
+                crate::content::list_posts(state, filter),
             )?;
             let recent: Vec<Value> = recent
                 .iter()

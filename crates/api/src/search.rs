@@ -131,7 +131,7 @@ async fn search(
         .iter()
         .filter_map(|h| ObjectId::parse_str(&h.id).ok())
         .collect();
-    let posts = posts::by_ids(&state.stores.mongo, &ids).await?;
+    let posts = posts::by_ids(&state.stores.mongo, &ids, false).await?;
     let post_ids: Vec<ObjectId> = posts.iter().map(|p| p.id).collect();
     let articles = articles_for(&state, viewer.0.map(|v| v.id), posts, false).await?;
     let results = post_ids

@@ -12,9 +12,11 @@ pub mod profiles;
 pub mod render;
 pub mod schema;
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use mongodb::bson::{doc, Document};
+use mongodb::bson::{doc, oid::ObjectId, Document};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
 use techhub_core::{MigrationReport, PoolSettings, Probe, Store};
@@ -63,7 +65,12 @@ pub struct Mongo {
     client: Client,
     db: Database,
     query_timeout: Duration,
+    /// A background [`Mongo::warm_up`] is running.
+    warming: Arc<AtomicBool>,
 }
+
+/// How long the first read of a collection may take (see [`Mongo::warm_up`]).
+pub const WARM_UP_LIMIT: Duration = Duration::from_secs(300);
 
 impl Mongo {
     /// Creates the client. The driver connects in the background, so this succeeds while
@@ -89,7 +96,57 @@ impl Mongo {
             client,
             db,
             query_timeout: settings.query_timeout,
+            warming: Arc::default(),
         })
+    }
+
+    /// Reads one (absent) document from every content collection without a time limit (at
+    /// most [`WARM_UP_LIMIT`]), returning how long that took. SecantusDB opens a large
+    /// collection on its first use after a restart, and that first operation takes seconds
+    /// (10-16 s for a million posts); one stopped by a time limit leaves it unopened, so
+    /// every timed query would time out again. MongoDB answers at once.
+    pub async fn warm_up(&self) -> Result<Duration, MongoError> {
+        let started = Instant::now();
+        let nothing = ObjectId::from_bytes([0; 12]);
+        for name in [
+            schema::POSTS,
+            schema::COMMENTS,
+            schema::USER_PROFILES,
+            schema::NOTIFICATIONS,
+        ] {
+            let collection = self.db.collection::<Document>(name);
+            techhub_core::bounded(WARM_UP_LIMIT, async {
+                collection.find_one(doc! { "_id": nothing }).await
+            })
+            .await
+            .map_err(|e| match e {
+                Some(e) => MongoError::Db(e),
+                None => MongoError::Timeout(WARM_UP_LIMIT),
+            })?;
+        }
+        Ok(started.elapsed())
+    }
+
+    /// After a timeout: warm the collections up in the background (one run at a time), in
+    /// case the store restarted and is opening them (see [`Mongo::warm_up`]).
+    fn warm_up_in_background(&self) {
+        if self.warming.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mongo = self.clone();
+        tokio::spawn(async move {
+            match mongo.warm_up().await {
+                Ok(took) if took > mongo.query_timeout => {
+                    tracing::warn!(
+                        ?took,
+                        "MongoDB opened the content collections again (a restart?)"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "MongoDB warm-up after a timeout failed"),
+            }
+            mongo.warming.store(false, Ordering::Release);
+        });
     }
 
     pub fn client(&self) -> &Client {
@@ -105,14 +162,18 @@ impl Mongo {
     where
         F: std::future::IntoFuture<Output = Result<T, mongodb::error::Error>>,
     {
-        techhub_core::bounded(self.query_timeout, action.into_future())
+        let outcome = techhub_core::bounded(self.query_timeout, action.into_future())
             .await
             .map_err(|e| match e {
                 // The server gave up at our `maxTimeMS`: the same as our own time limit.
                 Some(e) if is_execution_timeout(&e) => MongoError::Timeout(self.query_timeout),
                 Some(e) => MongoError::Db(e),
                 None => MongoError::Timeout(self.query_timeout),
-            })
+            });
+        if matches!(outcome, Err(MongoError::Timeout(_))) {
+            self.warm_up_in_background();
+        }
+        outcome
     }
 
     /// How long a query may take: [`Mongo::timed`] gives up after it, and reads that may

@@ -280,43 +280,6 @@ pub async fn by_slug(mongo: &Mongo, slug: &str) -> Result<Option<Post>, MongoErr
         .transpose()
 }
 
-/// Which posts to list.
-#[derive(Clone, Debug, Default)]
-pub struct ListFilter {
-    pub tag: Option<String>,
-    /// Posts by any of these authors (an empty list matches nothing).
-    pub authors: Option<Vec<u64>>,
-    pub favorited_by: Option<u64>,
-    pub limit: i64,
-    pub offset: u64,
-}
-
-/// Published posts matching `filter`, newest first, without bodies, and how many match.
-pub async fn list(mongo: &Mongo, filter: &ListFilter) -> Result<(Vec<Post>, u64), MongoError> {
-    // The selective conditions come first: SecantusDB plans with the index of the filter's
-    // first field, and `status` alone matches nearly every post.
-    let mut query = doc! {};
-    if let Some(tag) = &filter.tag {
-        query.insert("tags", tag);
-    }
-    if let Some(authors) = &filter.authors {
-        let ids: Vec<i64> = authors.iter().map(|a| *a as i64).collect();
-        query.insert("authorId", doc! { "$in": ids });
-    }
-    if let Some(user) = filter.favorited_by {
-        query.insert("favoritedBy", user as i64);
-    }
-    query.insert("status", "published");
-    page(
-        mongo,
-        query,
-        doc! { "publishedAt": -1, "_id": -1 },
-        filter.limit,
-        filter.offset,
-    )
-    .await
-}
-
 /// One page of posts matching `query` in `sort` order (without bodies), and how many match
 /// in all; the two reads run concurrently.
 async fn page(
@@ -547,36 +510,22 @@ pub async fn set_favorite(
             doc! {
                 "$push": { "favoritedBy": uid, "pendingEvents": event_bson(&event) },
                 "$inc": { "engagement.likes": 1_i64 },
-                "$set": { "eventsDueAt": DateTime::now() },
+                // The index lists what a user favorited: it follows `changedAt`.
+                "$set": { "eventsDueAt": DateTime::now(), "changedAt": DateTime::now() },
             },
         )
     } else {
         (
             doc! { "slug": slug, "status": { "$ne": DELETED }, "favoritedBy": uid },
-            doc! { "$pull": { "favoritedBy": uid }, "$inc": { "engagement.likes": -1_i64 } },
+            doc! {
+                "$pull": { "favoritedBy": uid },
+                "$inc": { "engagement.likes": -1_i64 },
+                "$set": { "changedAt": DateTime::now() },
+            },
         )
     };
     mongo.timed(posts.update_one(filter, update)).await?;
     by_slug(mongo, slug).await
-}
-
-/// Tags of published posts, most used first.
-pub async fn tags(mongo: &Mongo, limit: i64) -> Result<Vec<String>, MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
-    let pipeline = vec![
-        doc! { "$match": { "status": "published" } },
-        doc! { "$unwind": "$tags" },
-        doc! { "$group": { "_id": "$tags", "n": { "$sum": 1 } } },
-        doc! { "$sort": { "n": -1, "_id": 1 } },
-        doc! { "$limit": limit },
-    ];
-    let docs: Vec<Document> = mongo
-        .timed(async { posts.aggregate(pipeline).await?.try_collect().await })
-        .await?;
-    Ok(docs
-        .iter()
-        .filter_map(|d| d.get_str("_id").ok().map(str::to_string))
-        .collect())
 }
 
 /// The author's unpublished drafts, newest first.
@@ -597,14 +546,21 @@ pub async fn drafts(
     .await
 }
 
-/// The published posts among `ids`, in the order of `ids`.
-pub async fn by_ids(mongo: &Mongo, ids: &[ObjectId]) -> Result<Vec<Post>, MongoError> {
+/// The published posts among `ids`, in the order of `ids`; with their bodies when
+/// `with_bodies` (to fill the article cache), without otherwise.
+pub async fn by_ids(
+    mongo: &Mongo,
+    ids: &[ObjectId],
+    with_bodies: bool,
+) -> Result<Vec<Post>, MongoError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let options = FindOptions::builder()
-        .projection(doc! { "body": 0, "favoritedBy": 0, "pendingEvents": 0 })
-        .build();
+    let mut projection = doc! { "favoritedBy": 0, "pendingEvents": 0, "deadEvents": 0 };
+    if !with_bodies {
+        projection.insert("body", 0);
+    }
+    let options = FindOptions::builder().projection(projection).build();
     let mut found = find_posts(
         mongo,
         doc! { "_id": { "$in": ids }, "status": "published" },
@@ -672,10 +628,13 @@ pub async fn claim_pending(
             .timed(
                 posts
                     .find_one_and_update(
-                        doc! { "eventsDueAt": { "$lte": now } },
+                        // Bounded on both sides: SecantusDB reads an open-ended range (and
+                        // one sorted) by walking the whole index, posts without the field
+                        // included; a closed range comes straight from the index.
+                        doc! { "eventsDueAt": { "$gte": DateTime::MIN, "$lte": now } },
                         doc! { "$set": { "eventsDueAt": until } },
                     )
-                    .sort(doc! { "eventsDueAt": 1 })
+                    .max_time(mongo.query_timeout())
                     .projection(doc! { "pendingEvents": 1, "eventAttempts": 1 })
                     .return_document(mongodb::options::ReturnDocument::After),
             )
@@ -835,10 +794,12 @@ pub async fn changed_since(
     after: Option<Change>,
     limit: i64,
 ) -> Result<Vec<Change>, MongoError> {
+    // Bounded on both sides (a day ahead covers clocks running ahead): see `claim_pending`.
+    let until = DateTime::from_millis(DateTime::now().timestamp_millis() + 86_400_000);
     let filter = match after {
-        None => doc! { "changedAt": { "$gte": since } },
+        None => doc! { "changedAt": { "$gte": since, "$lte": until } },
         Some(a) => doc! { "$or": [
-            { "changedAt": { "$gt": a.changed_at } },
+            { "changedAt": { "$gt": a.changed_at, "$lte": until } },
             { "changedAt": a.changed_at, "_id": { "$gt": a.id } },
         ] },
     };
@@ -862,15 +823,44 @@ pub async fn changed_since(
         .collect()
 }
 
-/// The posts with these ids in any status (tombstones included), with bodies.
-pub async fn full_by_ids(mongo: &Mongo, ids: &[ObjectId]) -> Result<Vec<Post>, MongoError> {
+/// A post with the users who favorited it, as the search index holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Indexable {
+    pub post: Post,
+    pub favorited_by: Vec<u64>,
+}
+
+fn to_indexable(docs: Vec<Document>) -> Result<Vec<Indexable>, MongoError> {
+    let favorited_by = |d: &Document| {
+        d.get_array("favoritedBy")
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| match v {
+                        Bson::Int64(u) => Some(*u as u64),
+                        Bson::Int32(u) => Some(*u as u64),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let fans: Vec<Vec<u64>> = docs.iter().map(favorited_by).collect();
+    Ok(to_posts(docs)?
+        .into_iter()
+        .zip(fans)
+        .map(|(post, favorited_by)| Indexable { post, favorited_by })
+        .collect())
+}
+
+/// The posts with these ids in any status (tombstones included), with bodies and fans.
+pub async fn full_by_ids(mongo: &Mongo, ids: &[ObjectId]) -> Result<Vec<Indexable>, MongoError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let options = FindOptions::builder()
-        .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
+        .projection(doc! { "pendingEvents": 0, "deadEvents": 0 })
         .build();
-    find_posts(mongo, doc! { "_id": { "$in": ids } }, options).await
+    to_indexable(find_docs(mongo, doc! { "_id": { "$in": ids } }, options).await?)
 }
 
 /// Posts matching `filter`, read with `options` (projection, sort, limit).
@@ -910,16 +900,18 @@ pub async fn published_between(
     mongo: &Mongo,
     from: ObjectId,
     to: ObjectId,
-) -> Result<Vec<Post>, MongoError> {
+) -> Result<Vec<Indexable>, MongoError> {
     let options = FindOptions::builder()
-        .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
+        .projection(doc! { "pendingEvents": 0, "deadEvents": 0 })
         .build();
-    find_posts(
-        mongo,
-        doc! { "_id": { "$gte": from, "$lt": to }, "status": "published" },
-        options,
+    to_indexable(
+        find_docs(
+            mongo,
+            doc! { "_id": { "$gte": from, "$lt": to }, "status": "published" },
+            options,
+        )
+        .await?,
     )
-    .await
 }
 
 /// About how many posts there are, deleted ones included (collection metadata), e.g. for a

@@ -37,6 +37,10 @@ const STEPS: &[Step] = &[
         version: 2,
         name: "post events: deleted tombstones, change-feed and due-event indexes",
     },
+    Step {
+        version: 3,
+        name: "due-event index holds only posts with events due (sparse)",
+    },
 ];
 
 /// Applies the steps not yet recorded in `_migrations`.
@@ -54,6 +58,7 @@ pub async fn migrate(db: &Database) -> mongodb::error::Result<MigrationReport> {
         match step.version {
             1 => initial_schema(db).await?,
             2 => post_events(db).await?,
+            3 => sparse_events_due(db).await?,
             v => unreachable!("no code for content migration {v}"),
         }
         recorded
@@ -165,6 +170,29 @@ async fn post_events(db: &Database) -> mongodb::error::Result<()> {
         ],
     )
     .await
+}
+
+/// Posts with events due are a handful among millions, and the index that finds them held an
+/// entry for every post: SecantusDB walked the million missing-field entries on each relay
+/// claim (seconds). A sparse index holds only the posts that carry the field; MongoDB and
+/// SecantusDB both use it for the relay's closed date range, which no missing field matches.
+async fn sparse_events_due(db: &Database) -> mongodb::error::Result<()> {
+    let posts = db.collection::<Document>(POSTS);
+    let names = posts.list_index_names().await?;
+    if names.iter().any(|n| n == "idx_posts_events_due") {
+        posts.drop_index("idx_posts_events_due").await?;
+    }
+    let sparse = IndexModel::builder()
+        .keys(doc! { "eventsDueAt": 1 })
+        .options(
+            IndexOptions::builder()
+                .name("idx_posts_events_due_sparse".to_string())
+                .sparse(true)
+                .build(),
+        )
+        .build();
+    posts.create_index(sparse).await?;
+    Ok(())
 }
 
 /// Creates `name` with `validator`, or sets the validator on an existing collection.

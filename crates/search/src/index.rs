@@ -4,8 +4,13 @@
 //! half weight so exact matches rank first. `tag`, `difficulty` and `author` filter without
 //! changing scores. Every commit stores the change-feed checkpoint it covers, so a restarted
 //! server resumes where its index left off.
+//!
+//! The index also serves the newest-first article lists (all, by tag, by authors — the feed)
+//! with their counts, and the tag counts behind `/api/tags`: MongoDB holds the posts, but a
+//! sorted page of a large match is the one read it cannot answer quickly at a million posts.
+//! `published` (milliseconds) is a fast field, so a page is a top-k over the matching ids.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -13,16 +18,20 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT,
 };
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    DocSet, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, TERMINATED,
+};
+use tokio::sync::watch;
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 4;
 /// Field boosts.
 pub const TITLE_BOOST: f32 = 10.0;
 pub const TAGS_BOOST: f32 = 5.0;
@@ -41,12 +50,17 @@ const WRITER_HEAP: usize = 32 * 1024 * 1024;
 pub struct IndexedPost {
     /// MongoDB `_id`, hex.
     pub id: String,
+    pub slug: String,
     pub author_id: u64,
     pub title: String,
     pub tags: Vec<String>,
     pub difficulty: Option<String>,
     /// Plain text of the Markdown body.
     pub body_text: String,
+    /// When it was published, Unix milliseconds (lists are newest first).
+    pub published_ms: i64,
+    /// Users who favorited it.
+    pub favorited_by: Vec<u64>,
 }
 
 /// One change to apply.
@@ -88,6 +102,27 @@ pub struct Hit {
     pub body_html: String,
 }
 
+/// Which published posts to list, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub tag: Option<String>,
+    /// Posts by any of these authors (an empty list matches nothing).
+    pub authors: Option<Vec<u64>>,
+    /// Posts this user favorited.
+    pub favorited_by: Option<u64>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// One page of a list: post ids (hex) newest first with their slugs, and how many posts
+/// match in all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListPage {
+    pub ids: Vec<String>,
+    pub slugs: Vec<String>,
+    pub total: usize,
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SearchPage {
     pub hits: Vec<Hit>,
@@ -97,24 +132,32 @@ pub struct SearchPage {
 #[derive(Clone, Copy)]
 struct Fields {
     id: Field,
+    slug: Field,
     title: Field,
     tags: Field,
     tag: Field,
     body: Field,
     difficulty: Field,
     author: Field,
+    published: Field,
+    fan: Field,
 }
+
+const PUBLISHED: &str = "published";
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED),
+        slug: b.add_text_field("slug", STORED),
         title: b.add_text_field("title", TEXT | STORED),
         tags: b.add_text_field("tags", TEXT),
         tag: b.add_text_field("tag", STRING),
         body: b.add_text_field("body", TEXT | STORED),
         difficulty: b.add_text_field("difficulty", STRING),
         author: b.add_u64_field("author", INDEXED | FAST),
+        published: b.add_i64_field(PUBLISHED, FAST),
+        fan: b.add_u64_field("fan", INDEXED),
     };
     (b.build(), fields)
 }
@@ -126,6 +169,9 @@ pub struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
+    /// Unix ms: every change visible in MongoDB before this instant is searchable (see
+    /// [`SearchIndex::covered`]).
+    covered: watch::Sender<i64>,
 }
 
 impl SearchIndex {
@@ -180,7 +226,28 @@ impl SearchIndex {
             reader,
             writer: Mutex::new(writer),
             fields,
+            covered: watch::Sender::new(0),
         })
+    }
+
+    /// The indexer read the change feed at `scan_started_ms` (Unix ms) and what it read is
+    /// now searchable: every write that finished before that instant is covered.
+    pub fn mark_covered(&self, scan_started_ms: i64) {
+        self.covered.send_if_modified(|c| {
+            let newer = scan_started_ms > *c;
+            if newer {
+                *c = scan_started_ms;
+            }
+            newer
+        });
+    }
+
+    /// Waits until every write that finished before `written_ms` (Unix ms) is searchable, at
+    /// most `limit`. False if it is not by then (the indexer is behind or failing).
+    pub async fn covered(&self, written_ms: i64, limit: std::time::Duration) -> bool {
+        let mut rx = self.covered.subscribe();
+        let reached = tokio::time::timeout(limit, rx.wait_for(|c| *c > written_ms)).await;
+        matches!(reached, Ok(Ok(_)))
     }
 
     pub fn dir(&self) -> &Path {
@@ -211,6 +278,7 @@ impl SearchIndex {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.id, &post.id);
+        doc.add_text(f.slug, &post.slug);
         doc.add_text(f.title, &post.title);
         for tag in &post.tags {
             doc.add_text(f.tags, tag);
@@ -221,6 +289,10 @@ impl SearchIndex {
             doc.add_text(f.difficulty, d);
         }
         doc.add_u64(f.author, post.author_id);
+        doc.add_i64(f.published, post.published_ms);
+        for fan in &post.favorited_by {
+            doc.add_u64(f.fan, *fan);
+        }
         doc
     }
 
@@ -396,12 +468,7 @@ impl SearchIndex {
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
-            let text = |field: Field| {
-                doc.get_first(field)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_string()
-            };
+            let text = |field: Field| stored_text(&doc, field);
             let title = text(self.fields.title);
             let body = text(self.fields.body);
             let title_snippet = titles.snippet(&title);
@@ -425,6 +492,114 @@ impl SearchIndex {
         }
         Ok(SearchPage { hits, total })
     }
+
+    /// One page of published posts matching `q`, newest first, and how many match. Posts
+    /// published in the same millisecond come newest id first, as MongoDB's order has them.
+    /// Blocking: call from a blocking thread.
+    pub fn list(&self, q: &ListQuery) -> anyhow::Result<ListPage> {
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if let Some(tag) = &q.tag {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.tag, tag),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if let Some(authors) = &q.authors {
+            if authors.is_empty() {
+                return Ok(ListPage::default());
+            }
+            let terms = authors.iter().map(|a| Term::from_field_u64(f.author, *a));
+            clauses.push((Occur::Must, Box::new(TermSetQuery::new(terms))));
+        }
+        if let Some(fan) = q.favorited_by {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.fan, fan),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        let query: Box<dyn Query> = if clauses.is_empty() {
+            Box::new(AllQuery)
+        } else {
+            Box::new(BooleanQuery::new(clauses))
+        };
+        let searcher = self.reader.searcher();
+        let (top, total) = searcher.search(
+            &query,
+            &(
+                TopDocs::with_limit(q.limit.max(1))
+                    .and_offset(q.offset)
+                    .order_by_fast_field::<i64>(PUBLISHED, Order::Desc),
+                Count,
+            ),
+        )?;
+        let mut page = Vec::with_capacity(top.len());
+        for (published, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let (id, slug) = (stored_text(&doc, f.id), stored_text(&doc, f.slug));
+            page.push((published.unwrap_or(i64::MIN), id, slug));
+        }
+        // Ties within the page: newest id (ObjectIds grow with time) first.
+        page.sort_by(|a, b| b.cmp(a));
+        let (ids, slugs) = page.into_iter().map(|(_, id, slug)| (id, slug)).unzip();
+        Ok(ListPage { ids, slugs, total })
+    }
+
+    /// Tags of published posts with how many posts carry each, most used first (ties by
+    /// name), at most `limit`. Blocking: call from a blocking thread.
+    pub fn tags(&self, limit: usize) -> anyhow::Result<Vec<(String, u64)>> {
+        let searcher = self.reader.searcher();
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(self.fields.tag)?;
+            let alive = segment.alive_bitset();
+            let mut terms = inverted.terms().stream()?;
+            while terms.advance() {
+                let Ok(tag) = std::str::from_utf8(terms.key()) else {
+                    continue;
+                };
+                let info = terms.value();
+                let n = match alive {
+                    // No deletes in this segment: the document frequency is exact.
+                    None => info.doc_freq as u64,
+                    Some(alive) => {
+                        let mut postings =
+                            inverted.read_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+                        let mut n = 0;
+                        let mut doc = postings.doc();
+                        while doc != TERMINATED {
+                            if alive.is_alive(doc) {
+                                n += 1;
+                            }
+                            doc = postings.advance();
+                        }
+                        n
+                    }
+                };
+                if n > 0 {
+                    *counts.entry(tag.to_string()).or_default() += n;
+                }
+            }
+        }
+        let mut tags: Vec<(String, u64)> = counts.into_iter().collect();
+        tags.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        tags.truncate(limit);
+        Ok(tags)
+    }
+}
+
+/// The first stored text of `field` in `doc` ("" when absent).
+fn stored_text(doc: &TantivyDocument, field: Field) -> String {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The whole of `text`, HTML-escaped, with the snippet's highlighted ranges wrapped in
@@ -470,12 +645,148 @@ mod tests {
     fn post(id: &str, title: &str, tags: &[&str], body: &str) -> IndexedPost {
         IndexedPost {
             id: id.into(),
+            slug: format!("{id}-slug"),
             author_id: 1,
             title: title.into(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
             difficulty: Some("beginner".into()),
             body_text: body.into(),
+            published_ms: 0,
+            favorited_by: Vec::new(),
         }
+    }
+
+    fn listed(
+        index: &SearchIndex,
+        tag: Option<&str>,
+        authors: Option<&[u64]>,
+        limit: usize,
+        offset: usize,
+    ) -> ListPage {
+        index
+            .list(&ListQuery {
+                tag: tag.map(str::to_string),
+                authors: authors.map(<[u64]>::to_vec),
+                favorited_by: None,
+                limit,
+                offset,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn lists_newest_first_by_tag_and_authors_with_counts_and_tag_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let at = |id: &str, author: u64, tags: &[&str], ms: i64| {
+            let mut p = post(id, "t", tags, "b");
+            p.author_id = author;
+            p.published_ms = ms;
+            IndexChange::Upsert(p)
+        };
+        index
+            .apply(
+                false,
+                &[
+                    at("a1", 1, &["rust", "web"], 100),
+                    at("a2", 2, &["rust"], 300),
+                    at("a3", 3, &["go"], 200),
+                    // Same millisecond as a2: the greater id first.
+                    at("a4", 1, &["rust"], 300),
+                ],
+                1,
+            )
+            .unwrap();
+        assert_eq!(
+            listed(&index, None, None, 10, 0).ids,
+            ["a4", "a2", "a3", "a1"]
+        );
+        assert_eq!(listed(&index, None, None, 10, 0).total, 4);
+        let rust = listed(&index, Some("rust"), None, 2, 0);
+        assert_eq!(
+            (rust.ids.as_slice(), rust.total),
+            (&["a4".to_string(), "a2".to_string()][..], 3)
+        );
+        assert_eq!(listed(&index, Some("rust"), None, 2, 2).ids, ["a1"]);
+        assert_eq!(
+            listed(&index, Some("rus"), None, 10, 0).total,
+            0,
+            "tags match whole"
+        );
+        let feed = listed(&index, None, Some(&[1, 3]), 10, 0);
+        assert_eq!(
+            (feed.ids, feed.total),
+            (vec!["a4".to_string(), "a3".into(), "a1".into()], 3)
+        );
+        assert_eq!(listed(&index, Some("web"), Some(&[1]), 10, 0).ids, ["a1"]);
+        assert_eq!(listed(&index, None, Some(&[]), 10, 0), ListPage::default());
+        assert_eq!(
+            index.tags(10).unwrap(),
+            [("rust".to_string(), 3), ("go".into(), 1), ("web".into(), 1)]
+        );
+        assert_eq!(index.tags(1).unwrap(), [("rust".to_string(), 3)]);
+        let mut liked = post("a5", "t", &[], "b");
+        liked.favorited_by = vec![7, 8];
+        liked.published_ms = 400;
+        index
+            .apply(false, &[IndexChange::Upsert(liked)], 1)
+            .unwrap();
+        let fan = |user| {
+            index
+                .list(&ListQuery {
+                    favorited_by: Some(user),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .unwrap()
+        };
+        assert_eq!((fan(7).ids, fan(7).total), (vec!["a5".to_string()], 1));
+        assert_eq!(fan(9).total, 0);
+        index
+            .apply(false, &[IndexChange::Remove("a5".into())], 1)
+            .unwrap();
+
+        // Counts leave out removed and replaced posts (deletes in a segment are honoured).
+        index
+            .apply(
+                false,
+                &[IndexChange::Remove("a2".into()), at("a4", 1, &["go"], 50)],
+                2,
+            )
+            .unwrap();
+        assert_eq!(listed(&index, None, None, 10, 0).ids, ["a3", "a1", "a4"]);
+        assert_eq!(
+            index.tags(10).unwrap(),
+            [("go".to_string(), 2), ("rust".into(), 1), ("web".into(), 1)]
+        );
+    }
+
+    #[tokio::test]
+    async fn covered_waits_for_a_scan_that_started_after_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = std::sync::Arc::new(SearchIndex::open(dir.path()).unwrap());
+        let short = std::time::Duration::from_millis(50);
+        assert!(!index.covered(1_000, short).await, "nothing scanned yet");
+        index.mark_covered(1_000);
+        assert!(
+            !index.covered(1_000, short).await,
+            "a scan at the write's instant may miss it"
+        );
+        assert!(index.covered(999, short).await);
+        let waiting = {
+            let index = index.clone();
+            tokio::spawn(async move {
+                index
+                    .covered(1_500, std::time::Duration::from_secs(5))
+                    .await
+            })
+        };
+        tokio::time::sleep(short).await;
+        index.mark_covered(1_200);
+        index.mark_covered(900); // an older scan never moves it back
+        assert!(!waiting.is_finished());
+        index.mark_covered(1_501);
+        assert!(waiting.await.unwrap());
     }
 
     fn search(index: &SearchIndex, text: &str) -> SearchPage {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mongodb::bson::{oid::ObjectId, DateTime};
-use techhub_content::posts::{self, Change, Post};
+use techhub_content::posts::{self, Change, Indexable};
 use techhub_content::render::markdown_to_text;
 use techhub_content::Mongo;
 use tokio::sync::Notify;
@@ -34,6 +34,20 @@ const WINDOW_DOCS: usize = 2_000;
 /// empty range reads, and a window never jumps from empty years onto the whole collection.
 const MAX_WINDOW_SECS: u32 = 30 * 86_400;
 
+/// The longest pause between failed catch-ups (writes wait for the index at most 2 s, and
+/// lists should follow MongoDB again within seconds of it answering).
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// The pause after `failures` failed passes in a row: `poll`, then from a second on, doubling
+/// per failure, up to [`MAX_BACKOFF`].
+fn backoff(poll: Duration, failures: u32) -> Duration {
+    if failures == 0 {
+        return poll;
+    }
+    let doubled = Duration::from_secs(1).saturating_mul(1 << (failures - 1).min(16));
+    doubled.max(poll).min(MAX_BACKOFF)
+}
+
 /// The smallest ObjectId created at `secs` (Unix time).
 fn object_id_at(secs: u32) -> ObjectId {
     let mut bytes = [0u8; 12];
@@ -41,14 +55,21 @@ fn object_id_at(secs: u32) -> ObjectId {
     ObjectId::from_bytes(bytes)
 }
 
-pub fn indexed(post: &Post) -> IndexedPost {
+pub fn indexed(found: &Indexable) -> IndexedPost {
+    let post = &found.post;
     IndexedPost {
+        favorited_by: found.favorited_by.clone(),
+        slug: post.slug.clone(),
         id: post.id.to_hex(),
         author_id: post.author_id,
         title: post.title.clone(),
         tags: post.tags.clone(),
         difficulty: post.difficulty.clone(),
         body_text: markdown_to_text(&post.body),
+        published_ms: post
+            .published_at
+            .map(|t| t.timestamp_millis())
+            .unwrap_or_else(|| post.created_at.timestamp_millis()),
     }
 }
 
@@ -142,6 +163,7 @@ impl Indexer {
         let low_ms = started - OVERLAP.as_millis() as i64;
         let index = self.index.clone();
         blocking(move || index.apply(false, &[], low_ms)).await?;
+        self.index.mark_covered(started);
         self.low_ms = low_ms;
         self.seen.clear();
         Ok(done)
@@ -174,8 +196,8 @@ impl Indexer {
                 let ids: Vec<ObjectId> = chunk.iter().map(|c| c.id).collect();
                 let loaded = posts::full_by_ids(&self.mongo, &ids).await?;
                 for id in &ids {
-                    match loaded.iter().find(|p| p.id == *id) {
-                        Some(p) if p.status == "published" => {
+                    match loaded.iter().find(|p| p.post.id == *id) {
+                        Some(p) if p.post.status == "published" => {
                             progress.indexed += 1;
                             changes.push(IndexChange::Upsert(indexed(p)));
                         }
@@ -192,6 +214,7 @@ impl Indexer {
                 self.seen.insert(c.id, c.changed_at);
             }
         }
+        self.index.mark_covered(scan_started);
         self.low_ms = new_low;
         let horizon = self.low_ms - OVERLAP.as_millis() as i64;
         self.seen.retain(|_, at| at.timestamp_millis() >= horizon);
@@ -208,11 +231,17 @@ impl Indexer {
     ) {
         tokio::pin!(shutdown);
         let mut built = !self.needs_rebuild();
+        let mut failures = 0u32;
         loop {
+            let mut failed = false;
             if !built {
+                // A line per 50,000 posts (pages rarely end on a round number).
+                let mut logged = None;
                 match self
                     .rebuild(|done, total| {
-                        if done == total || done % 10_000 == 0 {
+                        let step = done / 50_000;
+                        if logged != Some(step) || done == total {
+                            logged = Some(step);
                             tracing::info!(done, total, "building the search index");
                         }
                     })
@@ -223,6 +252,7 @@ impl Indexer {
                         built = true;
                     }
                     Err(e) => {
+                        failed = true;
                         tracing::warn!(error = %format!("{e:#}"), "search index not built yet; retrying")
                     }
                 }
@@ -238,15 +268,43 @@ impl Indexer {
                     }
                     Ok(_) => {}
                     Err(e) => {
+                        failed = true;
                         tracing::warn!(error = %format!("{e:#}"), "search index not updated; retrying")
                     }
                 }
             }
+            // After failures in a row: wait longer each time (doubling up to 10 s) and
+            // ignore nudges, so a struggling MongoDB is not asked the same thing every poll.
+            failures = if failed { failures + 1 } else { 0 };
+            let pause = backoff(poll, failures);
+            let nudged = async {
+                if failures == 0 {
+                    wake.notified().await
+                } else {
+                    std::future::pending().await
+                }
+            };
             tokio::select! {
                 _ = &mut shutdown => return,
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(poll) => {}
+                _ = nudged => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_the_poll_then_doubles_from_a_second_up_to_ten() {
+        let poll = Duration::from_millis(200);
+        assert_eq!(backoff(poll, 0), poll);
+        assert_eq!(backoff(poll, 1), Duration::from_secs(1));
+        assert_eq!(backoff(poll, 3), Duration::from_secs(4));
+        assert_eq!(backoff(poll, 5), MAX_BACKOFF);
+        assert_eq!(backoff(poll, 40), MAX_BACKOFF);
+        assert_eq!(backoff(Duration::from_secs(3), 1), Duration::from_secs(3));
     }
 }

@@ -6,5 +6,7 @@
 pub mod index;
 pub mod indexer;
 
-pub use index::{Hit, IndexChange, IndexedPost, SearchIndex, SearchPage, SearchQuery};
+pub use index::{
+    Hit, IndexChange, IndexedPost, ListPage, ListQuery, SearchIndex, SearchPage, SearchQuery,
+};
 pub use indexer::Indexer;

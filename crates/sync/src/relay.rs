@@ -51,9 +51,15 @@ impl RelaySettings {
     }
 }
 
+/// The longest pause after failed claims in a row.
+pub const MAX_CLAIM_PAUSE: Duration = Duration::from_secs(10);
+
 /// The loop both relays run until `shutdown`: one batch (`once`, returning how many items it
 /// claimed), then the next at once after a full batch, or after `poll` (or a nudge on `wake`)
-/// otherwise; after a failure, at least 500 ms.
+/// otherwise. After a failure it waits [`RelaySettings::backoff`] of the failures in a row
+/// (from 500 ms, doubling, at most [`MAX_CLAIM_PAUSE`]; nudges ignored meanwhile), so a
+/// struggling store is not hammered with the claim that just failed, and work resumes within
+/// seconds of it answering again.
 pub(crate) async fn drive<F, Fut>(
     what: &str,
     settings: &RelaySettings,
@@ -65,19 +71,33 @@ pub(crate) async fn drive<F, Fut>(
     Fut: std::future::Future<Output = anyhow::Result<usize>>,
 {
     tokio::pin!(shutdown);
+    let mut failures = 0u32;
     loop {
         let pause = match once().await {
-            Ok(n) if n as u32 >= settings.batch => Duration::ZERO,
-            Ok(_) => settings.poll,
+            Ok(n) => {
+                failures = 0;
+                if n as u32 >= settings.batch {
+                    Duration::ZERO
+                } else {
+                    settings.poll
+                }
+            }
             Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "{what} could not claim work");
-                settings.poll.max(Duration::from_millis(500))
+                failures += 1;
+                let pause = settings
+                    .backoff(failures + 1)
+                    .min(MAX_CLAIM_PAUSE)
+                    .max(settings.poll)
+                    .max(Duration::from_millis(500));
+                tracing::warn!(error = %format!("{e:#}"), failures, retry_in = ?pause, "{what} could not claim work");
+                pause
             }
         };
+        let backing_off = failures > 0;
         let nudged = async {
             match wake {
-                Some(w) => w.notified().await,
-                None => std::future::pending().await,
+                Some(w) if !backing_off => w.notified().await,
+                _ => std::future::pending().await,
             }
         };
         tokio::select! {

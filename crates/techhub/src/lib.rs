@@ -38,6 +38,14 @@ impl Application {
         for (store, report) in stores.migrate_all().await.context("applying migrations")? {
             tracing::info!(%store, applied = report.applied_now, known = report.total, "schema ready");
         }
+        // SecantusDB opens a large collection on its first use after a restart (seconds);
+        // do that here, untimed, rather than in the first requests and worker polls.
+        let took = stores
+            .mongo
+            .warm_up()
+            .await
+            .context("opening the MongoDB collections")?;
+        tracing::info!(?took, "MongoDB collections open");
         let search = open_search_index(&config).await?;
         let listener = TcpListener::bind(&config.bind)
             .await

@@ -573,15 +573,20 @@ pub async fn mongo_collection_names(db: &mongodb::Database) -> Vec<String> {
 }
 
 #[allow(dead_code)]
-pub async fn mongo_index_names(db: &mongodb::Database, collection: &str) -> Vec<String> {
-    let mut names: Vec<String> = db
-        .collection::<mongodb::bson::Document>(collection)
+pub async fn mongo_indexes(db: &mongodb::Database, collection: &str) -> Vec<mongodb::IndexModel> {
+    db.collection::<mongodb::bson::Document>(collection)
         .list_indexes()
         .await
         .unwrap()
         .try_collect::<Vec<_>>()
         .await
         .unwrap()
+}
+
+#[allow(dead_code)]
+pub async fn mongo_index_names(db: &mongodb::Database, collection: &str) -> Vec<String> {
+    let mut names: Vec<String> = mongo_indexes(db, collection)
+        .await
         .into_iter()
         .filter_map(|i| i.options.and_then(|o| o.name))
         .collect();

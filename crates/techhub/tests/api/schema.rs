@@ -5,7 +5,7 @@ use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use sqlx::Row;
 use techhub_content::schema::{COMMENTS, NOTIFICATIONS, POSTS, USER_PROFILES};
 
-use crate::helpers::{mongo_collection_names, mongo_index_names, TestApp};
+use crate::helpers::{mongo_collection_names, mongo_index_names, mongo_indexes, TestApp};
 
 async fn insert_user(app: &TestApp, email: &str, username: &str) -> Result<u64, sqlx::Error> {
     sqlx::query("INSERT INTO users (email, username, password_hash) VALUES (?, ?, 'x')")
@@ -449,9 +449,22 @@ async fn mongodb_has_the_collections_and_indexes() {
         "idx_posts_author_published",
         "idx_posts_tags",
         "idx_posts_status_published",
+        "idx_posts_changed",
+        "idx_posts_events_due_sparse",
     ] {
         assert!(posts.contains(&i.to_string()), "{i} missing from {posts:?}");
     }
+    // The due-event index holds only posts with events due (migration 3 replaced the full one).
+    assert!(!posts.contains(&"idx_posts_events_due".to_string()));
+    let due = mongo_indexes(db, POSTS)
+        .await
+        .into_iter()
+        .find(|i| {
+            i.options.as_ref().and_then(|o| o.name.as_deref())
+                == Some("idx_posts_events_due_sparse")
+        })
+        .unwrap();
+    assert_eq!(due.options.and_then(|o| o.sparse), Some(true));
     let profiles = mongo_index_names(db, USER_PROFILES).await;
     for i in ["uq_user_profiles_user_id", "uq_user_profiles_username"] {
         assert!(

@@ -642,3 +642,97 @@ async fn techhub_reindex_rebuilds_from_mongodb_and_refuses_while_a_server_holds_
         .unwrap();
     assert_eq!(page.total, 5);
 }
+
+/// The slugs of a list, and its count.
+async fn listed(app: &TestApp, path: &str) -> (Vec<String>, u64) {
+    let list: Value = app.get(path).await.json().await.unwrap();
+    let slugs = list["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["slug"].as_str().unwrap().to_string())
+        .collect();
+    (slugs, list["articlesCount"].as_u64().unwrap())
+}
+
+/// Lists and counts come from the search index, which follows MongoDB; every write through
+/// the API returns only once the index shows it, so the very next read, without waiting or
+/// retrying, sees it.
+#[tokio::test]
+async fn lists_read_from_the_index_show_each_write_at_once() {
+    let app = TestApp::spawn().await;
+    let author = app.register("lister").await;
+    let fan = app.register("lumenfan").await;
+    let mut slugs = Vec::new();
+    for i in 0..3 {
+        let post = write(
+            &app,
+            &author,
+            json!({ "title": format!("Lumen part {i}"), "description": "d", "body": "b",
+                    "tagList": ["lumen", format!("part{i}")] }),
+        )
+        .await;
+        slugs.insert(0, post["slug"].as_str().unwrap().to_string());
+        let (page, count) = listed(&app, "/api/articles?tag=lumen").await;
+        assert_eq!((page, count), (slugs.clone(), i + 1), "after post {i}");
+    }
+    // Paging keeps the order, and the count is the whole match.
+    assert_eq!(
+        listed(&app, "/api/articles?tag=lumen&limit=1&offset=1").await,
+        (vec![slugs[1].clone()], 3)
+    );
+    assert_eq!(
+        listed(&app, "/api/articles?author=lister&limit=2").await,
+        (slugs[..2].to_vec(), 3)
+    );
+    let tags: Value = app.get("/api/tags").await.json().await.unwrap();
+    assert_eq!(tags["tags"][0], "lumen", "the most used tag first: {tags}");
+
+    // An edit that drops the tag takes the post out of the tag's list at once.
+    let edited = app
+        .put(
+            &format!("/api/articles/{}", slugs[0]),
+            json!({ "article": { "tagList": ["other"] } }),
+            Some(&author.token),
+        )
+        .await;
+    assert_eq!(edited.status(), 200);
+    assert_eq!(
+        listed(&app, "/api/articles?tag=lumen").await,
+        (slugs[1..].to_vec(), 2)
+    );
+
+    // Favorites: listed at once, and gone at once when taken back.
+    let path = format!("/api/articles/{}/favorite", slugs[2]);
+    assert_eq!(
+        app.post(&path, json!({}), Some(&fan.token)).await.status(),
+        200
+    );
+    assert_eq!(
+        listed(&app, "/api/articles?favorited=lumenfan").await,
+        (vec![slugs[2].clone()], 1)
+    );
+    let taken_back = app
+        .send(reqwest::Method::DELETE, &path, None, Some(&fan.token))
+        .await;
+    assert_eq!(taken_back.status(), 200);
+    assert_eq!(
+        listed(&app, "/api/articles?favorited=lumenfan").await,
+        (vec![], 0)
+    );
+
+    // A deleted post leaves the author's list and its count at once.
+    let deleted = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/articles/{}", slugs[1]),
+            None,
+            Some(&author.token),
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        listed(&app, "/api/articles?author=lister").await,
+        (vec![slugs[0].clone(), slugs[2].clone()], 2)
+    );
+}
