@@ -135,8 +135,7 @@ pub async fn record(pg: &Postgres, new: &NewSession) -> Result<(Session, Standin
         .await?;
         let row = sqlx::query(
             "SELECT total_points::bigint AS total_points, streak_days, longest_streak, last_active_day, learning_progress, \
-             ($2::timestamptz AT TIME ZONE (CASE WHEN EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = timezone) \
-                 THEN timezone ELSE 'UTC' END))::date AS day \
+             local_day($2::timestamptz, timezone) AS day \
              FROM user_analytics WHERE user_id = $1 FOR UPDATE",
         )
         .bind(uid)

@@ -61,6 +61,73 @@ async fn publish(app: &TestApp, user: &TestUser, title: &str) -> String {
         .to_string()
 }
 
+/// Streak days are calendar days in the user's time zone (`user_analytics.timezone`), and a
+/// zone PostgreSQL does not know counts as UTC rather than failing the session.
+#[tokio::test]
+async fn streak_days_follow_the_users_time_zone_and_an_unknown_zone_counts_as_utc() {
+    let app = TestApp::spawn().await;
+    let pg = app.stores.postgres.pool().clone();
+    let mut streaks = Vec::new();
+    for (name, zone) in [("tokyo", "Asia/Tokyo"), ("nowhere", "Not/A_Zone")] {
+        let user = app.register(name).await;
+        // The projection of the registration sets the zone: set ours after it has landed.
+        crate::helpers::eventually(Duration::from_secs(3), "analytics row projected", || {
+            let pg = pg.clone();
+            async move {
+                let named: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT username FROM user_analytics WHERE user_id = $1")
+                        .bind(user.id as i64)
+                        .fetch_optional(&pg)
+                        .await
+                        .unwrap();
+                named.flatten().map(|_| ())
+            }
+        })
+        .await;
+        sqlx::query("UPDATE user_analytics SET timezone = $2 WHERE user_id = $1")
+            .bind(user.id as i64)
+            .bind(zone)
+            .execute(&pg)
+            .await
+            .unwrap();
+        // 01:00, 15:30 UTC on the 11th and 00:30 UTC on the 12th; in Tokyo (UTC+9) 10:00 on
+        // the 11th, then 00:30 and 09:30 on the 12th.
+        let mut standing = Vec::new();
+        for ended in [
+            "2026-11-11T01:00:00Z",
+            "2026-11-11T15:30:00Z",
+            "2026-11-12T00:30:00Z",
+        ] {
+            let r = session(
+                &app,
+                &user,
+                json!({ "contentType": "video", "durationMinutes": 10,
+                "completion": 50, "endedAt": ended }),
+            )
+            .await;
+            assert_eq!(r.status(), 201, "{name} at {ended}");
+            let body: Value = r.json().await.unwrap();
+            standing.push(body["standing"]["streakDays"].as_i64().unwrap());
+        }
+        let day: chrono::NaiveDate =
+            sqlx::query_scalar("SELECT last_active_day FROM user_analytics WHERE user_id = $1")
+                .bind(user.id as i64)
+                .fetch_one(&pg)
+                .await
+                .unwrap();
+        streaks.push((name, standing, day.to_string()));
+    }
+    assert_eq!(
+        streaks,
+        [
+            // Tokyo: the 11th (10:00), then the 12th twice.
+            ("tokyo", vec![1, 2, 2], "2026-11-12".to_string()),
+            // UTC: the 11th twice, then the 12th.
+            ("nowhere", vec![1, 1, 2], "2026-11-12".to_string()),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn sessions_move_points_streak_and_progress_as_computed_by_hand() {
     let app = TestApp::spawn().await;
