@@ -122,16 +122,18 @@ pub(crate) async fn profile_by_name(
     Ok((profile, hit))
 }
 
-/// Profiles of `ids` as `viewer` sees them (whether the viewer follows each).
+/// Profiles of `ids` as `viewer` sees them (whether the viewer follows each); `known` are
+/// public profiles the caller already read.
 async fn profiles_for(
     state: &AppState,
     viewer: Option<u64>,
     ids: &[u64],
+    known: Vec<PublicProfile>,
 ) -> Result<HashMap<u64, ProfileBody>, ApiError> {
     let mut unique: Vec<u64> = ids.to_vec();
     unique.sort_unstable();
     unique.dedup();
-    let (found, followed) = tokio::try_join!(public_profiles(state, &unique), async {
+    let (found, followed) = tokio::try_join!(public_profiles(state, &unique, known), async {
         Ok::<HashSet<u64>, ApiError>(match viewer {
             Some(v) => profiles::following(&state.stores.mongo, v)
                 .await?
@@ -149,17 +151,32 @@ async fn profiles_for(
         .collect())
 }
 
-/// The public profiles of `ids` (distinct): from Redis ([`keys::user`], one `MGET`), the rest
-/// from MySQL in one query, then cached. Redis failing means MySQL for all.
-async fn public_profiles(state: &AppState, ids: &[u64]) -> Result<Vec<PublicProfile>, ApiError> {
-    let redis = &state.stores.redis;
-    let keys: Vec<String> = ids.iter().map(|&id| keys::user(id)).collect();
-    let cached = redis.cached_many(&keys).await.unwrap_or_default();
-    let mut found: Vec<PublicProfile> = cached
+/// The public profiles of `ids` (distinct): those among `known`, then from Redis
+/// ([`keys::user`], one `MGET`), the rest from MySQL in one query, then cached. Redis failing
+/// means MySQL for all.
+async fn public_profiles(
+    state: &AppState,
+    ids: &[u64],
+    known: Vec<PublicProfile>,
+) -> Result<Vec<PublicProfile>, ApiError> {
+    let mut found: Vec<PublicProfile> = known.into_iter().filter(|p| ids.contains(&p.id)).collect();
+    let unknown: Vec<u64> = ids
         .iter()
-        .flatten()
-        .filter_map(|json| serde_json::from_str(json).ok())
+        .copied()
+        .filter(|id| !found.iter().any(|p| p.id == *id))
         .collect();
+    if unknown.is_empty() {
+        return Ok(found);
+    }
+    let redis = &state.stores.redis;
+    let keys: Vec<String> = unknown.iter().map(|&id| keys::user(id)).collect();
+    let cached = redis.cached_many(&keys).await.unwrap_or_default();
+    found.extend(
+        cached
+            .iter()
+            .flatten()
+            .filter_map(|json| serde_json::from_str::<PublicProfile>(json).ok()),
+    );
     let missing: Vec<u64> = ids
         .iter()
         .copied()
@@ -257,23 +274,24 @@ pub(crate) async fn articles_for(
     posts: Vec<Post>,
     with_body: bool,
 ) -> Result<Vec<ArticleBody>, ApiError> {
-    articles_rendered(state, viewer, posts, with_body, None).await
+    articles_rendered(state, viewer, posts, with_body, None, Vec::new()).await
 }
 
 /// [`articles_for`], with the body's HTML already rendered (for the one post a cached
-/// article holds) instead of rendering it here.
+/// article holds) instead of rendering it here, and `known` public profiles already read.
 async fn articles_rendered(
     state: &AppState,
     viewer: Option<u64>,
     posts: Vec<Post>,
     with_body: bool,
     mut rendered: Option<String>,
+    known: Vec<PublicProfile>,
 ) -> Result<Vec<ArticleBody>, ApiError> {
     let authors: Vec<u64> = posts.iter().map(|p| p.author_id).collect();
     let ids: Vec<ObjectId> = posts.iter().map(|p| p.id).collect();
     let mongo = &state.stores.mongo;
     let (profiles, favorited, bookmarked) = tokio::try_join!(
-        profiles_for(state, viewer, &authors),
+        profiles_for(state, viewer, &authors, known),
         async {
             match viewer {
                 Some(v) => Ok(posts::favorited_among(mongo, &ids, v).await?),
@@ -807,19 +825,48 @@ async fn get_article(
 ) -> Result<axum::response::Response, ApiError> {
     // Published posts come from the Redis cache (single flight on a miss) with their body
     // already rendered; drafts are never cached. Viewer flags and the author's profile (itself
-    // cached by id) are read per request.
+    // cached by id) are read per request: in the same `MGET` as the post when this process
+    // has served the slug before and so knows its author.
     let key = keys::article(&slug);
-    let (json, hit) = crate::cached::load(&state, &key, ARTICLE_TTL, || async {
-        let post = posts::by_slug(&state.stores.mongo, &slug).await?;
-        let cacheable = post.as_ref().is_some_and(|p| p.status == "published");
-        let body_html = post
-            .as_ref()
-            .map(|p| techhub_content::render::markdown_to_safe_html(&p.body));
-        let json = serde_json::to_string(&CachedArticle { post, body_html })
-            .map_err(|e| ApiError::Internal(e.into()))?;
-        Ok(crate::cached::Loaded { json, cacheable })
-    })
-    .await?;
+    let hinted = state.article_authors.get(&slug);
+    let mut prefetched = None;
+    if let Some(author) = hinted {
+        if let Ok(mut got) = state
+            .stores
+            .redis
+            .cached_many(&[key.clone(), keys::user(author)])
+            .await
+        {
+            let author = got.pop().flatten();
+            if let Some(article) = got.pop().flatten() {
+                prefetched = Some((article, author));
+            }
+        }
+    }
+    let (json, hit, known) = match prefetched {
+        Some((article, author)) => (
+            article,
+            true,
+            author
+                .and_then(|a| serde_json::from_str::<PublicProfile>(&a).ok())
+                .into_iter()
+                .collect(),
+        ),
+        None => {
+            let (json, hit) = crate::cached::load(&state, &key, ARTICLE_TTL, || async {
+                let post = posts::by_slug(&state.stores.mongo, &slug).await?;
+                let cacheable = post.as_ref().is_some_and(|p| p.status == "published");
+                let body_html = post
+                    .as_ref()
+                    .map(|p| techhub_content::render::markdown_to_safe_html(&p.body));
+                let json = serde_json::to_string(&CachedArticle { post, body_html })
+                    .map_err(|e| ApiError::Internal(e.into()))?;
+                Ok(crate::cached::Loaded { json, cacheable })
+            })
+            .await?;
+            (json, hit, Vec::new())
+        }
+    };
     let cached: CachedArticle =
         serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.into()))?;
     let post = cached.post.ok_or(ApiError::NotFound("article"))?;
@@ -828,22 +875,14 @@ async fn get_article(
         return Err(ApiError::NotFound("article"));
     }
     let published = post.status == "published";
-    let post_id = post.id.to_hex();
-    let (article, counted) = tokio::join!(
-        articles_rendered(&state, viewer, vec![post], true, cached.body_html),
-        async {
-            // Counted in Redis, flushed to MongoDB in batches; a read never fails over a view.
-            if published {
-                state.stores.redis.count_view(&post_id).await
-            } else {
-                Ok(())
-            }
-        }
-    );
-    if let Err(e) = counted {
-        tracing::debug!(error = %e, "view not counted");
+    if published {
+        // Gathered here, pushed to Redis in batches, flushed to MongoDB from there.
+        state.stores.redis.count_view(&post.id.to_hex());
+        state.article_authors.remember(&slug, post.author_id);
     }
-    let article = article?.remove(0);
+    let article = articles_rendered(&state, viewer, vec![post], true, cached.body_html, known)
+        .await?
+        .remove(0);
     let mut response = Json(ArticleResponse { article }).into_response();
     response.headers_mut().insert(
         "x-cache",
@@ -945,7 +984,7 @@ async fn set_favorite(
     let post = posts::set_favorite(&state.stores.mongo, slug, auth.id, on)
         .await?
         .ok_or(ApiError::NotFound("article"))?;
-    let written = mongodb::bson::DateTime::now().timestamp_millis();
+    let written = state.search.write_ticket();
     state.wake.content_changed();
     // `?favorited=` lists come from the search index: return once it shows the change.
     index_shows(state, written).await;
@@ -1011,7 +1050,7 @@ async fn comments_for(
     found: Vec<Comment>,
 ) -> Result<Vec<CommentBody>, ApiError> {
     let authors: Vec<u64> = found.iter().map(|c| c.author_id).collect();
-    let profiles = profiles_for(state, viewer, &authors).await?;
+    let profiles = profiles_for(state, viewer, &authors, Vec::new()).await?;
     found
         .into_iter()
         .map(|c| {
@@ -1134,9 +1173,9 @@ async fn list_tags(State(state): State<AppState>) -> Result<axum::response::Resp
 const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Waits (at most [`INDEX_WAIT`]) until this server's search index shows every content write
-/// that finished before `written_ms`.
-async fn index_shows(state: &AppState, written_ms: i64) {
-    if !state.search.covered(written_ms, INDEX_WAIT).await {
+/// that finished before `ticket` was taken ([`techhub_search::SearchIndex::write_ticket`]).
+async fn index_shows(state: &AppState, ticket: u64) {
+    if !state.search.covered(ticket, INDEX_WAIT).await {
         tracing::warn!(
             wait = ?INDEX_WAIT,
             "the search index did not show a content write in time; lists may lag behind it"
@@ -1148,7 +1187,7 @@ async fn index_shows(state: &AppState, written_ms: i64) {
 /// the cache entries the change affects at once (the relay drops them again from the post's
 /// event, which covers a crash right here).
 async fn content_changed(state: &AppState, author: u64, slug: &str) {
-    let written = mongodb::bson::DateTime::now().timestamp_millis();
+    let written = state.search.write_ticket();
     state.wake.content_changed();
     // Read your writes: lists come from the search index, so the write returns once this
     // server's index shows it (and cached lists are dropped after that, not before).

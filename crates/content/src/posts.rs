@@ -921,6 +921,15 @@ pub async fn estimated_count(mongo: &Mongo) -> Result<u64, MongoError> {
     Ok(posts.estimated_document_count().await?)
 }
 
+/// Whether the posts collection holds any document (deleted ones included).
+pub async fn any(mongo: &Mongo) -> Result<bool, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let found = mongo
+        .timed(posts.find_one(doc! {}).projection(doc! { "_id": 1 }))
+        .await?;
+    Ok(found.is_some())
+}
+
 /// How many posts are published.
 pub async fn published_count(mongo: &Mongo) -> Result<u64, MongoError> {
     let posts = mongo.db().collection::<Document>(POSTS);
