@@ -18,6 +18,7 @@ pub mod search;
 pub mod stores;
 pub mod users;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,9 +37,22 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use stores::Stores;
 
-/// Everything a handler may need, cheap to clone.
+/// Everything a handler may need, behind one `Arc`: axum clones the state for every request
+/// (and each `State` extractor), and cloning the parts one by one meant about fifteen atomic
+/// increments and decrements per clone (3 % of the CPU serving cached articles).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub stores: Stores,
     pub config: Arc<Config>,
     pub jwt: Arc<auth::Jwt>,
@@ -48,6 +62,40 @@ pub struct AppState {
     pub wake: Wakeups,
     /// Single-flight loads of cached entries.
     pub flights: Arc<cached::Flights>,
+    /// The authors of articles this process has served, by slug.
+    pub article_authors: ArticleAuthors,
+}
+
+/// The author of each published article this process has served, by slug, so the next read
+/// fetches the article and its author's profile from Redis in one `MGET` instead of two
+/// round trips. A post's author never changes, so an entry never goes stale; a wrong one
+/// (a slug reused after a deletion) only costs the profile read it was meant to save, since
+/// the article's own author id decides. Bounded: when full it starts over.
+#[derive(Default)]
+pub struct ArticleAuthors(std::sync::RwLock<HashMap<String, u64>>);
+
+/// At most this many slugs are remembered (about 10 MB).
+const MAX_ARTICLE_AUTHORS: usize = 100_000;
+
+impl ArticleAuthors {
+    pub fn get(&self, slug: &str) -> Option<u64> {
+        self.0
+            .read()
+            .expect("article authors lock")
+            .get(slug)
+            .copied()
+    }
+
+    pub fn remember(&self, slug: &str, author: u64) {
+        if self.get(slug) == Some(author) {
+            return;
+        }
+        let mut map = self.0.write().expect("article authors lock");
+        if map.len() >= MAX_ARTICLE_AUTHORS {
+            map.clear();
+        }
+        map.insert(slug.to_string(), author);
+    }
 }
 
 /// Signals from request handlers to this process's background workers, so work a request
@@ -80,7 +128,7 @@ impl AppState {
         search: Arc<SearchIndex>,
         payments: Arc<dyn PaymentProvider>,
     ) -> Self {
-        AppState {
+        AppState(Arc::new(Shared {
             jwt: Arc::new(auth::Jwt::from_config(&config)),
             stores,
             config: Arc::new(config),
@@ -88,7 +136,8 @@ impl AppState {
             search,
             wake: Wakeups::default(),
             flights: Default::default(),
-        }
+            article_authors: Default::default(),
+        }))
     }
 }
 

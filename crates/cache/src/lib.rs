@@ -33,6 +33,8 @@ pub struct Redis {
     next: Arc<AtomicUsize>,
     prefix: Arc<str>,
     query_timeout: Duration,
+    /// Views counted in this process, not yet in Redis (see [`counters`]).
+    views: Arc<counters::ViewBuffer>,
 }
 
 impl std::fmt::Debug for Redis {
@@ -66,6 +68,7 @@ impl Redis {
             next: Arc::new(AtomicUsize::new(0)),
             prefix: prefix.into(),
             query_timeout: settings.query_timeout,
+            views: Arc::default(),
         })
     }
 

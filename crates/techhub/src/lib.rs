@@ -83,7 +83,7 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests. Alongside: the
     /// outbox and content relays (unless `TECHHUB_RELAY=false`), the search indexer, the
-    /// renewal job and the view-count flush.
+    /// renewal job, the push of view counts to Redis and their flush to MongoDB.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -157,6 +157,23 @@ impl Application {
                 }
             });
         }
+        {
+            // Views counted by this process's requests go to Redis in batches.
+            let redis = stores.redis.clone();
+            let stop = stopped(stop_rx.clone());
+            workers.spawn(async move {
+                tokio::pin!(stop);
+                loop {
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        _ = tokio::time::sleep(techhub_cache::counters::VIEW_PUSH_EVERY) => {}
+                    }
+                    if let Err(e) = redis.push_views().await {
+                        tracing::debug!(error = %e, "view counts not pushed to Redis; kept for the next push");
+                    }
+                }
+            });
+        }
         if config.view_flush_secs > 0 {
             let stores = stores.clone();
             let every = std::time::Duration::from_secs(config.view_flush_secs);
@@ -188,6 +205,10 @@ impl Application {
         .await
         .context("serving HTTP");
         workers.join_all().await;
+        // The views of the last requests (all answered by now) reach Redis before we go.
+        if let Err(e) = stores.redis.push_views().await {
+            tracing::warn!(error = %e, "the last view counts could not be pushed to Redis");
+        }
         stores.close().await;
         served
     }

@@ -652,5 +652,7 @@ async fn the_eleventh_login_attempt_in_the_window_gets_429_with_retry_after() {
     assert_eq!(fourth.status(), 429);
     assert!(fourth.headers().contains_key("retry-after"));
     // Reads are not writes.
-    assert_eq!(app.get_auth("/api/user", &user.token).await.status(), 200);
+    let read = app.get_auth("/api/user", &user.token).await;
+    let status = read.status();
+    assert_eq!(status, 200, "{}", read.text().await.unwrap_or_default());
 }
