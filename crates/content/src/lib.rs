@@ -67,6 +67,9 @@ pub struct Mongo {
     query_timeout: Duration,
     /// A background [`Mongo::warm_up`] is running.
     warming: Arc<AtomicBool>,
+    /// Permits for operations in flight, fewer than the driver's pool has connections (see
+    /// [`Mongo::timed`]).
+    gate: Arc<tokio::sync::Semaphore>,
 }
 
 /// How long the first read of a collection may take (see [`Mongo::warm_up`]).
@@ -86,6 +89,56 @@ impl Mongo {
         options.server_selection_timeout = Some(settings.connect_timeout);
         // Notice a returning server quickly; 500 ms is the driver's minimum.
         options.heartbeat_freq = Some(Duration::from_secs(1));
+        // The driver's own view of the server, logged: a cleared pool or failed heartbeats
+        // explain a run of timeouts that the queries alone do not.
+        options.sdam_event_handler = Some(mongodb::event::EventHandler::callback(
+            |event: mongodb::event::sdam::SdamEvent| {
+                use mongodb::event::sdam::SdamEvent;
+                match event {
+                    SdamEvent::ServerHeartbeatFailed(e) => tracing::warn!(
+                        server = %e.server_address,
+                        awaited = e.awaited,
+                        took = ?e.duration,
+                        error = %e.failure,
+                        "MongoDB heartbeat failed"
+                    ),
+                    SdamEvent::ServerDescriptionChanged(e)
+                        if e.previous_description.server_type()
+                            != e.new_description.server_type() =>
+                    {
+                        tracing::warn!(
+                            server = %e.address,
+                            from = ?e.previous_description.server_type(),
+                            to = ?e.new_description.server_type(),
+                            "MongoDB server type changed"
+                        )
+                    }
+                    _ => {}
+                }
+            },
+        ));
+        options.cmap_event_handler = Some(mongodb::event::EventHandler::callback(
+            |event: mongodb::event::cmap::CmapEvent| {
+                use mongodb::event::cmap::CmapEvent;
+                match event {
+                    CmapEvent::PoolCleared(e) => {
+                        tracing::warn!(server = %e.address, "MongoDB connection pool cleared")
+                    }
+                    CmapEvent::ConnectionCheckoutFailed(e) => tracing::debug!(
+                        server = %e.address,
+                        reason = ?e.reason,
+                        took = ?e.duration,
+                        "MongoDB connection checkout failed"
+                    ),
+                    CmapEvent::ConnectionClosed(e) => tracing::debug!(
+                        server = %e.address,
+                        reason = ?e.reason,
+                        "MongoDB connection closed"
+                    ),
+                    _ => {}
+                }
+            },
+        ));
         let name = options
             .default_database
             .clone()
@@ -97,6 +150,11 @@ impl Mongo {
             db,
             query_timeout: settings.query_timeout,
             warming: Arc::default(),
+            // Two connections stay free for what does not pass the gate (health probes,
+            // migrations, the warm-up).
+            gate: Arc::new(tokio::sync::Semaphore::new(
+                (settings.pool_size as usize).saturating_sub(2).max(1),
+            )),
         })
     }
 
@@ -157,12 +215,28 @@ impl Mongo {
         &self.db
     }
 
-    /// Runs `fut` under the configured query timeout.
+    /// Runs `fut` under the configured query timeout (waiting for a permit included).
+    ///
+    /// At most a permit per pooled connection (less two) is in flight: operations beyond it
+    /// wait here, not in the driver's wait queue. The driver (3.9) serves that queue one
+    /// request per pool event and keeps requests whose callers gave up: after 64 clients
+    /// disconnected at once, live requests queued behind the dead ones, each timing out before
+    /// its turn, and every MongoDB operation of the server failed for 40 s and more although
+    /// MongoDB answered (seen at the end of benchmark runs). A semaphore forgets a waiter that
+    /// gives up.
     pub async fn timed<T, F>(&self, action: F) -> Result<T, MongoError>
     where
         F: std::future::IntoFuture<Output = Result<T, mongodb::error::Error>>,
     {
-        let outcome = techhub_core::bounded(self.query_timeout, action.into_future())
+        let action = async {
+            let _permit = self
+                .gate
+                .acquire()
+                .await
+                .expect("the MongoDB gate is never closed");
+            action.await
+        };
+        let outcome = techhub_core::bounded(self.query_timeout, action)
             .await
             .map_err(|e| match e {
                 // The server gave up at our `maxTimeMS`: the same as our own time limit.

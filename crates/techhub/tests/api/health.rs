@@ -138,3 +138,52 @@ async fn health_fails_fast_when_mysql_hangs() {
 async fn health_fails_fast_when_redis_hangs() {
     health_names_failing_store_and_recovers(Store::Redis, Mode::Blackhole).await;
 }
+
+/// Clients that give up in the middle of MongoDB reads (a load generator stopping, a crowd
+/// closing tabs) must not leave the server unable to reach MongoDB: the requests that follow
+/// are answered at once. (With more requests in flight than pooled connections, the driver
+/// kept the abandoned requests in its wait queue and served the live ones behind them one per
+/// pool event: every MongoDB operation timed out for tens of seconds.)
+#[tokio::test]
+async fn mongodb_reads_work_at_once_after_a_crowd_of_clients_gives_up_mid_request() {
+    // One pooled connection: nearly every request of the crowd waits for it.
+    let app = TestApp::spawn_with(|c| c.mongodb_pool_size = 1).await;
+    let author = app.register("crowded").await;
+    let created = app
+        .post(
+            "/api/articles",
+            serde_json::json!({ "article": { "title": "Crowded", "description": "d", "body": "b", "tagList": [] } }),
+            Some(&author.token),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let slug = created.json::<Value>().await.unwrap()["article"]["slug"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Comments are read from MongoDB on every request (no cache).
+    let path = format!("/api/articles/{slug}/comments");
+    assert_eq!(app.get(&path).await.status(), 200);
+
+    // 300 requests at once from clients that hang up after 50 ms.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(50))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let url = app.url(&path);
+    let abandoned = futures::future::join_all((0..300).map(|_| impatient.get(&url).send())).await;
+    let gave_up = abandoned.iter().filter(|r| r.is_err()).count();
+    assert!(gave_up > 150, "only {gave_up} of 300 requests were cut off");
+
+    let started = Instant::now();
+    for i in 0..10 {
+        let r = app.get(&path).await;
+        assert_eq!(r.status(), 200, "read {i} after the crowd left");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "ten reads took {:?}",
+        started.elapsed()
+    );
+}
