@@ -122,26 +122,18 @@ pub(crate) async fn profile_by_name(
     Ok((profile, hit))
 }
 
-/// Profiles of `ids` as `viewer` sees them (whether the viewer follows each); `known` are
-/// public profiles the caller already read.
+/// Profiles of `ids` as a viewer who follows `followed` sees them; `known` are public
+/// profiles the caller already read.
 async fn profiles_for(
     state: &AppState,
-    viewer: Option<u64>,
+    followed: &HashSet<u64>,
     ids: &[u64],
     known: Vec<PublicProfile>,
 ) -> Result<HashMap<u64, ProfileBody>, ApiError> {
     let mut unique: Vec<u64> = ids.to_vec();
     unique.sort_unstable();
     unique.dedup();
-    let (found, followed) = tokio::try_join!(public_profiles(state, &unique, known), async {
-        Ok::<HashSet<u64>, ApiError>(match viewer {
-            Some(v) => profiles::following(&state.stores.mongo, v)
-                .await?
-                .into_iter()
-                .collect(),
-            None => HashSet::new(),
-        })
-    })?;
+    let found = public_profiles(state, &unique, known).await?;
     Ok(found
         .into_iter()
         .map(|u| {
@@ -267,44 +259,100 @@ pub struct ArticlesResponse {
     articles_count: u64,
 }
 
-/// Renders posts for `viewer`: authors, following and favorited flags in three batched reads.
+/// A signed-in viewer, with whom they follow and what they bookmarked (one profile read).
+pub(crate) struct Viewer {
+    pub id: u64,
+    pub following: HashSet<u64>,
+    pub bookmarks: HashSet<ObjectId>,
+}
+
+impl Viewer {
+    pub(crate) async fn load(state: &AppState, id: u64) -> Result<Viewer, ApiError> {
+        let (following, bookmarks) =
+            profiles::following_and_bookmarks(&state.stores.mongo, id).await?;
+        Ok(Viewer {
+            id,
+            following: following.into_iter().collect(),
+            bookmarks: bookmarks.into_iter().collect(),
+        })
+    }
+}
+
+/// Renders posts for `viewer`: authors (cached), and for a signed-in viewer the following
+/// and bookmark flags (one profile read) and favorites (one read), concurrently.
 pub(crate) async fn articles_for(
     state: &AppState,
     viewer: Option<u64>,
     posts: Vec<Post>,
     with_body: bool,
 ) -> Result<Vec<ArticleBody>, ApiError> {
+    let viewer = match viewer {
+        Some(id) if !posts.is_empty() => Looking::Id(id),
+        _ => Looking::Nobody,
+    };
     articles_rendered(state, viewer, posts, with_body, None, Vec::new()).await
 }
 
-/// [`articles_for`], with the body's HTML already rendered (for the one post a cached
-/// article holds) instead of rendering it here, and `known` public profiles already read.
+/// Who an article is rendered for.
+#[derive(Clone, Copy)]
+pub(crate) enum Looking<'a> {
+    Nobody,
+    /// A signed-in viewer whose profile is still to be read.
+    Id(u64),
+    Loaded(&'a Viewer),
+}
+
+/// [`articles_for`] for a viewer already loaded, with the body's HTML already rendered (for
+/// the one post a cached article holds) instead of rendering it here, and `known` public
+/// profiles already read.
 async fn articles_rendered(
     state: &AppState,
-    viewer: Option<u64>,
+    viewer: Looking<'_>,
     posts: Vec<Post>,
     with_body: bool,
     mut rendered: Option<String>,
     known: Vec<PublicProfile>,
 ) -> Result<Vec<ArticleBody>, ApiError> {
-    let authors: Vec<u64> = posts.iter().map(|p| p.author_id).collect();
+    let mut authors: Vec<u64> = posts.iter().map(|p| p.author_id).collect();
+    authors.sort_unstable();
+    authors.dedup();
     let ids: Vec<ObjectId> = posts.iter().map(|p| p.id).collect();
     let mongo = &state.stores.mongo;
-    let (profiles, favorited, bookmarked) = tokio::try_join!(
-        profiles_for(state, viewer, &authors, known),
+    let viewer_id = match viewer {
+        Looking::Nobody => None,
+        Looking::Id(id) => Some(id),
+        Looking::Loaded(v) => Some(v.id),
+    };
+    // Authors, favorites and (when not yet read) the viewer's profile, concurrently.
+    let (found, favorited, loaded) = tokio::try_join!(
+        public_profiles(state, &authors, known),
         async {
-            match viewer {
+            match viewer_id {
                 Some(v) => Ok(posts::favorited_among(mongo, &ids, v).await?),
                 None => Ok::<_, ApiError>(HashSet::new()),
             }
         },
         async {
             match viewer {
-                Some(v) => Ok(profiles::bookmarks(mongo, v).await?.into_iter().collect()),
-                None => Ok::<_, ApiError>(HashSet::new()),
+                Looking::Id(id) => Ok(Some(Viewer::load(state, id).await?)),
+                _ => Ok::<_, ApiError>(None),
             }
         },
     )?;
+    let viewer = match viewer {
+        Looking::Loaded(v) => Some(v),
+        _ => loaded.as_ref(),
+    };
+    let (no_one, no_bookmarks) = (HashSet::new(), HashSet::new());
+    let followed = viewer.map_or(&no_one, |v| &v.following);
+    let bookmarked = viewer.map_or(&no_bookmarks, |v| &v.bookmarks);
+    let profiles: HashMap<u64, ProfileBody> = found
+        .into_iter()
+        .map(|u| {
+            let following = followed.contains(&u.id);
+            (u.id, u.seen(following))
+        })
+        .collect();
     posts
         .into_iter()
         .map(|p| {
@@ -624,14 +672,28 @@ async fn feed(
     auth: AuthUser,
     Query(q): Query<FeedQuery>,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
-    let followed = profiles::following(&state.stores.mongo, auth.id).await?;
+    // One profile read serves the list (whom the viewer follows) and the flags.
+    let viewer = Viewer::load(&state, auth.id).await?;
     let filter = ListQuery {
-        authors: Some(followed),
+        authors: Some(viewer.following.iter().copied().collect()),
         limit: page(q.limit)? as usize,
         offset: q.offset.unwrap_or(0) as usize,
         ..Default::default()
     };
-    listed(&state, Some(auth.id), filter).await
+    let (found, count) = list_posts(&state, filter).await?;
+    let articles = articles_rendered(
+        &state,
+        Looking::Loaded(&viewer),
+        found,
+        false,
+        None,
+        Vec::new(),
+    )
+    .await?;
+    Ok(Json(ArticlesResponse {
+        articles,
+        articles_count: count,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -807,12 +869,12 @@ async fn create_article(
         categories,
         difficulty: difficulty.flatten(),
     };
+    let writing = state.search.write_starting();
     let post = posts::create(&state.stores.mongo, new).await?;
-    content_changed(&state, auth.id, &post.slug).await;
-    Ok((
-        StatusCode::CREATED,
-        one_article(&state, Some(auth.id), post).await?,
-    ))
+    content_changed(&state, writing, auth.id, &post.slug).await;
+    // Rendered as anyone sees it: nobody has favorited or bookmarked a post this new, and its
+    // author cannot follow themselves, so the viewer's flags need no reads.
+    Ok((StatusCode::CREATED, one_article(&state, None, post).await?))
 }
 
 /// One article, with its body.
@@ -880,6 +942,7 @@ async fn get_article(
         state.stores.redis.count_view(&post.id.to_hex());
         state.article_authors.remember(&slug, post.author_id);
     }
+    let viewer = viewer.map_or(Looking::Nobody, Looking::Id);
     let article = articles_rendered(&state, viewer, vec![post], true, cached.body_html, known)
         .await?
         .remove(0);
@@ -953,10 +1016,11 @@ async fn update_article(
         return Err(ApiError::Invalid(errors));
     }
     may_write(&state, auth.id, changes.status.as_deref() == Some("draft")).await?;
+    let writing = state.search.write_starting();
     let post = posts::update(&state.stores.mongo, &slug, auth.id, changes)
         .await?
         .map_err(|r| refused(r, "article"))?;
-    content_changed(&state, auth.id, &post.slug).await;
+    content_changed(&state, writing, auth.id, &post.slug).await;
     one_article(&state, Some(auth.id), post).await
 }
 
@@ -968,10 +1032,11 @@ async fn delete_article(
     auth: AuthUser,
     Path(slug): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let writing = state.search.write_starting();
     posts::delete(&state.stores.mongo, &slug, auth.id)
         .await?
         .map_err(|r| refused(r, "article"))?;
-    content_changed(&state, auth.id, &slug).await;
+    content_changed(&state, writing, auth.id, &slug).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -981,9 +1046,11 @@ async fn set_favorite(
     slug: &str,
     on: bool,
 ) -> Result<Json<ArticleResponse>, ApiError> {
+    let writing = state.search.write_starting();
     let post = posts::set_favorite(&state.stores.mongo, slug, auth.id, on)
         .await?
         .ok_or(ApiError::NotFound("article"))?;
+    drop(writing);
     let written = state.search.write_ticket();
     state.wake.content_changed();
     // `?favorited=` lists come from the search index: return once it shows the change.
@@ -1050,7 +1117,14 @@ async fn comments_for(
     found: Vec<Comment>,
 ) -> Result<Vec<CommentBody>, ApiError> {
     let authors: Vec<u64> = found.iter().map(|c| c.author_id).collect();
-    let profiles = profiles_for(state, viewer, &authors, Vec::new()).await?;
+    let followed: HashSet<u64> = match viewer {
+        Some(v) => profiles::following(&state.stores.mongo, v)
+            .await?
+            .into_iter()
+            .collect(),
+        None => HashSet::new(),
+    };
+    let profiles = profiles_for(state, &followed, &authors, Vec::new()).await?;
     found
         .into_iter()
         .map(|c| {
@@ -1186,7 +1260,14 @@ async fn index_shows(state: &AppState, ticket: u64) {
 /// After a post was written: wake this server's content relay and search indexer, and drop
 /// the cache entries the change affects at once (the relay drops them again from the post's
 /// event, which covers a crash right here).
-async fn content_changed(state: &AppState, author: u64, slug: &str) {
+async fn content_changed(
+    state: &AppState,
+    writing: techhub_search::index::LocalWrite,
+    author: u64,
+    slug: &str,
+) {
+    // The write is done: the next scan of the index starts after it.
+    drop(writing);
     let written = state.search.write_ticket();
     state.wake.content_changed();
     // Read your writes: lists come from the search index, so the write returns once this

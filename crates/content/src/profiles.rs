@@ -110,6 +110,31 @@ pub async fn following(mongo: &Mongo, follower: u64) -> Result<Vec<u64>, MongoEr
         .collect())
 }
 
+/// Whom `user_id` follows and what they bookmarked, from one read of their profile (both are
+/// needed to render articles for them).
+pub async fn following_and_bookmarks(
+    mongo: &Mongo,
+    user_id: u64,
+) -> Result<(Vec<u64>, Vec<mongodb::bson::oid::ObjectId>), MongoError> {
+    let profile = find(mongo, user_id).await?;
+    let following = profile
+        .as_ref()
+        .and_then(|p| p.get_array("following").ok())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_i64())
+                .map(|v| v as u64)
+                .collect()
+        })
+        .unwrap_or_default();
+    let bookmarks = profile
+        .as_ref()
+        .and_then(|p| p.get_array("bookmarks").ok())
+        .map(|a| a.iter().filter_map(|b| b.as_object_id()).collect())
+        .unwrap_or_default();
+    Ok((following, bookmarks))
+}
+
 /// Makes `follower` (whose username is `follower_username`) follow or unfollow `target`.
 /// The follower's profile may not be projected yet (the relay is asynchronous): then it is
 /// created here with what is known, and the projection completes it (its `sourceVersion` is 0).

@@ -46,7 +46,21 @@ impl ContentRelay {
             self.settings.batch as usize,
         )
         .await?;
-        futures::future::join_all(claimed.iter().map(|post| self.deliver(post))).await;
+        let outcomes =
+            futures::future::join_all(claimed.iter().map(|post| self.deliver(post))).await;
+        // The posts delivered whole are finished together, in one update.
+        let mut done = Vec::new();
+        let mut event_ids = Vec::new();
+        for (post, outcome) in claimed.iter().zip(outcomes) {
+            if let Some(mut ids) = outcome {
+                done.push(post);
+                event_ids.append(&mut ids);
+            }
+        }
+        if let Err(e) = posts::events_delivered_all(&self.mongo, &done, &event_ids).await {
+            // The lease runs out and the events are delivered again; consumers are idempotent.
+            tracing::warn!(posts = done.len(), error = %e, "could not record content deliveries");
+        }
         Ok(claimed.len())
     }
 
@@ -59,7 +73,10 @@ impl ContentRelay {
         .await
     }
 
-    async fn deliver(&self, post: &PendingPost) {
+    /// Delivers the post's events in order. Returns the delivered event ids when all were
+    /// delivered (the caller records that, for all such posts at once); otherwise records
+    /// what was delivered and the retry itself, and returns `None`.
+    async fn deliver(&self, post: &PendingPost) -> Option<Vec<String>> {
         let mut delivered = Vec::new();
         let mut failure = None;
         for (index, event) in post.events.iter().enumerate() {
@@ -94,7 +111,7 @@ impl ContentRelay {
             }
         }
         let outcome = match failure {
-            None => posts::events_delivered(&self.mongo, post, &delivered, true).await,
+            None => return Some(delivered),
             Some(error) => {
                 let attempts = post.attempts as u32 + 1;
                 let retry_in = self.settings.backoff(attempts);
@@ -112,5 +129,6 @@ impl ContentRelay {
             // The lease runs out and the events are delivered again; consumers are idempotent.
             tracing::warn!(post.id = %post.id, error = %e, "could not record the content delivery outcome");
         }
+        None
     }
 }
