@@ -10,7 +10,7 @@
 //! sorted page of a large match is the one read it cannot answer quickly at a million posts.
 //! `published` (milliseconds) is a fast field, so a page is a top-k over the matching ids.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -173,6 +173,9 @@ pub struct SearchIndex {
     scans: std::sync::atomic::AtomicU64,
     /// The latest scan whose findings are searchable (see [`SearchIndex::covered`]).
     covered: watch::Sender<u64>,
+    /// Content writes of this process, for the indexer's short scans (see
+    /// [`SearchIndex::write_starting`]).
+    writes: Mutex<LocalWrites>,
 }
 
 impl SearchIndex {
@@ -229,6 +232,11 @@ impl SearchIndex {
             fields,
             scans: Default::default(),
             covered: watch::Sender::new(0),
+            writes: Mutex::new(LocalWrites {
+                next: 0,
+                in_flight: BTreeMap::new(),
+                finished_min: i64::MAX,
+            }),
         })
     }
 
@@ -254,6 +262,37 @@ impl SearchIndex {
     /// For a write that just finished: the ticket to wait on with [`SearchIndex::covered`].
     pub fn write_ticket(&self) -> u64 {
         self.scans.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Registers a content write of this process about to stamp `changedAt` (held until the
+    /// write is done), so the indexer's short scans reach back to it: a scan that starts after
+    /// the write finished reads from no later than its stamp (see
+    /// [`SearchIndex::short_scan_from`]). Writes of other processes are found by the
+    /// indexer's full scans.
+    pub fn write_starting(self: &std::sync::Arc<Self>) -> LocalWrite {
+        let stamp = now_ms();
+        let mut w = self.writes.lock().expect("local writes lock poisoned");
+        let id = w.next;
+        w.next += 1;
+        w.in_flight.insert(id, stamp);
+        LocalWrite {
+            index: self.clone(),
+            id,
+            stamp,
+        }
+    }
+
+    /// Where a short scan starting now must begin reading (Unix ms) to see every write of
+    /// this process that finished before it: no later than the previous scan's start
+    /// (`previous_start_ms`), nor than the stamp of a write in flight or finished since that
+    /// scan began reading. Resets the finished writes for the next scan.
+    pub fn short_scan_from(&self, previous_start_ms: i64) -> i64 {
+        let mut w = self.writes.lock().expect("local writes lock poisoned");
+        let in_flight = w.in_flight.values().copied().min().unwrap_or(i64::MAX);
+        let from = previous_start_ms.min(in_flight).min(w.finished_min);
+        w.finished_min = i64::MAX;
+        // A millisecond clock: the same instant may be stamped on either side.
+        from - SHORT_SCAN_MARGIN_MS
     }
 
     /// Waits until a scan that started after the write of `ticket` is searchable, at most
@@ -648,6 +687,44 @@ impl SearchIndex {
     }
 }
 
+/// How far before its computed start a short scan reads (see
+/// [`SearchIndex::short_scan_from`]).
+const SHORT_SCAN_MARGIN_MS: i64 = 50;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Content writes of this process: the stamps of those in flight, and the oldest stamp of
+/// those finished since the last short scan began.
+struct LocalWrites {
+    next: u64,
+    in_flight: BTreeMap<u64, i64>,
+    finished_min: i64,
+}
+
+/// A content write in flight (see [`SearchIndex::write_starting`]); drop it once the write
+/// is done, whatever its outcome.
+pub struct LocalWrite {
+    index: std::sync::Arc<SearchIndex>,
+    id: u64,
+    stamp: i64,
+}
+
+impl Drop for LocalWrite {
+    fn drop(&mut self) {
+        let mut w = self
+            .index
+            .writes
+            .lock()
+            .expect("local writes lock poisoned");
+        w.in_flight.remove(&self.id);
+        w.finished_min = w.finished_min.min(self.stamp);
+    }
+}
+
 /// Matches at most this large are ordered whole (a millisecond or two); larger ones by date
 /// windows (see [`SearchIndex::list`]).
 const WINDOWED_FROM: usize = 5_000;
@@ -918,6 +995,34 @@ mod tests {
             index.tags(10).unwrap(),
             [("go".to_string(), 2), ("rust".into(), 1), ("web".into(), 1)]
         );
+    }
+
+    /// A short scan reaches back to every write of this process that was in flight, or
+    /// finished, since the previous scan began; then only to the previous scan's start.
+    #[test]
+    fn short_scans_reach_back_to_local_writes_in_flight_or_finished_since_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = std::sync::Arc::new(SearchIndex::open(dir.path()).unwrap());
+        let later = now_ms() + 60_000; // a previous scan "after" every stamp below
+        assert_eq!(index.short_scan_from(later), later - SHORT_SCAN_MARGIN_MS);
+        let before = now_ms();
+        let first = index.write_starting();
+        let second = index.write_starting();
+        let reach = index.short_scan_from(later);
+        assert!(
+            (before - SHORT_SCAN_MARGIN_MS..=now_ms() - SHORT_SCAN_MARGIN_MS).contains(&reach),
+            "in flight: {reach}"
+        );
+        drop(first);
+        drop(second);
+        let finished = index.short_scan_from(later);
+        assert_eq!(finished, reach, "finished since the last scan began");
+        assert_eq!(
+            index.short_scan_from(later),
+            later - SHORT_SCAN_MARGIN_MS,
+            "already seen by the last scan"
+        );
+        assert_eq!(index.short_scan_from(0), -SHORT_SCAN_MARGIN_MS);
     }
 
     #[tokio::test]
