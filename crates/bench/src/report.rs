@@ -66,6 +66,8 @@ pub struct Memory {
     pub rss_peak_kb: u64,
     /// `VmHWM` (peak RSS since the process started) after the run.
     pub hwm_after_kb: u64,
+    /// Largest `RssAnon` sampled: the resident heap and stacks, without mapped files.
+    pub anon_peak_kb: u64,
 }
 
 /// One scenario under one model (or one wrk cross-check).
@@ -217,17 +219,31 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<18} {:<6} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
-        "scenario", "model", "req/s", "p50", "p90", "p99", "p99.9", "max", "errors", "ratio"
+        "{:<18} {:<6} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>11}",
+        "scenario",
+        "model",
+        "req/s",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "errors",
+        "ratio",
+        "MB rss/anon"
     );
     for r in rows {
         let ratio = r
             .ratio_to_floor
             .map(|x| format!("{x:.2}"))
             .unwrap_or_else(|| "-".into());
+        let memory = r
+            .server_memory
+            .map(|m| format!("{}/{}", m.rss_peak_kb / 1024, m.anon_peak_kb / 1024))
+            .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             out,
-            "{:<18} {:<6} {:>10.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
+            "{:<18} {:<6} {:>10.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>11}",
             r.scenario,
             r.model,
             r.rps,
@@ -237,12 +253,13 @@ pub fn table(rows: &[Row]) -> String {
             ms(r.latency.p999_ms),
             ms(r.latency.max_ms),
             r.errors,
-            ratio
+            ratio,
+            memory
         );
     }
     let _ = writeln!(
         out,
-        "(latencies in ms; ratio = closed-model req/s / the floor's: cached reads vs floor-redis, the rest vs floor-pg)"
+        "(latencies in ms; ratio = closed-model req/s / the floor's: cached reads vs floor-redis, the rest vs floor-pg;\n MB = the server's peak resident memory during the run / of it anonymous, i.e. without mapped files)"
     );
     out
 }
@@ -460,18 +477,31 @@ mod tests {
             row("search", "closed", 2_000.0, Some("floor-pg")),
         ];
         rows[1].latency.p999_ms = None;
+        rows[1].server_memory = Some(Memory {
+            pid: 1,
+            rss_before_kb: 0,
+            rss_after_kb: 0,
+            rss_peak_kb: 400 * 1024,
+            hwm_after_kb: 0,
+            anon_peak_kb: 150 * 1024,
+        });
         apply_ratios(&mut rows);
         let t = table(&rows);
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("scenario"));
+        assert!(lines[0].trim_end().ends_with("MB rss/anon"), "{}", lines[0]);
         let search = lines[2];
         assert!(search.starts_with("search "), "{search}");
         assert!(search.contains(" 2000.0 "), "{search}");
         assert!(search.contains(" 123.46 "), "{search}");
         assert!(search.contains(" 2.50 "), "{search}");
         assert!(search.contains(" - "), "{search}");
-        assert!(search.trim_end().ends_with("0.25"), "{search}");
-        assert!(lines[1].trim_end().ends_with('-'), "{}", lines[1]);
+        assert!(search.trim_end().ends_with(" 0.25     400/150"), "{search}");
+        assert!(
+            lines[1].trim_end().ends_with("-           -"),
+            "{}",
+            lines[1]
+        );
     }
 
     #[test]
