@@ -565,7 +565,7 @@ pub(crate) async fn list_posts(
 /// cache ([`keys::article`], one `MGET`), the rest from MongoDB in one read, then cached as
 /// `GET /api/articles/{slug}` would cache them. The cache is dropped on every change to a
 /// post, as for single articles; Redis failing means MongoDB for all.
-async fn cached_posts(
+pub(crate) async fn cached_posts(
     state: &AppState,
     ids: &[ObjectId],
     slugs: &[String],

@@ -1,6 +1,6 @@
 //! `GET /api/search`: ranked full-text search over published posts, from this server's
-//! Tantivy index; the posts themselves are then read from MongoDB, so counters and authors are
-//! current and a post deleted a moment ago is left out.
+//! Tantivy index; the posts themselves come from the article cache or MongoDB (as lists'
+//! do), so counters and authors are current and a post deleted a moment ago is left out.
 
 use axum::extract::{Query, State};
 use axum::Json;
@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::content::{articles_for, one_of, page, ArticleBody};
+use crate::content::{articles_for, cached_posts, one_of, page, ArticleBody};
 use crate::error::ApiError;
 use crate::extract::MaybeAuthUser;
 use crate::AppState;
@@ -126,12 +126,12 @@ async fn search(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(ApiError::Internal)?;
-    let ids: Vec<ObjectId> = found
+    let (ids, slugs): (Vec<ObjectId>, Vec<String>) = found
         .hits
         .iter()
-        .filter_map(|h| ObjectId::parse_str(&h.id).ok())
-        .collect();
-    let posts = posts::by_ids(&state.stores.mongo, &ids, false).await?;
+        .filter_map(|h| Some((ObjectId::parse_str(&h.id).ok()?, h.slug.clone())))
+        .unzip();
+    let posts = cached_posts(&state, &ids, &slugs).await?;
     let post_ids: Vec<ObjectId> = posts.iter().map(|p| p.id).collect();
     let articles = articles_for(&state, viewer.0.map(|v| v.id), posts, false).await?;
     let results = post_ids

@@ -97,6 +97,8 @@ pub struct SearchQuery {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hit {
     pub id: String,
+    /// The post's slug when it was indexed (the article cache's key).
+    pub slug: String,
     pub score: f32,
     pub title_html: String,
     pub body_html: String,
@@ -529,6 +531,7 @@ impl SearchIndex {
             body_snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
             hits.push(Hit {
                 id: text(self.fields.id),
+                slug: text(self.fields.slug),
                 score,
                 // A title is short: show it whole, highlighted where it matched.
                 title_html: if title_snippet.is_empty() {
