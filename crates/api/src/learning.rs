@@ -1,6 +1,6 @@
 //! Learning sessions: `POST`/`GET /api/learning/sessions`. Recording one updates the user's
-//! analytics (points, streak, per-technology progress) in the same PostgreSQL transaction and
-//! drops the cached dashboard.
+//! analytics (points, streak, per-technology progress) and engagement score in the same
+//! PostgreSQL transaction and drops the cached dashboard.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -232,10 +232,8 @@ async fn record_session(
         started_at,
         ended_at,
     };
+    // The engagement score is recomputed in the same transaction.
     let (session, after) = sessions::record(&state.stores.postgres, &new).await?;
-    if let Err(e) = techhub_learning::engagement::recompute(&state.stores.postgres, auth.id).await {
-        tracing::warn!(error = %e, "engagement score not recomputed now; the periodic job will");
-    }
     cached::invalidate(&state, &[keys::dashboard(auth.id)]).await;
     Ok((
         StatusCode::CREATED,

@@ -5,6 +5,7 @@
 //!   a fixed fraction of that peak), and writes a table, JSON and an SVG chart.
 //! * `techhub-bench floor --port N`: the floor server alone.
 
+mod argon2_cost;
 mod client;
 mod floor;
 mod load;

@@ -180,6 +180,8 @@ pub struct Meta {
     pub floor_pid: Option<u32>,
     /// Bench version.
     pub bench_version: String,
+    /// One Argon2id hash's cost, measured when `register` or `login` ran.
+    pub argon2: Option<crate::argon2_cost::Argon2Cost>,
 }
 
 /// Everything written to the JSON file.

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 
+use crate::argon2_cost;
 use crate::client::Api;
 use crate::floor::FloorProcess;
 use crate::load::{self, Model, Plan, Target};
@@ -106,6 +107,22 @@ async fn run_all(
         World::new(run_id.clone()).finish()
     };
     let world = Arc::new(world);
+
+    // Argon2's cost, timed while the server is idle, for reading register and login.
+    let argon2 = if selected
+        .iter()
+        .any(|s| matches!(s, Scenario::Register | Scenario::Login))
+    {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cost =
+            tokio::task::spawn_blocking(move || argon2_cost::measure(argon2_cost::HASHES, cores))
+                .await
+                .context("timing argon2")?;
+        eprintln!("[bench] {}", cost.line(&[]));
+        Some(cost)
+    } else {
+        None
+    };
 
     let mut rows: Vec<Row> = Vec::new();
     let mut skipped: Vec<Skipped> = Vec::new();
@@ -250,6 +267,14 @@ async fn run_all(
 
     report::apply_ratios(&mut rows);
     print!("{}", report::table(&rows));
+    if let Some(cost) = &argon2 {
+        let reached: Vec<(&str, f64)> = rows
+            .iter()
+            .filter(|r| r.model == "closed" && (r.scenario == "register" || r.scenario == "login"))
+            .map(|r| (r.scenario.as_str(), r.rps))
+            .collect();
+        println!("{}", cost.line(&reached));
+    }
 
     let report = Report {
         meta: Meta {
@@ -268,6 +293,7 @@ async fn run_all(
             server_pid: args.server_pid,
             floor_pid,
             bench_version: env!("CARGO_PKG_VERSION").into(),
+            argon2,
         },
         results: rows,
         skipped,

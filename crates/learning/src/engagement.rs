@@ -36,10 +36,21 @@ pub const SCALE: f64 = 100.0;
 /// One input: what happened, how many days ago.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Input {
-    PostPublished { age_days: f64 },
-    CommentWritten { age_days: f64 },
-    LikeReceived { age_days: f64 },
-    Learning { minutes: i32, age_days: f64 },
+    PostPublished {
+        age_days: f64,
+    },
+    CommentWritten {
+        age_days: f64,
+    },
+    LikeReceived {
+        age_days: f64,
+    },
+    Learning {
+        minutes: i32,
+        age_days: f64,
+    },
+    /// Minutes of learning, each already decayed by its age, summed.
+    DecayedMinutes(f64),
 }
 
 /// `points` decayed over `age_days`; nothing outside the window.
@@ -61,6 +72,7 @@ pub fn score(inputs: &[Input], streak_days: i32) -> f64 {
             Input::Learning { minutes, age_days } => {
                 decayed(PER_LEARNING_MINUTE * minutes as f64, age_days)
             }
+            Input::DecayedMinutes(minutes) => PER_LEARNING_MINUTE * minutes,
         })
         .sum::<f64>()
         + PER_STREAK_DAY * streak_days.clamp(0, MAX_STREAK_DAYS) as f64;
@@ -70,57 +82,64 @@ pub fn score(inputs: &[Input], streak_days: i32) -> f64 {
 
 /// Reads the user's inputs, computes the score and stores it. Returns it.
 pub async fn recompute(pg: &Postgres, user_id: u64) -> Result<f64, PgError> {
-    let uid = user_id as i64;
     let work = async {
-        let events = sqlx::query(
-            "SELECT kind, details->>'status' AS status, extract(epoch FROM now() - occurred_at)::float8 / 86400 AS age \
-             FROM activity_events WHERE user_id = $1 AND occurred_at > now() - interval '30 days'",
-        )
-        .bind(uid)
-        .fetch_all(pg.pool())
-        .await?;
-        let sessions = sqlx::query(
-            "SELECT duration_minutes, extract(epoch FROM now() - COALESCE(ended_at, started_at))::float8 / 86400 AS age \
-             FROM learning_sessions WHERE user_id = $1 AND COALESCE(ended_at, started_at) > now() - interval '30 days'",
-        )
-        .bind(uid)
-        .fetch_all(pg.pool())
-        .await?;
-        let streak: Option<i32> =
-            sqlx::query_scalar("SELECT streak_days FROM user_analytics WHERE user_id = $1")
-                .bind(uid)
-                .fetch_optional(pg.pool())
-                .await?;
-        let mut inputs = Vec::with_capacity(events.len() + sessions.len());
-        for e in &events {
-            let age_days: f64 = e.get("age");
-            let kind: String = e.get("kind");
-            let status: Option<String> = e.get("status");
-            match kind.as_str() {
-                "post.published" => inputs.push(Input::PostPublished { age_days }),
-                "post.created" if status.as_deref() == Some("published") => {
-                    inputs.push(Input::PostPublished { age_days })
-                }
-                "comment.created" => inputs.push(Input::CommentWritten { age_days }),
-                "post.liked" => inputs.push(Input::LikeReceived { age_days }),
-                _ => {}
-            }
-        }
-        for s in &sessions {
-            inputs.push(Input::Learning {
-                minutes: s.get("duration_minutes"),
-                age_days: s.get("age"),
-            });
-        }
-        let value = score(&inputs, streak.unwrap_or(0));
-        sqlx::query("UPDATE user_analytics SET engagement_score = $2::float8::numeric(5,2), updated_at = now() WHERE user_id = $1")
-            .bind(uid)
-            .bind(value)
-            .execute(pg.pool())
-            .await?;
-        Ok::<_, sqlx::Error>(value)
+        let mut conn = pg.pool().acquire().await?;
+        recompute_on(&mut conn, user_id, None).await
     };
     pg.timed(work).await
+}
+
+/// [`recompute`] on `conn` (a transaction's, so it sees that transaction's writes), with the
+/// user's current streak when the caller knows it. Three statements whatever the user's
+/// history: the sessions' decayed minutes are summed by PostgreSQL, not read row by row (a
+/// prolific learner has thousands of sessions in the window).
+pub(crate) async fn recompute_on(
+    conn: &mut sqlx::PgConnection,
+    user_id: u64,
+    streak: Option<i32>,
+) -> Result<f64, sqlx::Error> {
+    let uid = user_id as i64;
+    let events = sqlx::query(
+        "SELECT kind, details->>'status' AS status, extract(epoch FROM now() - occurred_at)::float8 / 86400 AS age \
+         FROM activity_events WHERE user_id = $1 AND occurred_at > now() - interval '30 days'",
+    )
+    .bind(uid)
+    .fetch_all(&mut *conn)
+    .await?;
+    let row = sqlx::query(
+        "SELECT COALESCE(sum(duration_minutes * power(0.5, \
+           greatest(extract(epoch FROM now() - COALESCE(ended_at, started_at))::float8 / 86400, 0) / $2)), 0)::float8 AS minutes, \
+         (SELECT streak_days FROM user_analytics WHERE user_id = $1) AS streak \
+         FROM learning_sessions WHERE user_id = $1 AND COALESCE(ended_at, started_at) > now() - interval '30 days'",
+    )
+    .bind(uid)
+    .bind(HALF_LIFE_DAYS)
+    .fetch_one(&mut *conn)
+    .await?;
+    let streak = streak.or(row.get::<Option<i32>, _>("streak"));
+    let mut inputs = Vec::with_capacity(events.len() + 1);
+    for e in &events {
+        let age_days: f64 = e.get("age");
+        let kind: String = e.get("kind");
+        let status: Option<String> = e.get("status");
+        match kind.as_str() {
+            "post.published" => inputs.push(Input::PostPublished { age_days }),
+            "post.created" if status.as_deref() == Some("published") => {
+                inputs.push(Input::PostPublished { age_days })
+            }
+            "comment.created" => inputs.push(Input::CommentWritten { age_days }),
+            "post.liked" => inputs.push(Input::LikeReceived { age_days }),
+            _ => {}
+        }
+    }
+    inputs.push(Input::DecayedMinutes(row.get("minutes")));
+    let value = score(&inputs, streak.unwrap_or(0));
+    sqlx::query("UPDATE user_analytics SET engagement_score = $2::float8::numeric(5,2), updated_at = now() WHERE user_id = $1")
+        .bind(uid)
+        .bind(value)
+        .execute(&mut *conn)
+        .await?;
+    Ok(value)
 }
 
 /// Recomputes every user active in the window or with a score left to decay. Returns how many.
@@ -177,6 +196,30 @@ mod tests {
             Input::CommentWritten { age_days: 7.0 },
         ];
         assert_eq!(score(&inputs, 3), 14.36);
+    }
+
+    #[test]
+    fn minutes_summed_after_decay_score_as_the_sessions_they_came_from() {
+        // A 30-minute session today and a 20-minute one a week ago: 30 + 20 × 0.5 = 40
+        // decayed minutes.
+        let sessions = [
+            Input::Learning {
+                minutes: 30,
+                age_days: 0.0,
+            },
+            Input::Learning {
+                minutes: 20,
+                age_days: 7.0,
+            },
+        ];
+        assert_eq!(
+            score(&[Input::DecayedMinutes(40.0)], 2),
+            score(&sessions, 2)
+        );
+        assert_ne!(
+            score(&[Input::DecayedMinutes(50.0)], 2),
+            score(&sessions, 2)
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::{PgError, Postgres};
+use crate::{engagement, PgError, Postgres};
 
 /// Content types a session may be about.
 pub const CONTENT_TYPES: [&str; 6] = [
@@ -120,28 +120,37 @@ pub fn add_progress(
     progress
 }
 
-/// Records the session and updates the user's analytics in one transaction.
+/// Records the session, updates the user's analytics and recomputes their engagement score,
+/// in one transaction of five statements (the analytics row locked, the session inserted and
+/// the row updated in one, then [`engagement::recompute_on`]'s three) and one commit.
 pub async fn record(pg: &Postgres, new: &NewSession) -> Result<(Session, Standing), PgError> {
     let earned = points(new.duration_minutes, new.completion);
     let work = async {
         let mut tx = pg.pool().begin().await?;
         let uid = new.user_id as i64;
-        // The analytics row may not exist yet (its registration event may still be on its way).
-        sqlx::query(
-            "INSERT INTO user_analytics (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING",
-        )
-        .bind(uid)
-        .execute(&mut *tx)
-        .await?;
-        let row = sqlx::query(
-            "SELECT total_points::bigint AS total_points, streak_days, longest_streak, last_active_day, learning_progress, \
-             local_day($2::timestamptz, timezone) AS day \
-             FROM user_analytics WHERE user_id = $1 FOR UPDATE",
-        )
-        .bind(uid)
-        .bind(new.ended_at)
-        .fetch_one(&mut *tx)
-        .await?;
+        let locked = || {
+            sqlx::query(
+                "SELECT total_points::bigint AS total_points, streak_days, longest_streak, last_active_day, learning_progress, \
+                 local_day($2::timestamptz, timezone) AS day \
+                 FROM user_analytics WHERE user_id = $1 FOR UPDATE",
+            )
+            .bind(uid)
+            .bind(new.ended_at)
+        };
+        let row = match locked().fetch_optional(&mut *tx).await? {
+            Some(row) => row,
+            None => {
+                // The analytics row may not exist yet (its registration event may still be
+                // on its way).
+                sqlx::query(
+                    "INSERT INTO user_analytics (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING",
+                )
+                .bind(uid)
+                .execute(&mut *tx)
+                .await?;
+                locked().fetch_one(&mut *tx).await?
+            }
+        };
         let day: NaiveDate = row.get("day");
         let (streak, last_day) =
             next_streak(row.get("last_active_day"), row.get("streak_days"), day);
@@ -153,21 +162,11 @@ pub async fn record(pg: &Postgres, new: &NewSession) -> Result<(Session, Standin
             new.completion >= 100.0,
         );
         let total: i64 = row.get::<i64, _>("total_points") + earned;
-        sqlx::query(
-            "UPDATE user_analytics SET total_points = $2, streak_days = $3, longest_streak = $4, last_active_day = $5, \
-             learning_progress = $6, last_activity = GREATEST(last_activity, $7), updated_at = now() WHERE user_id = $1",
-        )
-        .bind(uid)
-        .bind(total as i32)
-        .bind(streak)
-        .bind(longest)
-        .bind(last_day)
-        .bind(&progress)
-        .bind(new.ended_at)
-        .execute(&mut *tx)
-        .await?;
         let id: Uuid = sqlx::query_scalar(
-            "INSERT INTO learning_sessions (user_id, content_type, content_id, technologies, duration_minutes, \
+            "WITH analytics AS (UPDATE user_analytics SET total_points = $12, streak_days = $13, longest_streak = $14, \
+               last_active_day = $15, learning_progress = $16, last_activity = GREATEST(last_activity, $11), updated_at = now() \
+               WHERE user_id = $1) \
+             INSERT INTO learning_sessions (user_id, content_type, content_id, technologies, duration_minutes, \
              completion_percentage, difficulty_level, rating, notes, started_at, ended_at) \
              VALUES ($1, $2, $3, $4, $5, $6::float8::numeric(5,2), $7, $8, $9, $10, $11) RETURNING id",
         )
@@ -182,8 +181,14 @@ pub async fn record(pg: &Postgres, new: &NewSession) -> Result<(Session, Standin
         .bind(&new.notes)
         .bind(new.started_at)
         .bind(new.ended_at)
+        .bind(total as i32)
+        .bind(streak)
+        .bind(longest)
+        .bind(last_day)
+        .bind(&progress)
         .fetch_one(&mut *tx)
         .await?;
+        engagement::recompute_on(&mut tx, new.user_id, Some(streak)).await?;
         tx.commit().await?;
         Ok::<_, sqlx::Error>((
             Session {
