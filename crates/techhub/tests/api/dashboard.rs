@@ -678,6 +678,21 @@ async fn likes_and_comments_reach_the_activity_log_and_move_engagement_scores_by
     );
     let (s, _) = score(fan.id).await.unwrap();
     assert!((s - 10.42).abs() < 0.005, "{s}");
+    // A 20-minute session that ended a week ago counts half (PostgreSQL sums the decayed
+    // minutes): + 20 × 0.5 × 0.2 = 2, the streak unchanged: raw 13 → 12.19.
+    let week_ago = (chrono::Utc::now() - chrono::Duration::days(7)).to_rfc3339();
+    assert_eq!(
+        session(
+            &app,
+            &fan,
+            json!({ "contentType": "video", "durationMinutes": 20, "endedAt": week_ago })
+        )
+        .await
+        .status(),
+        201
+    );
+    let (s, _) = score(fan.id).await.unwrap();
+    assert!((s - 12.19).abs() < 0.005, "{s}");
 }
 
 #[tokio::test]
