@@ -889,16 +889,21 @@ async fn get_article(
     // already rendered; drafts are never cached. Viewer flags and the author's profile (itself
     // cached by id) are read per request: in the same `MGET` as the post when this process
     // has served the slug before and so knows its author.
+    // The view total of the last flush to MongoDB comes in the same `MGET` (see
+    // [`keys::article_views`]).
     let key = keys::article(&slug);
+    let views_key = keys::article_views(&slug);
     let hinted = state.article_authors.get(&slug);
     let mut prefetched = None;
+    let mut flushed_views = None;
     if let Some(author) = hinted {
         if let Ok(mut got) = state
             .stores
             .redis
-            .cached_many(&[key.clone(), keys::user(author)])
+            .cached_many(&[key.clone(), keys::user(author), views_key.clone()])
             .await
         {
+            flushed_views = got.pop().flatten();
             let author = got.pop().flatten();
             if let Some(article) = got.pop().flatten() {
                 prefetched = Some((article, author));
@@ -915,6 +920,13 @@ async fn get_article(
                 .collect(),
         ),
         None => {
+            flushed_views = state
+                .stores
+                .redis
+                .cached_many(std::slice::from_ref(&views_key))
+                .await
+                .ok()
+                .and_then(|mut got| got.pop().flatten());
             let (json, hit) = crate::cached::load(&state, &key, ARTICLE_TTL, || async {
                 let post = posts::by_slug(&state.stores.mongo, &slug).await?;
                 let cacheable = post.as_ref().is_some_and(|p| p.status == "published");
@@ -931,7 +943,11 @@ async fn get_article(
     };
     let cached: CachedArticle =
         serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.into()))?;
-    let post = cached.post.ok_or(ApiError::NotFound("article"))?;
+    let mut post = cached.post.ok_or(ApiError::NotFound("article"))?;
+    if let Some(total) = flushed_views.and_then(|v| v.parse::<i64>().ok()) {
+        // Counts only grow: the larger is the newer.
+        post.engagement.views = post.engagement.views.max(total);
+    }
     let viewer = viewer.0.map(|v| v.id);
     if post.status != "published" && viewer != Some(post.author_id) {
         return Err(ApiError::NotFound("article"));
@@ -963,7 +979,8 @@ struct CachedArticle {
 }
 
 /// How long a published post stays cached. Edits, deletions, favorites, comments and
-/// bookmarks drop it at once; view counts in a cached copy may lag by up to this.
+/// bookmarks drop it at once; a single article's view count is the flushed total
+/// ([`keys::article_views`]), lists' may lag by up to this.
 const ARTICLE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Change an article (its author only).

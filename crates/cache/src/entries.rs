@@ -24,6 +24,14 @@ pub mod keys {
         format!("cache:article:v2:{slug}")
     }
 
+    /// A published post's view count as of the last flush to MongoDB, by slug: article reads
+    /// show the larger of it and their cached copy's, so a flush need not drop the cached
+    /// copies of every post read since the last one (which sent the next reads of all the
+    /// popular posts to MongoDB at once, every flush).
+    pub fn article_views(slug: &str) -> String {
+        format!("cache:article-views:{slug}")
+    }
+
     /// `GET /api/dashboard` of one user.
     pub fn dashboard(user_id: u64) -> String {
         format!("cache:dashboard:{user_id}")

@@ -596,7 +596,7 @@ pub async fn add_to_counter(
     post_id: ObjectId,
     counter: Counter,
     delta: i64,
-) -> Result<Option<String>, MongoError> {
+) -> Result<Option<(String, i64)>, MongoError> {
     let field = match counter {
         Counter::Views => "engagement.views",
         Counter::Bookmarks => "engagement.bookmarks",
@@ -606,10 +606,21 @@ pub async fn add_to_counter(
         .timed(
             posts
                 .find_one_and_update(doc! { "_id": post_id }, doc! { "$inc": { field: delta } })
-                .projection(doc! { "slug": 1 }),
+                .projection(doc! { "slug": 1, field: 1 })
+                .return_document(mongodb::options::ReturnDocument::After),
         )
         .await?;
-    Ok(found.and_then(|d| d.get_str("slug").ok().map(str::to_string)))
+    Ok(found.and_then(|d| {
+        let slug = d.get_str("slug").ok()?.to_string();
+        let (group, name) = field.split_once('.')?;
+        let count = d.get_document(group).ok().map_or(0, |g| match g.get(name) {
+            Some(mongodb::bson::Bson::Int32(n)) => *n as i64,
+            Some(mongodb::bson::Bson::Int64(n)) => *n,
+            Some(mongodb::bson::Bson::Double(n)) => *n as i64,
+            _ => 0,
+        });
+        Some((slug, count))
+    }))
 }
 
 /// A post whose pending events this relay has claimed until `lease_until`, under `claim`.

@@ -270,6 +270,10 @@ pub fn build_content_relay(
     )
 }
 
+/// How long a flushed view total stays in Redis for article reads (longer than any cached
+/// article lives).
+const VIEW_TOTAL_TTL: std::time::Duration = std::time::Duration::from_secs(86_400);
+
 /// Moves the article view counts gathered in Redis to MongoDB. Returns how many views moved.
 /// A count taken from Redis whose MongoDB update then fails is lost: view counts trade that
 /// small loss for cheap reads.
@@ -280,17 +284,24 @@ pub async fn flush_views(stores: &Stores) -> anyhow::Result<i64> {
         if batch.is_empty() {
             return Ok(moved);
         }
+        let mut totals = Vec::with_capacity(batch.len());
         for (id, views) in batch {
             let Ok(id) = mongodb::bson::oid::ObjectId::parse_str(&id) else {
                 continue;
             };
             use techhub_content::posts::{add_to_counter, Counter};
-            if let Some(slug) = add_to_counter(&stores.mongo, id, Counter::Views, views).await? {
-                // The cached copy shows the old count: drop it (best effort; its TTL bounds it).
-                let key = techhub_cache::entries::keys::article(&slug);
-                let _ = stores.redis.invalidate(&[key]).await;
+            if let Some((slug, total)) =
+                add_to_counter(&stores.mongo, id, Counter::Views, views).await?
+            {
+                totals.push((
+                    techhub_cache::entries::keys::article_views(&slug),
+                    total.to_string(),
+                ));
             }
             moved += views;
         }
+        // Article reads show these totals over their cached copies' older counts (best
+        // effort: without them a copy's count shows until its TTL ends).
+        let _ = stores.redis.cache_many(&totals, VIEW_TOTAL_TTL).await;
     }
 }
