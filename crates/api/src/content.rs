@@ -920,13 +920,16 @@ async fn get_article(
                 .collect(),
         ),
         None => {
-            flushed_views = state
-                .stores
-                .redis
-                .cached_many(std::slice::from_ref(&views_key))
-                .await
-                .ok()
-                .and_then(|mut got| got.pop().flatten());
+            if hinted.is_none() {
+                // Not read with the post above.
+                flushed_views = state
+                    .stores
+                    .redis
+                    .cached_many(std::slice::from_ref(&views_key))
+                    .await
+                    .ok()
+                    .and_then(|mut got| got.pop().flatten());
+            }
             let (json, hit) = crate::cached::load(&state, &key, ARTICLE_TTL, || async {
                 let post = posts::by_slug(&state.stores.mongo, &slug).await?;
                 let cacheable = post.as_ref().is_some_and(|p| p.status == "published");
@@ -1067,12 +1070,8 @@ async fn set_favorite(
     let post = posts::set_favorite(&state.stores.mongo, slug, auth.id, on)
         .await?
         .ok_or(ApiError::NotFound("article"))?;
-    drop(writing);
-    let written = state.search.write_ticket();
-    state.wake.content_changed();
-    // `?favorited=` lists come from the search index: return once it shows the change.
-    index_shows(state, written).await;
-    crate::cached::invalidate(state, &[keys::article(slug)]).await;
+    // `?favorited=` lists come from the search index.
+    written(state, writing, &[keys::article(slug)]).await;
     one_article(state, Some(auth.id), post).await
 }
 
@@ -1283,22 +1282,29 @@ async fn content_changed(
     author: u64,
     slug: &str,
 ) {
+    let affected = [
+        keys::TAGS.to_string(),
+        keys::dashboard(author),
+        keys::article(slug),
+    ];
+    written(state, writing, &affected).await;
+}
+
+/// After a content write through this server is done: wake the content relay and search
+/// indexer, return once this server's index shows the write (read your writes: lists come from
+/// the index), then drop the cache entries `affected` (after, not before, so no cached list
+/// older than the write outlives it).
+async fn written(
+    state: &AppState,
+    writing: techhub_search::index::LocalWrite,
+    affected: &[String],
+) {
     // The write is done: the next scan of the index starts after it.
     drop(writing);
-    let written = state.search.write_ticket();
+    let ticket = state.search.write_ticket();
     state.wake.content_changed();
-    // Read your writes: lists come from the search index, so the write returns once this
-    // server's index shows it (and cached lists are dropped after that, not before).
-    index_shows(state, written).await;
-    crate::cached::invalidate(
-        state,
-        &[
-            keys::TAGS.to_string(),
-            keys::dashboard(author),
-            keys::article(slug),
-        ],
-    )
-    .await;
+    index_shows(state, ticket).await;
+    crate::cached::invalidate(state, affected).await;
 }
 
 /// MySQL decides whether the author may write: the account must be active, and a new draft

@@ -78,9 +78,10 @@ async fn build(state: &AppState, user_id: u64) -> Result<Loaded, ApiError> {
                 limit: 5,
                 ..Default::default()
             };
-            let (following, bookmarks, (recent, total)) = tokio::try_join!(
-                async { Ok::<_, ApiError>(profiles::following(mongo, user_id).await?) },
-                async { Ok::<_, ApiError>(profiles::bookmarks(mongo, user_id).await?) },
+            let ((following, bookmarks), (recent, total)) = tokio::try_join!(
+                async {
+                    Ok::<_, ApiError>(profiles::following_and_bookmarks(mongo, user_id).await?)
+                },
                 crate::content::list_posts(state, filter),
             )?;
             let recent: Vec<Value> = recent

@@ -108,12 +108,12 @@ async fn run_all(
     };
     let world = Arc::new(world);
 
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Argon2's cost, timed while the server is idle, for reading register and login.
     let argon2 = if selected
         .iter()
         .any(|s| matches!(s, Scenario::Register | Scenario::Login))
     {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cost =
             tokio::task::spawn_blocking(move || argon2_cost::measure(argon2_cost::HASHES, cores))
                 .await
@@ -281,9 +281,7 @@ async fn run_all(
             unix_time,
             run_id,
             git_commit: git_commit(),
-            cores: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            cores,
             connections: args.connections,
             duration_s: args.duration.as_secs_f64(),
             warmup_s: args.warmup.as_secs_f64(),

@@ -613,12 +613,7 @@ pub async fn add_to_counter(
     Ok(found.and_then(|d| {
         let slug = d.get_str("slug").ok()?.to_string();
         let (group, name) = field.split_once('.')?;
-        let count = d.get_document(group).ok().map_or(0, |g| match g.get(name) {
-            Some(mongodb::bson::Bson::Int32(n)) => *n as i64,
-            Some(mongodb::bson::Bson::Int64(n)) => *n,
-            Some(mongodb::bson::Bson::Double(n)) => *n as i64,
-            _ => 0,
-        });
+        let count = d.get_document(group).map_or(0, |g| int(g, name));
         Some((slug, count))
     }))
 }
@@ -737,33 +732,22 @@ pub async fn events_delivered_all(
     Ok(())
 }
 
-/// Removes delivered events. When `all` of the claimed events were delivered and no new one
-/// arrived meanwhile (the lease is still ours) the post stops being due; otherwise it stays
-/// due for the rest.
+/// Removes the delivered events `event_ids` from a post whose other events are not yet
+/// delivered: it stays due for those (posts delivered whole are finished by
+/// [`events_delivered_all`]).
 pub async fn events_delivered(
     mongo: &Mongo,
     post: &PendingPost,
     event_ids: &[String],
-    all: bool,
 ) -> Result<(), MongoError> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
     let posts = mongo.db().collection::<Document>(POSTS);
     let pull = doc! { "pendingEvents": { "id": { "$in": event_ids } } };
-    if all {
-        let done = mongo
-            .timed(posts.update_one(
-                doc! { "_id": post.id, "eventsDueAt": post.lease_until, "eventsClaim": post.claim },
-                doc! { "$pull": pull.clone(), "$unset": done_fields() },
-            ))
-            .await?;
-        if done.matched_count == 1 {
-            return Ok(());
-        }
-    }
-    if !event_ids.is_empty() {
-        mongo
-            .timed(posts.update_one(doc! { "_id": post.id }, doc! { "$pull": pull }))
-            .await?;
-    }
+    mongo
+        .timed(posts.update_one(doc! { "_id": post.id }, doc! { "$pull": pull }))
+        .await?;
     Ok(())
 }
 

@@ -98,27 +98,9 @@ fn is_duplicate_user_id(e: &MongoError) -> bool {
         && !text.contains("uq_user_profiles_username")
 }
 
-/// The ids `follower` follows.
-pub async fn following(mongo: &Mongo, follower: u64) -> Result<Vec<u64>, MongoError> {
-    let profile = find(mongo, follower).await?;
-    Ok(profile
-        .and_then(|p| p.get_array("following").ok().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_i64())
-        .map(|v| v as u64)
-        .collect())
-}
-
-/// Whom `user_id` follows and what they bookmarked, from one read of their profile (both are
-/// needed to render articles for them).
-pub async fn following_and_bookmarks(
-    mongo: &Mongo,
-    user_id: u64,
-) -> Result<(Vec<u64>, Vec<mongodb::bson::oid::ObjectId>), MongoError> {
-    let profile = find(mongo, user_id).await?;
-    let following = profile
-        .as_ref()
+/// The ids a profile follows.
+fn following_of(profile: Option<&Document>) -> Vec<u64> {
+    profile
         .and_then(|p| p.get_array("following").ok())
         .map(|a| {
             a.iter()
@@ -126,13 +108,32 @@ pub async fn following_and_bookmarks(
                 .map(|v| v as u64)
                 .collect()
         })
-        .unwrap_or_default();
-    let bookmarks = profile
-        .as_ref()
+        .unwrap_or_default()
+}
+
+/// The posts a profile bookmarked.
+fn bookmarks_of(profile: Option<&Document>) -> Vec<mongodb::bson::oid::ObjectId> {
+    profile
         .and_then(|p| p.get_array("bookmarks").ok())
         .map(|a| a.iter().filter_map(|b| b.as_object_id()).collect())
-        .unwrap_or_default();
-    Ok((following, bookmarks))
+        .unwrap_or_default()
+}
+
+/// The ids `follower` follows.
+pub async fn following(mongo: &Mongo, follower: u64) -> Result<Vec<u64>, MongoError> {
+    Ok(following_of(find(mongo, follower).await?.as_ref()))
+}
+
+/// Whom `user_id` follows and what they bookmarked, from one read of their profile.
+pub async fn following_and_bookmarks(
+    mongo: &Mongo,
+    user_id: u64,
+) -> Result<(Vec<u64>, Vec<mongodb::bson::oid::ObjectId>), MongoError> {
+    let profile = find(mongo, user_id).await?;
+    Ok((
+        following_of(profile.as_ref()),
+        bookmarks_of(profile.as_ref()),
+    ))
 }
 
 /// Makes `follower` (whose username is `follower_username`) follow or unfollow `target`.
@@ -220,11 +221,5 @@ pub async fn bookmarks(
     mongo: &Mongo,
     user_id: u64,
 ) -> Result<Vec<mongodb::bson::oid::ObjectId>, MongoError> {
-    Ok(find(mongo, user_id)
-        .await?
-        .and_then(|p| p.get_array("bookmarks").ok().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|b| b.as_object_id())
-        .collect())
+    Ok(bookmarks_of(find(mongo, user_id).await?.as_ref()))
 }

@@ -119,7 +119,7 @@ impl ContentRelay {
                 let retry_at = DateTime::from_millis(
                     DateTime::now().timestamp_millis() + retry_in.as_millis() as i64,
                 );
-                match posts::events_delivered(&self.mongo, post, &delivered, false).await {
+                match posts::events_delivered(&self.mongo, post, &delivered).await {
                     Ok(()) => posts::events_failed(&self.mongo, post, retry_at, &error).await,
                     Err(e) => Err(e),
                 }
