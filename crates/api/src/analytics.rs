@@ -8,21 +8,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use techhub_learning::reports;
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::AuthUser;
 use crate::AppState;
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(insights))
-        .routes(routes!(article_analytics))
-        .routes(routes!(active_users))
-        .routes(routes!(top_technologies))
-        .routes(routes!(engagement_distribution))
-}
 
 /// The plan's analytics history, in days (None: unlimited).
 async fn history_days(state: &AppState, user_id: u64) -> Result<Option<u32>, ApiError> {
@@ -41,7 +30,7 @@ pub struct InsightsQuery {
     responses((status = 200, description = "`{insights, weeklyTrends: [{week, sessions, minutes, avgCompletion, avgRating}], weeks}`; \
         weeks are clipped to the plan's analytics history"), (status = 401), (status = 422)),
     security(("token" = [])))]
-async fn insights(
+pub(crate) async fn insights(
     State(state): State<AppState>,
     auth: AuthUser,
     Query(q): Query<InsightsQuery>,
@@ -78,7 +67,7 @@ pub struct ArticleAnalyticsQuery {
     responses((status = 200, description = "`{article: {slug, title}, totals: {views, likes, comments, bookmarks}, daily: [{day, views, likes, comments}]}`"),
         (status = 401), (status = 403, description = "Not the author"), (status = 404), (status = 422)),
     security(("token" = [])))]
-async fn article_analytics(
+pub(crate) async fn article_analytics(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(slug): Path<String>,
@@ -145,7 +134,7 @@ pub struct ActiveUsersQuery {
 #[utoipa::path(get, path = "/api/admin/reports/active-users", tag = "admin", params(ActiveUsersQuery),
     responses((status = 200, description = "`{period, activeUsers: [{period, activeUsers}]}`"), (status = 401), (status = 403), (status = 422)),
     security(("token" = [])))]
-async fn active_users(
+pub(crate) async fn active_users(
     State(state): State<AppState>,
     auth: AuthUser,
     Query(q): Query<ActiveUsersQuery>,
@@ -170,7 +159,7 @@ async fn active_users(
 #[utoipa::path(get, path = "/api/admin/reports/top-technologies", tag = "admin",
     responses((status = 200, description = "`{technologies: [{technology, sessions, minutes, learners}]}`"), (status = 401), (status = 403)),
     security(("token" = [])))]
-async fn top_technologies(
+pub(crate) async fn top_technologies(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> Result<Json<Value>, ApiError> {
@@ -183,7 +172,7 @@ async fn top_technologies(
 #[utoipa::path(get, path = "/api/admin/reports/engagement", tag = "admin",
     responses((status = 200, description = "`{distribution: [{from, to, users}]}`"), (status = 401), (status = 403)),
     security(("token" = [])))]
-async fn engagement_distribution(
+pub(crate) async fn engagement_distribution(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> Result<Json<Value>, ApiError> {

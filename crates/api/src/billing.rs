@@ -16,23 +16,10 @@ use techhub_accounts::payments::Card;
 use techhub_core::domain::FieldError;
 use techhub_core::plans::{BillingCycle, Entitlements, Plan};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::{parse, ApiJson, AuthUser};
 use crate::AppState;
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(
-            get_subscription,
-            change_subscription,
-            cancel_subscription
-        ))
-        .routes(routes!(list_payments, create_payment))
-        .routes(routes!(list_orders))
-}
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -184,7 +171,7 @@ pub struct ChangeSubscriptionBody {
 /// The current plan, its billing cycle and what it allows.
 #[utoipa::path(get, path = "/api/subscription", tag = "billing",
     responses((status = 200, body = SubscriptionResponse), (status = 401)), security(("token" = [])))]
-async fn get_subscription(
+pub(crate) async fn get_subscription(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
@@ -204,7 +191,7 @@ async fn get_subscription(
         (status = 409, description = "Another billing change is in progress"),
         (status = 422, description = "Unknown plan, invalid card, or already on this plan"),
     ), security(("token" = [])))]
-async fn change_subscription(
+pub(crate) async fn change_subscription(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiJson(req): ApiJson<ChangeSubscriptionRequest>,
@@ -251,7 +238,7 @@ async fn change_subscription(
 #[utoipa::path(delete, path = "/api/subscription", tag = "billing",
     responses((status = 200, body = SubscriptionResponse), (status = 422, description = "Nothing to cancel on the free plan")),
     security(("token" = [])))]
-async fn cancel_subscription(
+pub(crate) async fn cancel_subscription(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
@@ -272,11 +259,8 @@ pub struct Page {
 
 impl Page {
     fn bounds(&self) -> Result<(u32, u32), ApiError> {
-        let limit = self.limit.unwrap_or(20);
-        if !(1..=100).contains(&limit) {
-            return Err(ApiError::invalid("limit", "must be between 1 and 100"));
-        }
-        Ok((limit, self.offset.unwrap_or(0)))
+        let limit = crate::validate::page_limit(self.limit.map(i64::from))?;
+        Ok((limit as u32, self.offset.unwrap_or(0)))
     }
 }
 
@@ -295,7 +279,7 @@ pub struct OrdersResponse {
 /// The user's payments, newest first.
 #[utoipa::path(get, path = "/api/payments", tag = "billing", params(Page),
     responses((status = 200, body = PaymentsResponse)), security(("token" = [])))]
-async fn list_payments(
+pub(crate) async fn list_payments(
     State(state): State<AppState>,
     auth: AuthUser,
     page: Query<Page>,
@@ -310,7 +294,7 @@ async fn list_payments(
 /// The user's orders, newest first.
 #[utoipa::path(get, path = "/api/orders", tag = "billing", params(Page),
     responses((status = 200, body = OrdersResponse)), security(("token" = [])))]
-async fn list_orders(
+pub(crate) async fn list_orders(
     State(state): State<AppState>,
     auth: AuthUser,
     page: Query<Page>,
@@ -348,7 +332,7 @@ pub struct CreatePaymentBody {
         (status = 409, description = "A request with this key is still in progress"),
         (status = 422, description = "Invalid amount, currency, card or key; or the key was used for another request"),
     ), security(("token" = [])))]
-async fn create_payment(
+pub(crate) async fn create_payment(
     State(state): State<AppState>,
     auth: AuthUser,
     headers: HeaderMap,

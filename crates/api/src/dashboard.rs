@@ -13,8 +13,6 @@ use serde_json::{json, Value};
 use techhub_accounts::{billing, users};
 use techhub_cache::entries::keys;
 use techhub_content::profiles;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::cached::{self, Loaded};
 use crate::error::ApiError;
@@ -24,17 +22,16 @@ use crate::{iso, AppState};
 /// How long a dashboard stays cached.
 pub const DASHBOARD_TTL: Duration = Duration::from_secs(300);
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(dashboard))
-}
-
 /// The caller's dashboard across the three databases.
 #[utoipa::path(get, path = "/api/dashboard", tag = "dashboard",
     responses((status = 200, description = "`{\"dashboard\": {account, subscription, learning, content, degraded, generatedAt}}`; \
         a part whose store failed is null and the store is listed in `degraded`. Header `X-Cache: hit|miss`."),
         (status = 401)),
     security(("token" = [])))]
-async fn dashboard(State(state): State<AppState>, auth: AuthUser) -> Result<Response, ApiError> {
+pub(crate) async fn dashboard(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<Response, ApiError> {
     let key = keys::dashboard(auth.id);
     cached::serve(&state, &key, DASHBOARD_TTL, || build(&state, auth.id)).await
 }
@@ -82,15 +79,15 @@ async fn build(state: &AppState, user_id: u64) -> Result<Loaded, ApiError> {
                 async {
                     Ok::<_, ApiError>(profiles::following_and_bookmarks(mongo, user_id).await?)
                 },
-                crate::content::list_posts(state, filter),
+                crate::articles::listing::index_page(state, filter),
             )?;
             let recent: Vec<Value> = recent
                 .iter()
                 .map(|p| {
                     json!({
-                        "slug": p.slug, "title": p.title, "favoritesCount": p.favorites_count,
+                        "slug": p.slug, "title": p.title, "favoritesCount": p.favorites_count(),
                         "views": p.engagement.views, "comments": p.engagement.comments,
-                        "publishedAt": p.published_at.map(crate::content::time),
+                        "publishedAt": p.published_at.map(crate::articles::render::time),
                     })
                 })
                 .collect();

@@ -11,14 +11,8 @@ use axum::Json;
 use serde::Serialize;
 use techhub_core::Probe;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health))
-}
 
 /// The health of TechHub's stores.
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,7 +61,7 @@ impl From<&Probe> for StoreHealth {
         (status = 503, description = "At least one store is down; `failing` names it", body = HealthReport),
     )
 )]
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let probes = state
         .stores
         .probe_all(state.config.health_timeout(), false)

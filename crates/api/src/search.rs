@@ -6,25 +6,22 @@ use axum::extract::{Query, State};
 use axum::Json;
 use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
-use techhub_content::posts;
+use techhub_content::posts::DIFFICULTIES;
 use techhub_search::SearchQuery;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use crate::content::{articles_for, cached_posts, one_of, page, ArticleBody};
+use crate::articles::cache::published_posts;
+use crate::articles::render::{render_articles, ArticleBody, Reader, Shape};
 use crate::error::ApiError;
 use crate::extract::MaybeAuthUser;
+use crate::profiles::user_id_by_name;
+use crate::validate::{one_of, page_limit};
 use crate::AppState;
 
 /// Longest query accepted, in characters.
 const MAX_QUERY_CHARS: usize = 200;
 /// Deepest offset accepted (ranking cost grows with it).
 const MAX_OFFSET: u64 = 10_000;
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(search))
-}
 
 #[derive(Deserialize, IntoParams)]
 pub struct SearchParams {
@@ -71,7 +68,7 @@ pub struct SearchResponse {
 /// Search published posts, best match first.
 #[utoipa::path(get, path = "/api/search", tag = "search", params(SearchParams),
     responses((status = 200, body = SearchResponse), (status = 422)))]
-async fn search(
+pub(crate) async fn search(
     State(state): State<AppState>,
     viewer: MaybeAuthUser,
     Query(p): Query<SearchParams>,
@@ -89,21 +86,20 @@ async fn search(
     if !text.chars().any(char::is_alphanumeric) {
         return Err(ApiError::invalid("q", "must contain a word"));
     }
-    let limit = page(p.limit)?;
+    let limit = page_limit(p.limit)?;
     let offset = p.offset.unwrap_or(0);
     if offset > MAX_OFFSET {
         return Err(ApiError::invalid("offset", "must be at most 10000"));
     }
     let difficulty = match p.difficulty.as_deref() {
-        Some(d) => Some(
-            one_of("difficulty", d, &posts::DIFFICULTIES)
-                .map_err(|e| ApiError::Invalid(vec![e]))?,
-        ),
+        Some(d) => {
+            Some(one_of("difficulty", d, &DIFFICULTIES).map_err(|e| ApiError::Invalid(vec![e]))?)
+        }
         None => None,
     };
     let author_id = match p.author.as_deref() {
-        Some(name) => match crate::content::profile_by_name(&state, name).await?.0 {
-            Some(u) => Some(u.id),
+        Some(name) => match user_id_by_name(&state, name).await? {
+            Some(id) => Some(id),
             None => {
                 return Ok(Json(SearchResponse {
                     results: Vec::new(),
@@ -118,7 +114,7 @@ async fn search(
         tag: p.tag.filter(|t| !t.is_empty()),
         difficulty,
         author_id,
-        limit: limit as usize,
+        limit,
         offset: offset as usize,
     };
     let index = state.search.clone();
@@ -131,9 +127,10 @@ async fn search(
         .iter()
         .filter_map(|h| Some((ObjectId::parse_str(&h.id).ok()?, h.slug.clone())))
         .unzip();
-    let posts = cached_posts(&state, &ids, &slugs).await?;
+    let posts = published_posts(&state, &ids, &slugs).await?;
     let post_ids: Vec<ObjectId> = posts.iter().map(|p| p.id).collect();
-    let articles = articles_for(&state, viewer.0.map(|v| v.id), posts, false).await?;
+    let reader = Reader::of(viewer.0.map(|v| v.id));
+    let articles = render_articles(&state, reader, posts, Shape::Listed, Vec::new()).await?;
     let results = post_ids
         .into_iter()
         .zip(articles)

@@ -7,23 +7,14 @@ use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
 use techhub_accounts::users::{self, NewUser, User, UserChanges};
 use techhub_cache::entries::keys;
-use techhub_core::domain::{bounded_text, image_url, Email, FieldError, Password, Username};
+use techhub_core::domain::{bounded_text, image_url, Email, Password, Username};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser};
 use crate::limits::{enforce, ClientIp};
+use crate::validate::{required, Fields};
 use crate::AppState;
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(current_user, update_user))
-        .routes(routes!(verify_email))
-}
 
 /// Longest bio accepted, in characters.
 pub const MAX_BIO_CHARS: usize = 5000;
@@ -113,17 +104,6 @@ impl UserResponse {
     }
 }
 
-/// Collects every field error instead of stopping at the first.
-fn check<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
-    result.map_err(|e| errors.push(e)).ok()
-}
-
-fn required<'a>(field: &'static str, value: &'a Option<String>) -> Result<&'a str, FieldError> {
-    value
-        .as_deref()
-        .ok_or_else(|| FieldError::new(field, "can't be blank"))
-}
-
 /// Register. Returns the user with a token at once; the analytics row and the content profile
 /// follow through the outbox, and a verification email is sent.
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = RegisterRequest,
@@ -133,7 +113,7 @@ fn required<'a>(field: &'static str, value: &'a Option<String>) -> Result<&'a st
         (status = 409, description = "Email or username already taken"),
         (status = 422, description = "Invalid field"),
     ))]
-async fn register(
+pub(crate) async fn register(
     State(state): State<AppState>,
     ip: ClientIp,
     ApiJson(req): ApiJson<RegisterRequest>,
@@ -148,21 +128,12 @@ async fn register(
     )
     .await?;
     let body = req.user;
-    let mut errors = Vec::new();
-    let username = check(
-        &mut errors,
-        required("username", &body.username).and_then(Username::parse),
-    );
-    let email = check(
-        &mut errors,
-        required("email", &body.email).and_then(Email::parse),
-    );
-    let password = check(
-        &mut errors,
-        required("password", &body.password).and_then(Password::parse),
-    );
+    let mut fields = Fields::default();
+    let username = fields.check(required("username", &body.username).and_then(Username::parse));
+    let email = fields.check(required("email", &body.email).and_then(Email::parse));
+    let password = fields.check(required("password", &body.password).and_then(Password::parse));
     let (Some(username), Some(email), Some(password)) = (username, email, password) else {
-        return Err(ApiError::Invalid(errors));
+        return Err(fields.into_error());
     };
     let user = users::register(
         &state.stores.mysql,
@@ -185,16 +156,16 @@ async fn register(
         (status = 401, description = "Email or password is invalid"),
         (status = 422, description = "Missing field"),
     ))]
-async fn login(
+pub(crate) async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let mut errors = Vec::new();
-    let email = check(&mut errors, required("email", &req.user.email));
-    let password = check(&mut errors, required("password", &req.user.password));
+    let mut fields = Fields::default();
+    let email = fields.check(required("email", &req.user.email));
+    let password = fields.check(required("password", &req.user.password));
     let (Some(email), Some(password)) = (email, password) else {
-        return Err(ApiError::Invalid(errors));
+        return Err(fields.into_error());
     };
     // Both limits count every attempt, before the password is checked.
     let config = &state.config;
@@ -224,7 +195,7 @@ async fn login(
 #[utoipa::path(get, path = "/api/user", tag = "users",
     responses((status = 200, body = UserResponse), (status = 401, description = "Missing or invalid token")),
     security(("token" = [])))]
-async fn current_user(
+pub(crate) async fn current_user(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> Result<Json<UserResponse>, ApiError> {
@@ -248,39 +219,37 @@ async fn current_user(
         (status = 422, description = "Invalid field"),
     ),
     security(("token" = [])))]
-async fn update_user(
+pub(crate) async fn update_user(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiJson(req): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let body = req.user;
-    let mut errors = Vec::new();
+    let mut fields = Fields::default();
     let changes = UserChanges {
         email: body
             .email
             .as_deref()
-            .and_then(|e| check(&mut errors, Email::parse(e))),
+            .and_then(|e| fields.check(Email::parse(e))),
         username: body
             .username
             .as_deref()
-            .and_then(|u| check(&mut errors, Username::parse(u))),
+            .and_then(|u| fields.check(Username::parse(u))),
         password: body
             .password
             .as_deref()
-            .and_then(|p| check(&mut errors, Password::parse(p))),
+            .and_then(|p| fields.check(Password::parse(p))),
         bio: body.bio.map(|bio| {
-            bio.and_then(|b| check(&mut errors, bounded_text("bio", &b, MAX_BIO_CHARS)))
+            bio.and_then(|b| fields.check(bounded_text("bio", &b, MAX_BIO_CHARS)))
                 .filter(|b| !b.is_empty())
         }),
         image: body.image.map(|image| {
             image
-                .and_then(|i| check(&mut errors, image_url(&i)))
+                .and_then(|i| fields.check(image_url(&i)))
                 .filter(|i| !i.is_empty())
         }),
     };
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
+    fields.finish()?;
     if changes.email.is_none()
         && changes.username.is_none()
         && changes.password.is_none()
@@ -311,7 +280,7 @@ async fn update_user(
         (status = 200, description = "Email confirmed", body = UserResponse),
         (status = 422, description = "Token invalid, used or expired"),
     ))]
-async fn verify_email(
+pub(crate) async fn verify_email(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {

@@ -18,10 +18,11 @@ pub mod keys {
     pub const TAGS: &str = "cache:tags:response";
 
     /// A published post by slug with its rendered body (the viewer-independent part of
-    /// `GET /api/articles/{slug}`). `v2`: the entry's shape changed, so entries an older
-    /// server wrote are never read as the new shape.
+    /// `GET /api/articles/{slug}`). `v3`: the entry's shape changed (the post under its
+    /// document's field names), so entries an older server wrote are never read as the new
+    /// shape.
     pub fn article(slug: &str) -> String {
-        format!("cache:article:v2:{slug}")
+        format!("cache:article:v3:{slug}")
     }
 
     /// A published post's view count as of the last flush to MongoDB, by slug: article reads

@@ -1,6 +1,8 @@
-//! Redis: the cache, rate limits and pub/sub fan-out. This crate owns the Redis connections
-//! and the key prefix every key TechHub writes carries, so several deployments (or parallel
-//! tests) can share one Redis without seeing each other's keys.
+//! Redis: the cache ([`entries`], and [`aside`], cache-aside with loads shared in a process
+//! and claimed across instances), hot counters ([`counters`]) and rate limits ([`limits`]).
+//! This crate owns the Redis connections and the key prefix every key TechHub writes carries,
+//! so several deployments (or parallel tests) can share one Redis without seeing each other's
+//! keys.
 //!
 //! A "pool" here is a fixed set of multiplexed connections used round-robin: one Redis
 //! connection already pipelines many concurrent requests, so a handful is plenty.
@@ -9,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod aside;
 pub mod counters;
 pub mod entries;
 pub mod limits;

@@ -8,6 +8,9 @@ use crate::posts::Refusal;
 use crate::schema::{COMMENTS, POSTS};
 use crate::{Mongo, MongoError};
 
+/// Longest comment accepted, in characters.
+pub const MAX_COMMENT_CHARS: i64 = 10_000;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comment {
     pub id: ObjectId,
@@ -66,7 +69,7 @@ pub async fn add(
             doc! { "_id": post_id },
             doc! {
                 "$inc": { "engagement.comments": 1_i64 },
-                "$push": { "pendingEvents": crate::posts::event_bson(&event) },
+                "$push": { "pendingEvents": crate::posts::document::event_bson(&event) },
                 "$set": { "eventsDueAt": now },
             },
         ))

@@ -8,20 +8,18 @@
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::{IndexOptions, ValidationAction, ValidationLevel};
 use mongodb::{Database, IndexModel};
+use techhub_core::domain::PostStatus;
 use techhub_core::MigrationReport;
+
+use crate::posts::{
+    DIFFICULTIES, MAX_BODY_CHARS, MAX_DESCRIPTION_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TITLE_CHARS,
+};
 
 pub const POSTS: &str = "posts";
 pub const COMMENTS: &str = "comments";
 pub const USER_PROFILES: &str = "user_profiles";
 pub const NOTIFICATIONS: &str = "notifications";
 pub const MIGRATIONS: &str = "_migrations";
-
-/// Largest post body accepted, in characters.
-pub const MAX_BODY_CHARS: i64 = 100_000;
-/// Longest title accepted, in characters.
-pub const MAX_TITLE_CHARS: i64 = 200;
-/// Most tags a post may carry.
-pub const MAX_TAGS: i64 = 10;
 
 struct Step {
     version: i32,
@@ -265,8 +263,12 @@ fn string_array(max_items: i64, max_len: i64) -> Document {
 }
 
 /// Posts: the RealWorld article plus TechHub's status, taxonomy, SEO, engagement counters,
-/// optimistic-concurrency `version` and the pending events carried with each write.
+/// optimistic-concurrency `version` and the pending events carried with each write: the
+/// fields of [`crate::posts::PostDocument`] (a test checks the two name the same fields).
 pub fn posts_validator() -> Document {
+    let statuses: Vec<&str> = PostStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let mut difficulties: Vec<Bson> = DIFFICULTIES.iter().map(|d| Bson::from(*d)).collect();
+    difficulties.push(Bson::Null);
     doc! { "$jsonSchema": {
         "bsonType": "object",
         "required": ["slug", "title", "description", "body", "authorId", "status", "tags",
@@ -274,13 +276,13 @@ pub fn posts_validator() -> Document {
         "properties": {
             "slug": string(1, 300),
             "title": string(1, MAX_TITLE_CHARS),
-            "description": string(0, 1000),
+            "description": string(0, MAX_DESCRIPTION_CHARS),
             "body": string(0, MAX_BODY_CHARS),
             "authorId": user_id(),
-            "status": { "enum": ["draft", "published", "archived", "deleted"] },
-            "tags": string_array(MAX_TAGS, 50),
-            "categories": string_array(10, 50),
-            "difficulty": { "enum": ["beginner", "intermediate", "advanced", Bson::Null] },
+            "status": { "enum": statuses },
+            "tags": string_array(MAX_TAGS, MAX_TAG_CHARS),
+            "categories": string_array(MAX_TAGS, MAX_TAG_CHARS),
+            "difficulty": { "enum": difficulties },
             "estimatedReadTime": non_negative_int(),
             "metadata": { "bsonType": "object", "properties": {
                 "seo": { "bsonType": "object", "properties": {
@@ -318,7 +320,7 @@ pub fn comments_validator() -> Document {
         "properties": {
             "postId": { "bsonType": "objectId" },
             "authorId": user_id(),
-            "body": string(1, 10_000),
+            "body": string(1, crate::comments::MAX_COMMENT_CHARS),
             "createdAt": { "bsonType": "date" },
             "updatedAt": { "bsonType": "date" },
         },
@@ -355,4 +357,48 @@ pub fn notifications_validator() -> Document {
             "createdAt": { "bsonType": "date" },
         },
     } }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn schema_of(validator: &Document) -> &Document {
+        validator.get_document("$jsonSchema").unwrap()
+    }
+
+    #[test]
+    fn the_posts_validator_knows_exactly_the_fields_of_a_post_document() {
+        let validator = posts_validator();
+        let schema = schema_of(&validator);
+        let known: BTreeSet<String> = schema
+            .get_document("properties")
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let written = crate::posts::document::tests::sample().to_bson().unwrap();
+        let fields: BTreeSet<String> = written.keys().filter(|k| *k != "_id").cloned().collect();
+        assert_eq!(known, fields, "validator properties vs PostDocument fields");
+        for required in schema.get_array("required").unwrap() {
+            let name = required.as_str().unwrap();
+            assert!(
+                written.contains_key(name),
+                "{name} is required but not written"
+            );
+        }
+        let statuses: Vec<&str> = schema
+            .get_document("properties")
+            .unwrap()
+            .get_document("status")
+            .unwrap()
+            .get_array("enum")
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.as_str())
+            .collect();
+        assert_eq!(statuses, ["draft", "published", "archived", "deleted"]);
+    }
 }

@@ -187,6 +187,70 @@ pub fn image_url(raw: &str) -> Result<String, FieldError> {
     }
 }
 
+/// Where a post stands. Only `Published` posts are listed, searched or shown to readers other
+/// than the author; `Deleted` marks the tombstone a deletion leaves (never returned by a read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    Draft,
+    Published,
+    Archived,
+    Deleted,
+}
+
+impl PostStatus {
+    /// Every status a stored post may have.
+    pub const ALL: [PostStatus; 4] = [
+        PostStatus::Draft,
+        PostStatus::Published,
+        PostStatus::Archived,
+        PostStatus::Deleted,
+    ];
+    /// The statuses an author may set.
+    pub const SETTABLE: [PostStatus; 3] = [
+        PostStatus::Draft,
+        PostStatus::Published,
+        PostStatus::Archived,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostStatus::Draft => "draft",
+            PostStatus::Published => "published",
+            PostStatus::Archived => "archived",
+            PostStatus::Deleted => "deleted",
+        }
+    }
+
+    /// `raw` (trimmed, any case) as one of `allowed`, or the error naming `field` and what
+    /// it may be.
+    pub fn parse(
+        field: &'static str,
+        raw: &str,
+        allowed: &[PostStatus],
+    ) -> Result<Self, FieldError> {
+        let value = raw.trim().to_ascii_lowercase();
+        allowed
+            .iter()
+            .copied()
+            .find(|s| s.as_str() == value)
+            .ok_or_else(|| {
+                let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+                FieldError::new(field, format!("must be one of {}", names.join(", ")))
+            })
+    }
+
+    pub fn is_published(self) -> bool {
+        self == PostStatus::Published
+    }
+}
+
+impl std::fmt::Display for PostStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +318,26 @@ mod tests {
             format!("{:?}", Password::parse("hunter2hunter2").unwrap()),
             "Password([redacted])"
         );
+    }
+
+    #[test]
+    fn post_statuses_parse_from_what_authors_may_set_and_name_the_choices() {
+        assert_eq!(
+            PostStatus::parse("status", " Draft ", &PostStatus::SETTABLE),
+            Ok(PostStatus::Draft)
+        );
+        let refused = PostStatus::parse("status", "deleted", &PostStatus::SETTABLE).unwrap_err();
+        assert_eq!(refused.field, "status");
+        assert_eq!(refused.message, "must be one of draft, published, archived");
+        assert_eq!(
+            serde_json::to_value(PostStatus::Published).unwrap(),
+            serde_json::json!("published")
+        );
+        for status in PostStatus::ALL {
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{status}\""));
+            assert_eq!(serde_json::from_str::<PostStatus>(&json).unwrap(), status);
+        }
     }
 
     #[test]

@@ -194,7 +194,7 @@ pub struct PostSnapshot {
     pub author_id: u64,
     pub title: String,
     pub tags: Vec<String>,
-    pub status: String,
+    pub status: crate::domain::PostStatus,
     pub version: i64,
 }
 

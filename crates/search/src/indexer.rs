@@ -238,7 +238,7 @@ impl Indexer {
                 let loaded = posts::full_by_ids(&self.mongo, &ids).await?;
                 for id in &ids {
                     match loaded.iter().find(|p| p.post.id == *id) {
-                        Some(p) if p.post.status == "published" => {
+                        Some(p) if p.post.status.is_published() => {
                             progress.indexed += 1;
                             changes.push(IndexChange::Upsert(indexed(p)));
                         }

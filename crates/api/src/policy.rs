@@ -1,0 +1,65 @@
+//! What a user may write, as MySQL (the source of truth for accounts and plans) decides: the
+//! account must be active, and plan entitlements bound drafts, learning paths and
+//! assessments. A refusal is a 403 with the reason.
+
+use techhub_accounts::{billing, users};
+use techhub_content::posts;
+use techhub_core::plans::{Entitlements, Plan};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+fn inactive(status: &str) -> ApiError {
+    ApiError::Forbidden(format!("your account is {status}"))
+}
+
+/// The plan of the user, whose account must be active, and its entitlements.
+pub(crate) async fn active_plan(
+    state: &AppState,
+    user_id: u64,
+) -> Result<(Plan, Entitlements), ApiError> {
+    let mysql = &state.stores.mysql;
+    let (user, sub) = tokio::try_join!(
+        users::find(mysql, user_id),
+        billing::current(mysql, user_id)
+    )?;
+    if user.status != "active" {
+        return Err(inactive(&user.status));
+    }
+    Ok((sub.plan, sub.plan.entitlements()))
+}
+
+/// Whether the author may write a post: the account must be active, and a new draft
+/// (`adds_draft`) must fit the plan's draft allowance.
+pub(crate) async fn may_write_post(
+    state: &AppState,
+    user_id: u64,
+    adds_draft: bool,
+) -> Result<(), ApiError> {
+    if !adds_draft {
+        let user = users::find(&state.stores.mysql, user_id).await?;
+        if user.status != "active" {
+            return Err(inactive(&user.status));
+        }
+        return Ok(());
+    }
+    let (plan, allowed) = active_plan(state, user_id).await?;
+    if let Some(max) = allowed.max_drafts {
+        let (_, drafts) = posts::drafts(&state.stores.mongo, user_id, 1, 0).await?;
+        if drafts >= max as u64 {
+            return Err(ApiError::Forbidden(format!(
+                "the {} plan allows {max} drafts; publish or delete one, or upgrade",
+                plan.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The 403 for a plan's limit on `what`.
+pub(crate) fn limit_reached(plan: Plan, what: &str, limit: u32) -> ApiError {
+    ApiError::Forbidden(format!(
+        "the {} plan allows {limit} {what}; upgrade for more",
+        plan.as_str()
+    ))
+}

@@ -1,0 +1,324 @@
+//! Writes to posts. Every change carries its event in the same single-document write (see
+//! [`super::events`]) and stamps `changedAt` when search cares about it (see [`super::feed`]);
+//! only an author changes their posts, and an edit is a compare-and-set on the version the
+//! client read, so a concurrent edit is refused rather than lost.
+
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
+use techhub_core::domain::PostStatus;
+use techhub_core::events::{Event, EventPayload, PostSnapshot, Reaction};
+
+use super::document::{event_bson, Engagement, Metadata, PostDocument, Seo};
+use super::{by_slug, estimated_read_time, int, not_deleted, slugify, Post};
+use crate::schema::{COMMENTS, POSTS};
+use crate::{Mongo, MongoError};
+
+pub struct NewPost {
+    pub author_id: u64,
+    pub title: String,
+    pub description: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    /// [`PostStatus::Published`] or [`PostStatus::Draft`].
+    pub status: PostStatus,
+    pub categories: Vec<String>,
+    /// `beginner`, `intermediate` or `advanced`.
+    pub difficulty: Option<String>,
+}
+
+/// The post as its events describe it.
+fn snapshot(post: &Post) -> PostSnapshot {
+    PostSnapshot {
+        post_id: post.id.to_hex(),
+        slug: post.slug.clone(),
+        author_id: post.author_id,
+        title: post.title.clone(),
+        tags: post.tags.clone(),
+        status: post.status,
+        version: post.version,
+    }
+}
+
+/// Writes a new post with its `post.created` event, under a fresh slug drawn from the title.
+pub async fn create(mongo: &Mongo, new: NewPost) -> Result<Post, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let now = DateTime::now();
+    loop {
+        let post = Post {
+            id: ObjectId::new(),
+            slug: slugify(&new.title),
+            title: new.title.clone(),
+            description: new.description.clone(),
+            body: new.body.clone(),
+            author_id: new.author_id,
+            status: new.status,
+            tags: new.tags.clone(),
+            categories: new.categories.clone(),
+            difficulty: new.difficulty.clone(),
+            estimated_read_time: estimated_read_time(&new.body),
+            metadata: Metadata {
+                seo: Seo {
+                    title: new.title.clone(),
+                    description: new.description.clone(),
+                    keywords: new.tags.clone(),
+                },
+            },
+            engagement: Engagement::default(),
+            published_at: new.status.is_published().then_some(now),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let event = Event::new(EventPayload::PostCreated(snapshot(&post)));
+        let document = PostDocument {
+            post,
+            favorited_by: Vec::new(),
+            pending_events: vec![event_bson(&event)],
+            events_due_at: Some(now),
+            changed_at: now,
+        };
+        match mongo.timed(posts.insert_one(document.to_bson()?)).await {
+            // What is read back is what was written: no second trip to MongoDB for it.
+            Ok(_) => return Ok(document.post),
+            // A suffix collision: one in two billion; draw another.
+            Err(e) if e.is_duplicate_key() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct PostChanges {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub body: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub status: Option<PostStatus>,
+    pub categories: Option<Vec<String>>,
+    pub difficulty: Option<Option<String>>,
+    /// When set, the change applies only if the post still has this version.
+    pub expected_version: Option<i64>,
+}
+
+/// Why a change to a post was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    NotFound,
+    NotYours,
+    /// The post changed since the version the client read.
+    Stale {
+        current: i64,
+    },
+}
+
+/// Applies `changes` to the post if `author_id` wrote it. The title change keeps the slug, so
+/// links keep working.
+pub async fn update(
+    mongo: &Mongo,
+    slug: &str,
+    author_id: u64,
+    changes: PostChanges,
+) -> Result<Result<Post, Refusal>, MongoError> {
+    let Some(current) = by_slug(mongo, slug).await? else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    if current.author_id != author_id {
+        return Ok(Err(Refusal::NotYours));
+    }
+    let now = DateTime::now();
+    let mut set = doc! { "updatedAt": now, "changedAt": now, "eventsDueAt": now };
+    if let Some(title) = &changes.title {
+        set.insert("title", title);
+        set.insert("metadata.seo.title", title);
+    }
+    if let Some(description) = &changes.description {
+        set.insert("description", description);
+        set.insert("metadata.seo.description", description);
+    }
+    if let Some(body) = &changes.body {
+        set.insert("body", body);
+        set.insert("estimatedReadTime", estimated_read_time(body));
+    }
+    if let Some(tags) = &changes.tags {
+        set.insert("tags", tags);
+        set.insert("metadata.seo.keywords", tags);
+    }
+    if let Some(categories) = &changes.categories {
+        set.insert("categories", categories);
+    }
+    if let Some(difficulty) = &changes.difficulty {
+        set.insert(
+            "difficulty",
+            difficulty.clone().map(Bson::String).unwrap_or(Bson::Null),
+        );
+    }
+    if let Some(status) = changes.status {
+        set.insert("status", status.as_str());
+        if status.is_published() && current.published_at.is_none() {
+            set.insert("publishedAt", DateTime::now());
+        }
+    }
+    // Compare-and-set on the version: the one the client read, or the one just loaded.
+    let version = changes.expected_version.unwrap_or(current.version);
+    let mut after = current.clone();
+    after.title = changes.title.clone().unwrap_or(after.title);
+    after.tags = changes.tags.clone().unwrap_or(after.tags);
+    after.status = changes.status.unwrap_or(after.status);
+    after.version = version + 1;
+    let published_now = after.status.is_published() && !current.status.is_published();
+    let event = Event::new(if published_now {
+        EventPayload::PostPublished(snapshot(&after))
+    } else {
+        EventPayload::PostUpdated(snapshot(&after))
+    });
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let done = mongo
+        .timed(posts.update_one(
+            doc! { "_id": current.id, "version": version, "status": not_deleted() },
+            doc! {
+                "$set": set,
+                "$inc": { "version": 1_i64 },
+                "$push": { "pendingEvents": event_bson(&event) },
+            },
+        ))
+        .await?;
+    if done.matched_count == 0 {
+        let now = by_slug(mongo, slug)
+            .await?
+            .ok_or(MongoError::Corrupt("post vanished".into()))?;
+        return Ok(Err(Refusal::Stale {
+            current: now.version,
+        }));
+    }
+    Ok(by_slug(mongo, slug).await?.ok_or(Refusal::NotFound))
+}
+
+/// Deletes the post (and its comments) if `author_id` wrote it. The post document stays as a
+/// tombstone carrying the `post.deleted` event; every read ignores it.
+pub async fn delete(
+    mongo: &Mongo,
+    slug: &str,
+    author_id: u64,
+) -> Result<Result<(), Refusal>, MongoError> {
+    let Some(current) = by_slug(mongo, slug).await? else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    if current.author_id != author_id {
+        return Ok(Err(Refusal::NotYours));
+    }
+    let mut tombstone = current.clone();
+    tombstone.status = PostStatus::Deleted;
+    tombstone.version += 1;
+    let event = Event::new(EventPayload::PostDeleted(snapshot(&tombstone)));
+    let now = DateTime::now();
+    let posts = mongo.db().collection::<Document>(POSTS);
+    mongo
+        .timed(posts.update_one(
+            doc! { "_id": current.id, "authorId": author_id as i64, "status": not_deleted() },
+            doc! {
+                "$set": {
+                    "status": PostStatus::Deleted.as_str(), "body": "", "favoritedBy": [],
+                    "updatedAt": now, "changedAt": now, "eventsDueAt": now,
+                },
+                "$inc": { "version": 1_i64 },
+                "$push": { "pendingEvents": event_bson(&event) },
+            },
+        ))
+        .await?;
+    let comments = mongo.db().collection::<Document>(COMMENTS);
+    mongo
+        .timed(comments.delete_many(doc! { "postId": current.id }))
+        .await?;
+    Ok(Ok(()))
+}
+
+/// Adds or removes `user_id`'s favorite. Only a real change moves the counter: the filter
+/// matches only when the user is (not) in `favoritedBy` yet, in one atomic update.
+pub async fn set_favorite(
+    mongo: &Mongo,
+    slug: &str,
+    user_id: u64,
+    favorite: bool,
+) -> Result<Option<Post>, MongoError> {
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let uid = user_id as i64;
+    let (filter, update) = if favorite {
+        // The like is an event for its author's activity, carried in the same update.
+        let Some(post) = by_slug(mongo, slug).await? else {
+            return Ok(None);
+        };
+        let event = Event::new(EventPayload::PostLiked(Reaction {
+            post_id: post.id.to_hex(),
+            slug: post.slug.clone(),
+            author_id: post.author_id,
+            actor_id: user_id,
+        }));
+        (
+            doc! { "_id": post.id, "status": not_deleted(), "favoritedBy": { "$ne": uid } },
+            doc! {
+                "$push": { "favoritedBy": uid, "pendingEvents": event_bson(&event) },
+                "$inc": { "engagement.likes": 1_i64 },
+                // The index lists what a user favorited: it follows `changedAt`.
+                "$set": { "eventsDueAt": DateTime::now(), "changedAt": DateTime::now() },
+            },
+        )
+    } else {
+        (
+            doc! { "slug": slug, "status": not_deleted(), "favoritedBy": uid },
+            doc! {
+                "$pull": { "favoritedBy": uid },
+                "$inc": { "engagement.likes": -1_i64 },
+                "$set": { "changedAt": DateTime::now() },
+            },
+        )
+    };
+    // The post as the update left it, in the same operation.
+    let changed = mongo
+        .timed(
+            posts
+                .find_one_and_update(filter, update)
+                .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
+                .return_document(mongodb::options::ReturnDocument::After),
+        )
+        .await?;
+    match changed {
+        Some(d) => Post::from_document(d).map(Some),
+        // Nothing to change (already so, or no such post): the post as it is.
+        None => by_slug(mongo, slug).await,
+    }
+}
+
+/// An `engagement` counter that moves outside the favorite/comment writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    Views,
+    Bookmarks,
+}
+
+/// Moves one of the post's `engagement` counters by `delta`. Returns the post's slug (for
+/// cache invalidation), `None` when there is no such post.
+pub async fn add_to_counter(
+    mongo: &Mongo,
+    post_id: ObjectId,
+    counter: Counter,
+    delta: i64,
+) -> Result<Option<(String, i64)>, MongoError> {
+    let field = match counter {
+        Counter::Views => "engagement.views",
+        Counter::Bookmarks => "engagement.bookmarks",
+    };
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let found = mongo
+        .timed(
+            posts
+                .find_one_and_update(doc! { "_id": post_id }, doc! { "$inc": { field: delta } })
+                .projection(doc! { "slug": 1, field: 1 })
+                .return_document(mongodb::options::ReturnDocument::After),
+        )
+        .await?;
+    Ok(found.and_then(|d| {
+        let slug = d.get_str("slug").ok()?.to_string();
+        let (group, name) = field.split_once('.')?;
+        let count = d.get_document(group).map_or(0, |g| int(g, name));
+        Some((slug, count))
+    }))
+}

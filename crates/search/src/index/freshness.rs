@@ -1,0 +1,186 @@
+//! Which writes of this process the index shows, so a write can return once lists show it
+//! (read your writes). The indexer numbers its scans of MongoDB ([`SearchIndex::begin_scan`])
+//! and marks each covered once what it read is searchable; a write waits for a scan that
+//! started after it finished ([`SearchIndex::covered`]). Writes in flight are registered
+//! ([`SearchIndex::write_starting`]) so the indexer's short scans, which read a fraction of a
+//! second of the change feed, reach back far enough to see them.
+
+use std::collections::BTreeMap;
+
+use super::SearchIndex;
+
+impl SearchIndex {
+    /// The indexer starts reading MongoDB for changes: returns the scan's number, to pass to
+    /// [`SearchIndex::mark_covered`] once what it read is searchable. Scans are numbered, not
+    /// timed: a scan that started after a write finished sees it, and a clock's millisecond is
+    /// too coarse to tell "after" (a nudged indexer often starts within the write's).
+    pub fn begin_scan(&self) -> u64 {
+        self.scans.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+    }
+
+    /// What scan `scan` read is now searchable.
+    pub fn mark_covered(&self, scan: u64) {
+        self.covered.send_if_modified(|c| {
+            let newer = scan > *c;
+            if newer {
+                *c = scan;
+            }
+            newer
+        });
+    }
+
+    /// For a write that just finished: the ticket to wait on with [`SearchIndex::covered`].
+    pub fn write_ticket(&self) -> u64 {
+        self.scans.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Registers a content write of this process about to stamp `changedAt` (held until the
+    /// write is done), so the indexer's short scans reach back to it: a scan that starts after
+    /// the write finished reads from no later than its stamp (see
+    /// [`SearchIndex::short_scan_from`]). Writes of other processes are found by the
+    /// indexer's full scans.
+    pub fn write_starting(self: &std::sync::Arc<Self>) -> LocalWrite {
+        let stamp = now_ms();
+        let mut w = self.writes.lock().expect("local writes lock poisoned");
+        let id = w.next;
+        w.next += 1;
+        w.in_flight.insert(id, stamp);
+        LocalWrite {
+            index: self.clone(),
+            id,
+            stamp,
+        }
+    }
+
+    /// Where a short scan starting now must begin reading (Unix ms) to see every write of
+    /// this process that finished before it: no later than the previous scan's start
+    /// (`previous_start_ms`), nor than the stamp of a write in flight or finished since that
+    /// scan began reading. Resets the finished writes for the next scan.
+    pub fn short_scan_from(&self, previous_start_ms: i64) -> i64 {
+        let mut w = self.writes.lock().expect("local writes lock poisoned");
+        let in_flight = w.in_flight.values().copied().min().unwrap_or(i64::MAX);
+        let from = previous_start_ms.min(in_flight).min(w.finished_min);
+        w.finished_min = i64::MAX;
+        // A millisecond clock: the same instant may be stamped on either side.
+        from - SHORT_SCAN_MARGIN_MS
+    }
+
+    /// Waits until a scan that started after the write of `ticket` is searchable, at most
+    /// `limit`. False if none is by then (the indexer is behind or failing).
+    pub async fn covered(&self, ticket: u64, limit: std::time::Duration) -> bool {
+        let mut rx = self.covered.subscribe();
+        let reached = tokio::time::timeout(limit, rx.wait_for(|c| *c > ticket)).await;
+        matches!(reached, Ok(Ok(_)))
+    }
+}
+
+/// How far before its computed start a short scan reads (see
+/// [`SearchIndex::short_scan_from`]).
+const SHORT_SCAN_MARGIN_MS: i64 = 50;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Content writes of this process: the stamps of those in flight, and the oldest stamp of
+/// those finished since the last short scan began.
+pub(super) struct LocalWrites {
+    pub(super) next: u64,
+    pub(super) in_flight: BTreeMap<u64, i64>,
+    pub(super) finished_min: i64,
+}
+
+/// A content write in flight (see [`SearchIndex::write_starting`]); drop it once the write
+/// is done, whatever its outcome.
+pub struct LocalWrite {
+    index: std::sync::Arc<SearchIndex>,
+    id: u64,
+    stamp: i64,
+}
+
+impl Drop for LocalWrite {
+    fn drop(&mut self) {
+        let mut w = self
+            .index
+            .writes
+            .lock()
+            .expect("local writes lock poisoned");
+        w.in_flight.remove(&self.id);
+        w.finished_min = w.finished_min.min(self.stamp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A short scan reaches back to every write of this process that was in flight, or
+    /// finished, since the previous scan began; then only to the previous scan's start.
+    #[test]
+    fn short_scans_reach_back_to_local_writes_in_flight_or_finished_since_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = std::sync::Arc::new(SearchIndex::open(dir.path()).unwrap());
+        let later = now_ms() + 60_000; // a previous scan "after" every stamp below
+        assert_eq!(index.short_scan_from(later), later - SHORT_SCAN_MARGIN_MS);
+        let before = now_ms();
+        let first = index.write_starting();
+        let second = index.write_starting();
+        let reach = index.short_scan_from(later);
+        assert!(
+            (before - SHORT_SCAN_MARGIN_MS..=now_ms() - SHORT_SCAN_MARGIN_MS).contains(&reach),
+            "in flight: {reach}"
+        );
+        drop(first);
+        drop(second);
+        let finished = index.short_scan_from(later);
+        assert_eq!(finished, reach, "finished since the last scan began");
+        assert_eq!(
+            index.short_scan_from(later),
+            later - SHORT_SCAN_MARGIN_MS,
+            "already seen by the last scan"
+        );
+        assert_eq!(index.short_scan_from(0), -SHORT_SCAN_MARGIN_MS);
+    }
+
+    #[tokio::test]
+    async fn covered_waits_for_a_scan_that_started_after_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = std::sync::Arc::new(SearchIndex::open(dir.path()).unwrap());
+        let short = std::time::Duration::from_millis(50);
+        let before = index.write_ticket();
+        assert!(!index.covered(before, short).await, "nothing scanned yet");
+        // A scan that was running while the write finished may have missed it.
+        let running = index.begin_scan();
+        let ticket = index.write_ticket();
+        index.mark_covered(running);
+        assert!(
+            index.covered(before, short).await,
+            "an earlier write is covered"
+        );
+        assert!(
+            !index.covered(ticket, short).await,
+            "the scan began before the write"
+        );
+        let waiting = {
+            let index = index.clone();
+            tokio::spawn(async move {
+                index
+                    .covered(ticket, std::time::Duration::from_secs(5))
+                    .await
+            })
+        };
+        tokio::time::sleep(short).await;
+        assert!(!waiting.is_finished());
+        let next = index.begin_scan();
+        index.mark_covered(running); // an older scan never moves it back
+        tokio::time::sleep(short).await;
+        assert!(
+            !waiting.is_finished(),
+            "the next scan is not searchable yet"
+        );
+        index.mark_covered(next);
+        assert!(waiting.await.unwrap());
+    }
+}
