@@ -1,12 +1,14 @@
 //! `TestApp`: a TechHub server on a random port with its own MySQL database, PostgreSQL
 //! database, MongoDB database and Redis key prefix ([`TestDatabases`], in `databases`), dropped
 //! when the `TestApp` is; the users it registers, the mail it sent, and `eventually`.
+//! The methods for the API's routes are in `crate::routes`.
 
 mod databases;
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use sqlx::Connection;
 use techhub::Application;
 use techhub_api::Stores;
 use techhub_core::Config;
@@ -98,6 +100,15 @@ impl TestApp {
         techhub_api::auth::Jwt::from_config(&self.config)
     }
 
+    /// A well-formed token for `user_id`, signed with another secret than the app's.
+    pub fn forged_token(&self, user_id: u64) -> String {
+        let mut other = self.config.clone();
+        other.jwt_secret = "an-entirely-different-secret-of-sufficient-length"
+            .to_string()
+            .into();
+        techhub_api::auth::Jwt::from_config(&other).issue(user_id)
+    }
+
     /// The built-in sandbox payment provider the app charges.
     pub fn sandbox(&self) -> &techhub_accounts::payments::SandboxProvider {
         let any: &dyn std::any::Any = self.payments.as_ref();
@@ -109,6 +120,8 @@ impl TestApp {
         self.stores.mongo.db()
     }
 
+    /// A request to `path` with a JSON `body` and a token, if given: the routes' methods in
+    /// `crate::routes` all go through this.
     pub async fn send(
         &self,
         method: reqwest::Method,
@@ -124,21 +137,6 @@ impl TestApp {
             request = request.header("Authorization", format!("Token {token}"));
         }
         request.send().await.expect("request sent")
-    }
-
-    pub async fn post(&self, path: &str, body: Value, token: Option<&str>) -> reqwest::Response {
-        self.send(reqwest::Method::POST, path, Some(body), token)
-            .await
-    }
-
-    pub async fn put(&self, path: &str, body: Value, token: Option<&str>) -> reqwest::Response {
-        self.send(reqwest::Method::PUT, path, Some(body), token)
-            .await
-    }
-
-    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
-        self.send(reqwest::Method::GET, path, None, Some(token))
-            .await
     }
 
     /// `n` accounts named `<prefix><i>`, inserted straight into MySQL (registering through the
@@ -179,11 +177,7 @@ impl TestApp {
     pub async fn register(&self, username: &str) -> TestUser {
         let email = format!("{username}@example.com");
         let response = self
-            .post(
-                "/api/users",
-                json!({ "user": { "username": username, "email": email, "password": "password123" } }),
-                None,
-            )
+            .create_user(json!({ "username": username, "email": email, "password": "password123" }))
             .await;
         assert_eq!(response.status(), 201, "registering {username}");
         let body: Value = response.json().await.unwrap();
@@ -264,6 +258,47 @@ fn decode_quoted_printable(text: &str) -> String {
 }
 
 impl TestApp {
+    /// Waits until every event so far is delivered (the outbox and the posts' pending events),
+    /// so the invalidations they carry cannot land in the middle of a cache assertion.
+    pub async fn settled(&self) {
+        let mysql_url = self.dbs.config.mysql_url.clone();
+        eventually(Duration::from_secs(3), "all events delivered", || async {
+            let mut db = sqlx::MySqlConnection::connect(&mysql_url).await.unwrap();
+            let pending: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+                    .fetch_one(&mut db)
+                    .await
+                    .unwrap();
+            let due = self
+                .mongo()
+                .collection::<mongodb::bson::Document>("posts")
+                .count_documents(mongodb::bson::doc! { "eventsDueAt": { "$exists": true } })
+                .await
+                .unwrap();
+            (pending == 0 && due == 0).then_some(())
+        })
+        .await;
+    }
+
+    /// How many events of `event_type` the outbox holds.
+    pub async fn outbox_events(&self, event_type: &str) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE event_type = ?")
+            .bind(event_type)
+            .fetch_one(self.stores.mysql.pool())
+            .await
+            .unwrap()
+    }
+
+    /// The post's document in MongoDB.
+    pub async fn post_document(&self, slug: &str) -> mongodb::bson::Document {
+        self.mongo()
+            .collection::<mongodb::bson::Document>("posts")
+            .find_one(mongodb::bson::doc! { "slug": slug })
+            .await
+            .unwrap()
+            .expect("post document")
+    }
+
     /// The checkpoint this server's search index last committed.
     pub fn search_checkpoint(&self) -> Option<techhub_search::index::Checkpoint> {
         self.search.checkpoint()
