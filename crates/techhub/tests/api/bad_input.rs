@@ -413,13 +413,7 @@ async fn every_bad_input_gets_a_clear_4xx_and_changes_nothing() {
         ),
     ];
 
-    let forged = {
-        let mut other = app.config.clone();
-        other.jwt_secret = "an-entirely-different-secret-of-sufficient-length"
-            .to_string()
-            .into();
-        techhub_api::auth::Jwt::from_config(&other).issue(me.id)
-    };
+    let forged = app.forged_token(me.id);
     let before = state(&app).await;
     for c in cases {
         let mut request = app.http.request(c.method.clone(), app.url(c.path));

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use techhub_accounts::billing::{self, RenewalReport};
 
 use crate::helpers::{TestApp, TestUser};
+use crate::routes::expect_json;
 
 fn card(number: &str) -> Value {
     json!({ "number": number, "expMonth": 12, "expYear": 2031, "cvc": "123" })
@@ -18,27 +19,18 @@ async fn change_plan(
     plan: &str,
     card_number: Option<&str>,
 ) -> reqwest::Response {
-    let mut body = json!({ "subscription": { "plan": plan, "billingCycle": "monthly" } });
+    let mut subscription = json!({ "plan": plan, "billingCycle": "monthly" });
     if let Some(n) = card_number {
-        body["subscription"]["card"] = card(n);
+        subscription["card"] = card(n);
     }
-    app.put("/api/subscription", body, Some(&user.token)).await
-}
-
-async fn subscription(app: &TestApp, user: &TestUser) -> Value {
-    app.get_auth("/api/subscription", &user.token)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["subscription"]
-        .clone()
+    app.change_subscription(user, subscription).await
 }
 
 #[tokio::test]
 async fn new_users_are_on_the_free_plan_with_its_entitlements() {
     let app = TestApp::spawn().await;
     let user = app.register("freddie").await;
-    let sub = subscription(&app, &user).await;
+    let sub = app.subscription_ok(&user).await;
     assert_eq!(sub["plan"], "free");
     assert_eq!(sub["price"], "0.00");
     assert_eq!(sub["entitlements"]["maxDrafts"], 5);
@@ -51,8 +43,7 @@ async fn upgrading_charges_the_exact_price_and_starts_a_billing_cycle() {
     let app = TestApp::spawn().await;
     let user = app.register("paula").await;
     let response = change_plan(&app, &user, "pro", Some("4242424242424242")).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = expect_json(response, 200, "upgrading to pro").await;
     assert_eq!(body["subscription"]["plan"], "pro");
     assert_eq!(body["subscription"]["price"], "12.00");
     assert_eq!(body["subscription"]["entitlements"]["maxDrafts"], 100);
@@ -84,26 +75,11 @@ async fn upgrading_charges_the_exact_price_and_starts_a_billing_cycle() {
             .await
             .unwrap();
     assert_eq!(stored, Decimal::new(1200, 2));
-    let payments: Value = app
-        .get_auth("/api/payments", &user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let payments = app.payments_ok(&user).await;
     assert_eq!(payments["payments"].as_array().unwrap().len(), 1);
-    let orders: Value = app
-        .get_auth("/api/orders", &user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let orders = app.orders_ok(&user).await;
     assert_eq!(orders["orders"][0]["description"], "TechHub Pro (monthly)");
-    let events: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE event_type = 'subscription.changed'")
-            .fetch_one(app.stores.mysql.pool())
-            .await
-            .unwrap();
-    assert_eq!(events, 1);
+    assert_eq!(app.outbox_events("subscription.changed").await, 1);
     assert_eq!(app.sandbox().successful_charges(), 1);
 
     let again = change_plan(&app, &user, "pro", Some("4242424242424242")).await;
@@ -119,26 +95,15 @@ async fn a_declined_card_is_a_402_and_changes_nothing_but_the_record_of_it() {
     let app = TestApp::spawn().await;
     let user = app.register("dora").await;
     let response = change_plan(&app, &user, "enterprise", Some("4000000000000002")).await;
-    assert_eq!(response.status(), 402);
     assert_eq!(
-        response.json::<Value>().await.unwrap(),
+        expect_json(response, 402, "a declined card").await,
         json!({ "errors": { "payment": ["card_declined"] } })
     );
-    assert_eq!(subscription(&app, &user).await["plan"], "free");
-    let payments: Value = app
-        .get_auth("/api/payments", &user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.subscription_ok(&user).await["plan"], "free");
+    let payments = app.payments_ok(&user).await;
     assert_eq!(payments["payments"][0]["status"], "failed");
     assert_eq!(payments["payments"][0]["failureReason"], "card_declined");
-    let orders: Value = app
-        .get_auth("/api/orders", &user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let orders = app.orders_ok(&user).await;
     assert_eq!(orders["orders"][0]["status"], "failed");
     assert_eq!(app.sandbox().successful_charges(), 0);
 }
@@ -153,17 +118,7 @@ async fn cancelling_keeps_the_plan_until_the_cycle_ends_then_renewal_ends_it() {
             .status(),
         200
     );
-    let cancelled: Value = app
-        .send(
-            reqwest::Method::DELETE,
-            "/api/subscription",
-            None,
-            Some(&user.token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let cancelled: Value = app.cancel_subscription(&user).await.json().await.unwrap();
     assert_eq!(cancelled["subscription"]["plan"], "pro");
     assert_eq!(cancelled["subscription"]["status"], "active");
     assert_eq!(cancelled["subscription"]["autoRenew"], false);
@@ -185,21 +140,14 @@ async fn cancelling_keeps_the_plan_until_the_cycle_ends_then_renewal_ends_it() {
             ended: 1
         }
     );
-    assert_eq!(subscription(&app, &user).await["plan"], "free");
+    assert_eq!(app.subscription_ok(&user).await["plan"], "free");
     assert_eq!(
         app.sandbox().successful_charges(),
         1,
         "no renewal charge after cancelling"
     );
 
-    let free_cancel = app
-        .send(
-            reqwest::Method::DELETE,
-            "/api/subscription",
-            None,
-            Some(&user.token),
-        )
-        .await;
+    let free_cancel = app.cancel_subscription(&user).await;
     assert_eq!(free_cancel.status(), 422);
 }
 
@@ -221,7 +169,7 @@ async fn renewal_charges_the_saved_method_or_expires_the_plan_when_it_fails() {
             .status(),
         200
     );
-    let end_before = subscription(&app, &good).await["currentPeriodEnd"].clone();
+    let end_before = app.subscription_ok(&good).await["currentPeriodEnd"].clone();
 
     let when = Utc::now() + Duration::days(32);
     let report = billing::renew_due(&app.stores.mysql, app.payments.as_ref(), when)
@@ -241,21 +189,16 @@ async fn renewal_charges_the_saved_method_or_expires_the_plan_when_it_fails() {
         .unwrap();
     assert_eq!(again, RenewalReport::default());
 
-    let renewed = subscription(&app, &good).await;
+    let renewed = app.subscription_ok(&good).await;
     assert_eq!(renewed["plan"], "pro");
     assert_eq!(
         renewed["currentPeriodStart"], end_before,
         "the new cycle starts where the old one ended"
     );
-    let payments: Value = app
-        .get_auth("/api/payments", &good.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let payments = app.payments_ok(&good).await;
     assert_eq!(payments["payments"].as_array().unwrap().len(), 2);
 
-    assert_eq!(subscription(&app, &bad).await["plan"], "free");
+    assert_eq!(app.subscription_ok(&bad).await["plan"], "free");
     let expired: String = sqlx::query_scalar(
         "SELECT CAST(status AS CHAR) FROM subscriptions WHERE user_id = ? AND plan_type = 'pro'",
     )
@@ -267,29 +210,28 @@ async fn renewal_charges_the_saved_method_or_expires_the_plan_when_it_fails() {
     assert_eq!(app.sandbox().successful_charges(), 3);
 }
 
-/// `POST /api/payments` as `user` with `Idempotency-Key: key`.
-async fn pay(app: &TestApp, user: &TestUser, key: &str, body: &Value) -> reqwest::Response {
-    app.http
-        .post(app.url("/api/payments"))
-        .header("Authorization", format!("Token {}", user.token))
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+/// A one-off payment of `amount` dollars by a card that pays.
+fn payment(amount: &str) -> Value {
+    json!({ "amount": amount, "currency": "USD", "description": "Rust course",
+            "card": card("4242424242424242") })
 }
 
-fn payment_body(amount: &str) -> Value {
-    json!({ "payment": { "amount": amount, "currency": "USD", "description": "Rust course", "card": card("4242424242424242") } })
+/// How many payments of `user` MySQL recorded.
+async fn payment_rows(app: &TestApp, user: &TestUser) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM payment_history WHERE user_id = ?")
+        .bind(user.id)
+        .fetch_one(app.stores.mysql.pool())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn twenty_concurrent_payments_with_one_idempotency_key_charge_once_and_answer_alike() {
     let app = TestApp::spawn().await;
     let user = app.register("ivy").await;
-    let body = payment_body("49.90");
+    let body = payment("49.90");
     let responses =
-        futures::future::join_all((0..20).map(|_| pay(&app, &user, "order-7f3a", &body))).await;
+        futures::future::join_all((0..20).map(|_| app.pay(&user, "order-7f3a", &body))).await;
     let mut answers = Vec::new();
     for response in responses {
         answers.push((
@@ -304,21 +246,16 @@ async fn twenty_concurrent_payments_with_one_idempotency_key_charge_once_and_ans
     assert_eq!(answers[0].0, 201);
     assert_eq!(answers[0].1["payment"]["amount"], "49.90");
     assert_eq!(app.sandbox().successful_charges(), 1);
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_history WHERE user_id = ?")
-        .bind(user.id)
-        .fetch_one(app.stores.mysql.pool())
-        .await
-        .unwrap();
-    assert_eq!(rows, 1);
+    assert_eq!(payment_rows(&app, &user).await, 1);
 
     // The same key with a different request is refused, and charges nothing.
-    let other = pay(&app, &user, "order-7f3a", &payment_body("10.00")).await;
+    let other = app.pay(&user, "order-7f3a", &payment("10.00")).await;
     assert_eq!(other.status(), 422);
     assert_eq!(app.sandbox().successful_charges(), 1);
 
     // Keys belong to a user: another user's identical key is a new payment.
     let second = app.register("jack").await;
-    let theirs = pay(&app, &second, "order-7f3a", &payment_body("49.90")).await;
+    let theirs = app.pay(&second, "order-7f3a", &payment("49.90")).await;
     assert_eq!(theirs.status(), 201);
     assert_eq!(app.sandbox().successful_charges(), 2);
 }
@@ -327,20 +264,13 @@ async fn twenty_concurrent_payments_with_one_idempotency_key_charge_once_and_ans
 async fn a_declined_one_off_payment_is_replayed_as_declined() {
     let app = TestApp::spawn().await;
     let user = app.register("nina").await;
-    let mut body = payment_body("5.00");
-    body["payment"]["card"] = card("4000000000009995");
-    let first = pay(&app, &user, "k-1", &body).await;
-    assert_eq!(first.status(), 402);
-    let first: Value = first.json().await.unwrap();
+    let mut body = payment("5.00");
+    body["card"] = card("4000000000009995");
+    let first = expect_json(app.pay(&user, "k-1", &body).await, 402, "declined").await;
     assert_eq!(first["errors"]["payment"], json!(["insufficient_funds"]));
-    let second = pay(&app, &user, "k-1", &body).await;
+    let second = app.pay(&user, "k-1", &body).await;
     assert_eq!(second.status(), 402);
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     assert_eq!(second.json::<Value>().await.unwrap(), first);
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_history WHERE user_id = ?")
-        .bind(user.id)
-        .fetch_one(app.stores.mysql.pool())
-        .await
-        .unwrap();
-    assert_eq!(rows, 1);
+    assert_eq!(payment_rows(&app, &user).await, 1);
 }

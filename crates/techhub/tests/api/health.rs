@@ -4,10 +4,11 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use techhub_core::{Config, Store};
+use techhub_core::Store;
 
 use crate::helpers::{eventually, TestApp};
-use crate::proxy::{Mode, TcpProxy};
+use crate::proxy::Mode;
+use crate::routes::{new_article, With};
 
 #[tokio::test]
 async fn health_is_200_with_all_four_stores_up_and_their_latency() {
@@ -31,15 +32,6 @@ async fn health_is_200_with_all_four_stores_up_and_their_latency() {
     }
 }
 
-fn url_of(config: &mut Config, store: Store) -> &mut String {
-    match store {
-        Store::Mysql => &mut config.mysql_url,
-        Store::Postgres => &mut config.postgres_url,
-        Store::Mongodb => &mut config.mongodb_url,
-        Store::Redis => &mut config.redis_url,
-    }
-}
-
 /// Reads `/health`, checking that it answered within 2 s whatever the stores do.
 async fn health(app: &TestApp) -> (u16, Value) {
     let started = Instant::now();
@@ -52,13 +44,7 @@ async fn health(app: &TestApp) -> (u16, Value) {
 /// Puts `store` behind a proxy, breaks it in `mode`, and checks `/health` names it and
 /// recovers once the proxy forwards again.
 async fn health_names_failing_store_and_recovers(store: Store, mode: Mode) {
-    let mut defaults = Config::from_env().unwrap();
-    let proxy = TcpProxy::in_front_of(url_of(&mut defaults, store)).await;
-    let app = TestApp::spawn_with(|config| {
-        let url = url_of(config, store);
-        *url = proxy.url_for(url);
-    })
-    .await;
+    let (proxy, app) = TestApp::spawn_behind_proxy(store, |_| {}).await;
 
     let (status, body) = health(&app).await;
     assert_eq!(status, 200, "healthy through the proxy first: {body}");
@@ -149,21 +135,11 @@ async fn mongodb_reads_work_at_once_after_a_crowd_of_clients_gives_up_mid_reques
     // One pooled connection: nearly every request of the crowd waits for it.
     let app = TestApp::spawn_with(|c| c.mongodb_pool_size = 1).await;
     let author = app.register("crowded").await;
-    let created = app
-        .post(
-            "/api/articles",
-            serde_json::json!({ "article": { "title": "Crowded", "description": "d", "body": "b", "tagList": [] } }),
-            Some(&author.token),
-        )
-        .await;
-    assert_eq!(created.status(), 201);
-    let slug = created.json::<Value>().await.unwrap()["article"]["slug"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let crowded = new_article("Crowded").with("tagList", serde_json::json!([]));
+    let created = app.create_article_ok(&author, crowded).await;
+    let slug = created["slug"].as_str().unwrap();
     // Comments are read from MongoDB on every request (no cache).
-    let path = format!("/api/articles/{slug}/comments");
-    assert_eq!(app.get(&path).await.status(), 200);
+    assert_eq!(app.list_comments(slug).await.status(), 200);
 
     // 300 requests at once from clients that hang up after 50 ms.
     let impatient = reqwest::Client::builder()
@@ -171,14 +147,14 @@ async fn mongodb_reads_work_at_once_after_a_crowd_of_clients_gives_up_mid_reques
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let url = app.url(&path);
+    let url = app.url(&format!("/api/articles/{slug}/comments"));
     let abandoned = futures::future::join_all((0..300).map(|_| impatient.get(&url).send())).await;
     let gave_up = abandoned.iter().filter(|r| r.is_err()).count();
     assert!(gave_up > 150, "only {gave_up} of 300 requests were cut off");
 
     let started = Instant::now();
     for i in 0..10 {
-        let r = app.get(&path).await;
+        let r = app.list_comments(slug).await;
         assert_eq!(r.status(), 200, "read {i} after the crowd left");
     }
     assert!(

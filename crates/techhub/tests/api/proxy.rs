@@ -7,6 +7,10 @@ use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use techhub_core::{Config, Store};
+
+use crate::helpers::TestApp;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Pass bytes through to the store.
@@ -94,5 +98,34 @@ fn default_port(scheme: &str) -> Option<u16> {
         "mongodb" => Some(27017),
         "redis" => Some(6379),
         _ => None,
+    }
+}
+
+/// The URL of `store` in `config`.
+pub fn url_of(config: &mut Config, store: Store) -> &mut String {
+    match store {
+        Store::Mysql => &mut config.mysql_url,
+        Store::Postgres => &mut config.postgres_url,
+        Store::Mongodb => &mut config.mongodb_url,
+        Store::Redis => &mut config.redis_url,
+    }
+}
+
+impl TestApp {
+    /// A server that reaches `store` through a new [`TcpProxy`] (forwarding at first), the
+    /// configuration adjusted by `customize` as in [`TestApp::spawn_with`].
+    pub async fn spawn_behind_proxy(
+        store: Store,
+        customize: impl FnOnce(&mut Config),
+    ) -> (TcpProxy, TestApp) {
+        let mut defaults = Config::from_env().unwrap();
+        let proxy = TcpProxy::in_front_of(url_of(&mut defaults, store)).await;
+        let app = TestApp::spawn_with(|config| {
+            let url = url_of(config, store);
+            *url = proxy.url_for(url);
+            customize(config);
+        })
+        .await;
+        (proxy, app)
     }
 }

@@ -1,12 +1,14 @@
-//! The outbox relay beyond the happy path: dead letters and several relays at once.
+//! The outbox relay beyond the happy path: a relay killed mid-batch and restarted, dead
+//! letters, and several relays at once.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use mongodb::bson::{doc, Document};
 use sqlx::Connection;
 
 use crate::helpers::{eventually, TestApp};
-use crate::proxy::{Mode, TcpProxy};
+use crate::proxy::Mode;
 
 fn techhub(app: &TestApp, args: &[&str], env: &[(&str, String)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_techhub"));
@@ -19,10 +21,7 @@ fn techhub(app: &TestApp, args: &[&str], env: &[(&str, String)]) -> Command {
 
 #[tokio::test]
 async fn an_event_that_keeps_failing_is_parked_reported_by_doctor_and_replayed() {
-    let defaults = techhub_core::Config::from_env().unwrap();
-    let proxy = TcpProxy::in_front_of(&defaults.postgres_url).await;
-    let app = TestApp::spawn_with(|c| {
-        c.postgres_url = proxy.url_for(&c.postgres_url);
+    let (proxy, app) = TestApp::spawn_behind_proxy(techhub_core::Store::Postgres, |c| {
         c.relay_max_attempts = 3;
         c.relay_max_backoff_ms = 100;
     })
@@ -157,4 +156,112 @@ async fn two_relays_at_once_claim_every_event_exactly_once() {
         .unwrap();
     // Per user: two projections and the dashboard cache drop for user.registered, one mail.
     assert_eq!(deliveries, 4 * USERS as i64);
+}
+
+#[tokio::test]
+async fn relay_killed_mid_batch_and_restarted_delivers_every_event_once() {
+    const USERS: u64 = 80;
+    let app = TestApp::spawn_with(|c| c.relay = false).await;
+    for i in 0..USERS {
+        app.register(&format!("user{i}")).await;
+    }
+    let mysql = app.stores.mysql.pool().clone();
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(&mysql)
+        .await
+        .unwrap();
+    assert_eq!(
+        total,
+        2 * USERS as i64,
+        "user.registered and email.requested per user"
+    );
+
+    let relay = || {
+        let env = [
+            ("TECHHUB_RELAY_BATCH", "10".to_string()),
+            ("TECHHUB_RELAY_LEASE_MS", "1500".to_string()),
+        ];
+        techhub(&app, &["relay"], &env)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("techhub relay starts")
+    };
+    let delivered = |pool: sqlx::MySqlPool| async move {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE status = 'delivered'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+
+    let mut first = relay();
+    eventually(
+        Duration::from_secs(20),
+        "the first relay to deliver something",
+        || {
+            let mysql = mysql.clone();
+            async move { (delivered(mysql).await > 0).then_some(()) }
+        },
+    )
+    .await;
+    first.kill().expect("SIGKILL"); // no chance to finish the batch or clean up
+    first.wait().unwrap();
+    let before_restart = delivered(mysql.clone()).await;
+    assert!(
+        before_restart < total,
+        "killed mid-way: {before_restart} of {total} delivered"
+    );
+
+    let mut second = relay();
+    eventually(
+        Duration::from_secs(30),
+        "every event delivered after the restart",
+        || {
+            let mysql = mysql.clone();
+            async move { (delivered(mysql).await == total).then_some(()) }
+        },
+    )
+    .await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    // Effects counted: one of each per user, whatever was delivered twice.
+    let mut pg = sqlx::PgConnection::connect(&app.dbs.config.postgres_url)
+        .await
+        .unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_analytics")
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM processed_events")
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
+    assert_eq!((rows, applied), (USERS as i64, USERS as i64));
+    let profiles = app
+        .mongo()
+        .collection::<Document>("user_profiles")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(profiles, USERS);
+    let mails = std::fs::read_dir(app.config.data_dir.join("mail"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "eml")
+        })
+        .count();
+    assert_eq!(mails as u64, USERS, "one verification email per user");
+    let deliveries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_deliveries")
+        .fetch_one(&mysql)
+        .await
+        .unwrap();
+    assert_eq!(
+        deliveries,
+        4 * USERS as i64,
+        "per user: the two projections, the dashboard cache drop and one mail"
+    );
 }

@@ -4,7 +4,6 @@ use std::process::{Command, Output};
 
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
-use serde_json::{json, Value};
 use sqlx::Connection;
 
 use crate::helpers::{TestApp, TestDatabases};
@@ -165,26 +164,14 @@ async fn seed_fills_every_store_consistently_and_the_api_serves_it() {
     // A server over the seeded stores: seeded users log in, lists and search find posts.
     let app = TestApp::spawn_on(dbs, |_| {}).await;
     let login = app
-        .post(
-            "/api/users/login",
-            json!({ "user": { "email": "dev000001@seed.example.com", "password": "seed-password" } }),
-            None,
-        )
+        .login("dev000001@seed.example.com", "seed-password")
         .await;
     assert_eq!(login.status(), 200);
-    let listed: Value = app.get("/api/articles?limit=5").await.json().await.unwrap();
+    let listed = app.list_articles_ok("limit=5").await;
     assert_eq!(listed["articles"].as_array().unwrap().len(), 5);
     let slug = listed["articles"][0]["slug"].as_str().unwrap().to_string();
-    assert_eq!(
-        app.get(&format!("/api/articles/{slug}")).await.status(),
-        200
-    );
-    let found: Value = app
-        .get("/api/search?q=performance")
-        .await
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.get_article(&slug, None).await.status(), 200);
+    let found = app.search_ok("q=performance").await;
     assert!(found["resultsCount"].as_u64().unwrap() > 0, "{found}");
 }
 

@@ -1,0 +1,205 @@
+//! Articles and their comments beyond what the official RealWorld suite checks: slugs, tags,
+//! bodies rendered and sanitised, owners only editing or deleting, optimistic versions, view
+//! counts kept in Redis and flushed to MongoDB, and reading while Redis is down.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{TestApp, TestUser};
+use crate::routes::{expect_json, new_article, With};
+
+/// Publishes an article with the body "Some body text" and returns it.
+async fn create_article(app: &TestApp, user: &TestUser, title: &str, tags: &[&str]) -> Value {
+    let post = new_article(title)
+        .with("body", "Some body text")
+        .with("tagList", json!(tags));
+    app.create_article_ok(user, post).await
+}
+
+#[tokio::test]
+async fn duplicate_titles_get_distinct_slugs_and_lists_leave_out_the_body() {
+    let app = TestApp::spawn().await;
+    let user = app.register("writer").await;
+    let a = create_article(&app, &user, "Hello, World!", &["rust", "rust", " intro "]).await;
+    let b = create_article(&app, &user, "Hello, World!", &[]).await;
+    let (sa, sb) = (a["slug"].as_str().unwrap(), b["slug"].as_str().unwrap());
+    assert_ne!(sa, sb);
+    assert!(
+        sa.starts_with("hello-world-") && sb.starts_with("hello-world-"),
+        "{sa} {sb}"
+    );
+    assert_eq!(
+        a["tagList"],
+        json!(["intro", "rust"]),
+        "trimmed, de-duplicated, sorted"
+    );
+    assert!(
+        a["createdAt"].as_str().unwrap().ends_with('Z')
+            && a["createdAt"].as_str().unwrap().contains('.')
+    );
+
+    let list = app.list_articles_ok("author=writer").await;
+    assert_eq!(list["articlesCount"], 2);
+    for article in list["articles"].as_array().unwrap() {
+        assert!(
+            article.get("body").is_none(),
+            "lists leave out body: {article}"
+        );
+        assert_eq!(article["author"]["username"], "writer");
+    }
+    assert_eq!(app.get_article_ok(sa, None).await["body"], "Some body text");
+    assert_eq!(app.tags_ok().await, json!(["intro", "rust"]));
+}
+
+#[tokio::test]
+async fn editing_someone_elses_article_or_comment_is_403() {
+    let app = TestApp::spawn().await;
+    let owner = app.register("owner").await;
+    let other = app.register("other").await;
+    let article = create_article(&app, &owner, "Mine", &[]).await;
+    let slug = article["slug"].as_str().unwrap();
+
+    let hijack = json!({ "body": "hijacked" });
+    assert_eq!(app.update_article(&other, slug, hijack).await.status(), 403);
+    assert_eq!(app.delete_article(&other, slug).await.status(), 403);
+    let still = app.get_article_ok(slug, None).await;
+    assert_eq!(still["body"], "Some body text");
+
+    let comment: Value = app
+        .add_comment(&owner, slug, "first!")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = comment["comment"]["id"].as_str().unwrap();
+    assert_eq!(app.delete_comment(&other, slug, id).await.status(), 403);
+    assert_eq!(app.delete_comment(&owner, slug, id).await.status(), 204);
+    assert_eq!(app.delete_comment(&owner, slug, id).await.status(), 404);
+
+    assert_eq!(app.delete_article(&owner, slug).await.status(), 204);
+    assert_eq!(app.get_article(slug, None).await.status(), 404);
+}
+
+#[tokio::test]
+async fn an_update_with_a_stale_version_gets_409_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let author = app.register("editor").await;
+    let article = create_article(&app, &author, "Versioned", &[]).await;
+    let slug = article["slug"].as_str().unwrap();
+    assert_eq!(article["version"], 1);
+    let first = json!({ "body": "first edit", "version": 1 });
+    let first = app.update_article_ok(&author, slug, first).await;
+    assert_eq!(first["version"], 2);
+    let lost = json!({ "body": "lost update", "version": 1 });
+    let stale = app.update_article(&author, slug, lost).await;
+    let body = expect_json(stale, 409, "a stale version").await;
+    assert_eq!(
+        body["errors"]["version"],
+        json!(["the article changed since you read it; the current version is 2"])
+    );
+    assert_eq!(app.get_article_ok(slug, None).await["body"], "first edit");
+}
+
+#[tokio::test]
+async fn body_html_is_rendered_and_sanitised_while_the_body_is_kept_as_written() {
+    let app = TestApp::spawn().await;
+    let author = app.register("mischief").await;
+    let evil =
+        "# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(2))\n\n<img src=x onerror=alert(3)>";
+    let created: Value = app
+        .create_article(
+            &author,
+            json!({ "title": "Hi", "description": "d", "body": evil }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["article"]["body"], evil, "stored as written");
+    let html = created["article"]["bodyHtml"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(html.contains("<h1>hi</h1>"), "{html}");
+    for banned in ["<script", "alert(1)", "javascript:", "onerror"] {
+        assert!(!html.contains(banned), "{banned} survived: {html}");
+    }
+    assert!(
+        html.contains("<a rel=\"noopener noreferrer nofollow\">x</a>"),
+        "the link stays, without its href: {html}"
+    );
+    let list = app.list_articles_ok("").await;
+    assert!(
+        list["articles"][0].get("bodyHtml").is_none(),
+        "lists leave out bodies"
+    );
+    assert_eq!(created["article"]["estimatedReadTime"], 1);
+    assert_eq!(created["article"]["metadata"]["seo"]["title"], "Hi");
+    assert_eq!(
+        created["article"]["engagement"],
+        json!({ "views": 0, "likes": 0, "comments": 0, "bookmarks": 0 })
+    );
+}
+
+#[tokio::test]
+async fn views_are_counted_in_redis_and_flushed_to_mongodb_exactly() {
+    let app = TestApp::spawn_with(|c| c.view_flush_secs = 0).await; // flushed by hand below
+    let author = app.register("viewed").await;
+    let article = create_article(&app, &author, "Read me", &[]).await;
+    let slug = article["slug"].as_str().unwrap();
+    let reads = futures::future::join_all((0..25).map(|_| app.get_article(slug, None))).await;
+    assert!(reads.iter().all(|r| r.status() == 200));
+    let before = app.get_article_ok(slug, None).await;
+    assert_eq!(before["engagement"]["views"], 0, "not flushed yet");
+
+    let moved = techhub::flush_views(&app.stores).await.unwrap();
+    assert_eq!(moved, 26, "25 concurrent reads and the one above");
+    // The flush leaves the cached article in place (the total is read beside it), so popular
+    // posts are not all sent to MongoDB after every flush.
+    let after = app.get_article(slug, None).await;
+    assert_eq!(
+        after.headers()["x-cache"],
+        "hit",
+        "still cached after the flush"
+    );
+    let after: Value = after.json().await.unwrap();
+    assert_eq!(after["article"]["engagement"]["views"], 26);
+    // MongoDB has the same total, and a read that loads the post from it again agrees.
+    app.stores
+        .redis
+        .invalidate(&[techhub_cache::entries::keys::article(slug)])
+        .await
+        .unwrap();
+    let reloaded = app.get_article(slug, None).await;
+    assert_eq!(reloaded.headers()["x-cache"], "miss");
+    let reloaded: Value = reloaded.json().await.unwrap();
+    assert_eq!(reloaded["article"]["engagement"]["views"], 26);
+    assert_eq!(
+        techhub::flush_views(&app.stores).await.unwrap(),
+        2,
+        "only the two reads since"
+    );
+    // Drafts read by their author are not counted.
+    let private = new_article("Private").with("status", "draft");
+    let d = app.create_article_ok(&author, private).await;
+    app.get_article(d["slug"].as_str().unwrap(), Some(&author))
+        .await;
+    assert_eq!(techhub::flush_views(&app.stores).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn reading_an_article_works_while_redis_is_down() {
+    let (proxy, app) = TestApp::spawn_behind_proxy(techhub_core::Store::Redis, |_| {}).await;
+    let author = app.register("resilient").await;
+    let article = create_article(&app, &author, "Still readable", &[]).await;
+    proxy.set(crate::proxy::Mode::Refuse);
+    let started = std::time::Instant::now();
+    let read = app
+        .get_article(article["slug"].as_str().unwrap(), None)
+        .await;
+    assert_eq!(read.status(), 200);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,238 @@
+//! The Redis cache in front of the stores: published articles and profiles served from it
+//! until a change drops them (viewer flags still per request), single flight (a crowd of misses
+//! on one cold key makes one trip to the stores, on one instance or two), and a load claim left
+//! by a dead instance delaying a miss by at most the wait.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{eventually, TestApp, TestUser};
+use crate::routes::{answer, new_article, x_cache, With};
+
+/// `GET /api/articles/<slug>`: its status, `X-Cache` and the article.
+async fn read_article(
+    app: &TestApp,
+    slug: &str,
+    viewer: Option<&TestUser>,
+) -> (u16, String, Value) {
+    let r = app.get_article(slug, viewer).await;
+    let (status, cache) = (r.status().as_u16(), x_cache(&r));
+    let body: Value = r.json().await.unwrap();
+    (status, cache, body["article"].clone())
+}
+
+/// `GET /api/profiles/<name>`: its status, `X-Cache` and body.
+async fn profile(app: &TestApp, name: &str, viewer: Option<&TestUser>) -> (u16, String, Value) {
+    answer(app.get_profile(name, viewer).await).await
+}
+
+/// Requests the dashboard `n` times at once on each of `apps`; all must answer 200.
+async fn crowd(apps: &[&TestApp], user: &TestUser, n: usize) {
+    let requests = apps.iter().flat_map(|app| {
+        (0..n).map(move |_| async move {
+            assert_eq!(app.dashboard(user).await.status(), 200);
+        })
+    });
+    futures::future::join_all(requests).await;
+}
+
+#[tokio::test]
+async fn a_published_article_is_served_from_the_cache_until_a_change_drops_it() {
+    let app = TestApp::spawn().await;
+    let author = app.register("writer").await;
+    let reader = app.register("reader").await;
+    let post = new_article("Cached post").with("tagList", json!(["rust"]));
+    let slug = app.publish(&author, post).await;
+    app.settled().await;
+    let (_, first, _) = read_article(&app, &slug, None).await;
+    let (_, second, article) = read_article(&app, &slug, None).await;
+    assert_eq!((first.as_str(), second.as_str()), ("miss", "hit"));
+    assert_eq!(article["favorited"], false);
+    // Viewer flags are per request even on a hit.
+    assert_eq!(app.favorite(&reader, &slug).await.status(), 200);
+    let (_, cache, article) = read_article(&app, &slug, Some(&reader)).await;
+    assert_eq!(cache, "miss", "a favorite drops the cached copy");
+    assert_eq!(
+        (
+            article["favorited"].as_bool(),
+            article["favoritesCount"].as_i64()
+        ),
+        (Some(true), Some(1))
+    );
+    // The like's event drops the entry once more (the relay's copy of the invalidation); after
+    // that the cache serves hits again, with the anonymous reader's own flags.
+    eventually(Duration::from_secs(2), "a hit again", || async {
+        let (_, cache, article) = read_article(&app, &slug, None).await;
+        assert_eq!(article["favorited"], false);
+        assert_eq!(article["favoritesCount"], 1);
+        (cache == "hit").then_some(())
+    })
+    .await;
+    // An edit and a comment drop it too.
+    let retitled = json!({ "title": "Cached post, edited" });
+    app.update_article_ok(&author, &slug, retitled).await;
+    let (_, cache, article) = read_article(&app, &slug, None).await;
+    assert_eq!(
+        (cache.as_str(), article["title"].as_str()),
+        ("miss", Some("Cached post, edited"))
+    );
+    assert_eq!(app.add_comment(&reader, &slug, "c").await.status(), 200);
+    let (_, cache, article) = read_article(&app, &slug, None).await;
+    assert_eq!(
+        (cache.as_str(), article["engagement"]["comments"].as_i64()),
+        ("miss", Some(1))
+    );
+    // Drafts are never cached.
+    let draft = new_article("Draft").with("status", "draft");
+    let draft = app.publish(&author, draft).await;
+    for _ in 0..2 {
+        let r = app.get_article(&draft, Some(&author)).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-cache"], "miss");
+    }
+    assert_eq!(app.get_article(&draft, None).await.status(), 404);
+    // A deleted post is gone at once, cached or not.
+    let _ = read_article(&app, &slug, None).await;
+    assert_eq!(app.delete_article(&author, &slug).await.status(), 204);
+    assert_eq!(read_article(&app, &slug, None).await.0, 404);
+}
+
+#[tokio::test]
+async fn profiles_are_cached_per_name_and_edits_and_renames_drop_them() {
+    let app = TestApp::spawn().await;
+    let ada = app.register("ada").await;
+    let fan = app.register("fan").await;
+    app.settled().await;
+
+    let (status, cache, first) = profile(&app, "ada", None).await;
+    assert_eq!((status, cache.as_str()), (200, "miss"));
+    assert_eq!(first["profile"]["username"], "ada");
+    assert_eq!(first["profile"]["following"], false);
+    let (_, cache, _) = profile(&app, "ada", None).await;
+    assert_eq!(cache, "hit");
+
+    // `following` is the viewer's own, even when the profile comes from the cache.
+    assert_eq!(app.follow(&fan, "ada").await.status(), 200);
+    let (_, cache, seen) = profile(&app, "ada", Some(&fan)).await;
+    assert_eq!(cache, "hit");
+    assert_eq!(seen["profile"]["following"], true);
+    assert_eq!(
+        profile(&app, "ada", None).await.2["profile"]["following"],
+        false
+    );
+
+    // Another spelling finds the same user (names compare case-insensitively) but is never
+    // cached: only the exact name is, so a rename knows every key to drop.
+    for _ in 0..2 {
+        let (status, cache, other) = profile(&app, "ADA", None).await;
+        assert_eq!((status, cache.as_str()), (200, "miss"));
+        assert_eq!(other["profile"]["username"], "ada");
+    }
+    // Unknown names are not cached either (a registration would have to drop them).
+    assert_eq!(profile(&app, "nobody", None).await.0, 404);
+    for name in ["nobody", "ADA"] {
+        let key = techhub_cache::entries::keys::profile(name);
+        assert_eq!(app.stores.redis.cached(&key).await.unwrap(), None, "{name}");
+    }
+
+    // An edit shows at once.
+    app.update_user_ok(&ada, json!({ "bio": "compilers" }))
+        .await;
+    let (_, cache, edited) = profile(&app, "ada", None).await;
+    assert_eq!(cache, "miss");
+    assert_eq!(edited["profile"]["bio"], "compilers");
+
+    // A rename: the old name is gone at once, the new one answers.
+    assert_eq!(profile(&app, "ada", None).await.1, "hit");
+    app.update_user_ok(&ada, json!({ "username": "lovelace" }))
+        .await;
+    assert_eq!(profile(&app, "ada", None).await.0, 404);
+    let (status, _, renamed) = profile(&app, "lovelace", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(renamed["profile"]["bio"], "compilers");
+
+    // The event tells every other instance (and the cache consumer) both names.
+    use sqlx::Connection;
+    let mut db = sqlx::MySqlConnection::connect(&app.dbs.config.mysql_url)
+        .await
+        .unwrap();
+    let payload: String = sqlx::query_scalar(
+        "SELECT CAST(payload AS CHAR) FROM outbox WHERE event_type = 'user.updated' \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    let payload: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(payload["username"], "lovelace");
+    assert_eq!(payload["previous_username"], "ada");
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_misses_on_one_cold_key_make_one_trip_to_the_stores() {
+    let app = TestApp::spawn().await;
+    let user = app.register("crowd").await;
+    // Let the registration's events (which also drop this dashboard key) be delivered first.
+    app.settled().await;
+    let before = app.flights.loads();
+    let requests = (0..100).map(|_| async {
+        let r = app.dashboard(&user).await;
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["dashboard"]["account"]["username"].clone()
+    });
+    let names = futures::future::join_all(requests).await;
+    assert!(names.iter().all(|n| n == "crowd"));
+    assert_eq!(
+        app.flights.loads() - before,
+        1,
+        "one load for 100 concurrent misses"
+    );
+    assert_eq!(app.dashboard_ok(&user).await.0, "hit");
+}
+
+#[tokio::test]
+async fn a_hundred_misses_split_over_two_instances_make_one_trip_to_the_stores() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    let user = app.register("crowd").await;
+    app.settled().await;
+    let before = app.flights.loads() + second.flights.loads();
+    crowd(&[&app, &second], &user, 50).await;
+    let loads = app.flights.loads() + second.flights.loads() - before;
+    assert_eq!(loads, 1, "one load for 100 misses on two instances");
+    // The claim was released: the next cold key loads at once.
+    let (took, cache) = {
+        let started = Instant::now();
+        let (_, cache, _) = profile(&second, "crowd", None).await;
+        (started.elapsed(), cache)
+    };
+    assert_eq!(cache, "miss");
+    assert!(took < Duration::from_millis(500), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_dead_instance_delays_a_miss_by_at_most_the_wait() {
+    use techhub_cache::entries::keys;
+    let app = TestApp::spawn().await;
+    app.register("orphan").await;
+    app.settled().await;
+    // An instance claimed the key and died before loading it; the claim would last a minute.
+    let key = keys::profile("orphan");
+    assert!(app
+        .stores
+        .redis
+        .claim_load(&key, "dead-instance", Duration::from_secs(60))
+        .await
+        .unwrap());
+    let started = Instant::now();
+    let (status, cache, body) = profile(&app, "orphan", None).await;
+    let took = started.elapsed();
+    assert_eq!((status, cache.as_str()), (200, "miss"));
+    assert_eq!(body["profile"]["username"], "orphan");
+    let wait = techhub_api::cached::WAIT;
+    assert!(
+        took >= wait && took < wait + Duration::from_millis(800),
+        "waited {took:?}, the wait is {wait:?}"
+    );
+}
