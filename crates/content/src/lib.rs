@@ -1,6 +1,7 @@
-//! Content on MongoDB: user profiles, posts, comments and notifications. This crate owns the
-//! MongoDB client, the collections' `$jsonSchema` validators and indexes ([`schema`]), and,
-//! as later features land, the content repositories.
+//! Content on MongoDB: user profiles ([`profiles`]), posts ([`posts`]), comments
+//! ([`comments`]) and the bulk writes the seed uses ([`bulk`]). This crate owns the MongoDB
+//! client and the collections' `$jsonSchema` validators and indexes ([`schema`]; the
+//! `notifications` collection is created there for the notifications still to come).
 //!
 //! Only features that both MongoDB 7+ (production) and SecantusDB (local) support are used:
 //! CRUD, unique and compound indexes, `$jsonSchema` validators, aggregation with `$lookup`,

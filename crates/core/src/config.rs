@@ -1,6 +1,6 @@
 //! Typed configuration. Every field is read from one `TECHHUB_*` environment variable (or
 //! the matching `--flag`) and has a default that works with the local servers started by
-//! `scripts/stores.sh`. `techhub --help` lists them all; the README has the same table.
+//! `scripts/stores.sh`. `techhub --help` lists them all; `docs/configuration.md` has the same table.
 //!
 //! Secrets (the JWT secret, passwords inside store URLs) never appear in `Debug` output, in
 //! `--help` env values, or in anything `doctor` and `/health` print: use [`redact_url`].
@@ -58,7 +58,7 @@ pub struct Config {
     )]
     pub mongodb_url: String,
 
-    /// Redis URL for cache, rate limits and pub/sub.
+    /// Redis URL for the cache, counters and rate limits.
     #[arg(
         long,
         env = "TECHHUB_REDIS_URL",
@@ -141,7 +141,7 @@ pub struct Config {
     )]
     pub mail_from: String,
 
-    /// Run the outbox relay inside `serve` (`techhub relay` runs it on its own).
+    /// Run the outbox and content relays inside `serve` (`techhub relay` runs them on their own).
     #[arg(long, env = "TECHHUB_RELAY", default_value_t = true, action = clap::ArgAction::Set)]
     pub relay: bool,
 

@@ -140,7 +140,7 @@ async fn techhub_serve_refuses_the_default_jwt_secret_in_production_mode() {
 }
 
 #[test]
-fn every_configuration_variable_is_in_help_and_in_the_readme() {
+fn every_configuration_variable_is_in_help_and_in_the_configuration_reference() {
     let help = Command::new(env!("CARGO_BIN_EXE_techhub"))
         .arg("--help")
         .env(
@@ -154,8 +154,11 @@ fn every_configuration_variable_is_in_help_and_in_the_readme() {
         !help.contains("a-secret-that-must-never-be-printed"),
         "{help}"
     );
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let reference = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ))
+    .unwrap();
     let vars: Vec<&str> = help
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| w.starts_with("TECHHUB_"))
@@ -163,8 +166,8 @@ fn every_configuration_variable_is_in_help_and_in_the_readme() {
     assert!(vars.len() >= 15, "{help}");
     for var in vars {
         assert!(
-            readme.contains(&format!("`{var}`")),
-            "{var} is not documented in the README"
+            reference.contains(&format!("`{var}`")),
+            "{var} is not documented in docs/configuration.md"
         );
     }
 }
