@@ -1,8 +1,10 @@
 //! Accounts and billing on MySQL / MariaDB: the single source of truth for identity and money.
-//! This crate owns the MySQL pool, its embedded migrations (`migrations/mysql`) and, as later
-//! features land, users, subscriptions, payments, orders and the transactional outbox.
+//! This crate owns the MySQL pool, its embedded migrations (`migrations/mysql`), users and
+//! their passwords, subscriptions, payments and orders ([`billing`]), the transactional
+//! outbox, and the bulk writes the seed uses ([`bulk`]).
 
 pub mod billing;
+pub mod bulk;
 pub mod error;
 pub mod outbox;
 pub mod password;

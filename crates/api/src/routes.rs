@@ -233,12 +233,12 @@ mod tests {
     #[test]
     #[should_panic(expected = "routes.rs routes `POST /health`")]
     fn a_row_whose_method_differs_from_its_handler_stops_the_router() {
-        checked("POST", "/health", utoipa_axum::routes!(health::health));
+        let _ = checked("POST", "/health", utoipa_axum::routes!(health::health));
     }
 
     #[test]
     #[should_panic(expected = "routes.rs routes `GET /api/healthz`")]
     fn a_row_whose_path_differs_from_its_handler_stops_the_router() {
-        checked("GET", "/api/healthz", utoipa_axum::routes!(health::health));
+        let _ = checked("GET", "/api/healthz", utoipa_axum::routes!(health::health));
     }
 }

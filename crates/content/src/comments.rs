@@ -3,6 +3,7 @@
 
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
+use serde::{Deserialize, Serialize};
 
 use crate::posts::Refusal;
 use crate::schema::{COMMENTS, POSTS};
@@ -11,8 +12,11 @@ use crate::{Mongo, MongoError};
 /// Longest comment accepted, in characters.
 pub const MAX_COMMENT_CHARS: i64 = 10_000;
 
-#[derive(Clone, Debug, PartialEq)]
+/// A comment document, as written and read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Comment {
+    #[serde(rename = "_id")]
     pub id: ObjectId,
     pub post_id: ObjectId,
     pub author_id: u64,
@@ -22,18 +26,27 @@ pub struct Comment {
 }
 
 impl Comment {
-    fn from_doc(d: &Document) -> Result<Self, MongoError> {
-        let corrupt = |e: mongodb::bson::document::ValueAccessError| {
-            MongoError::Corrupt(format!("comment: {e}"))
-        };
-        Ok(Comment {
-            id: d.get_object_id("_id").map_err(corrupt)?,
-            post_id: d.get_object_id("postId").map_err(corrupt)?,
-            author_id: d.get_i64("authorId").map_err(corrupt)? as u64,
-            body: d.get_str("body").map_err(corrupt)?.to_string(),
-            created_at: *d.get_datetime("createdAt").map_err(corrupt)?,
-            updated_at: *d.get_datetime("updatedAt").map_err(corrupt)?,
-        })
+    /// A new comment by `author_id` on `post_id`, written at `at`.
+    pub fn new(post_id: ObjectId, author_id: u64, body: &str, at: DateTime) -> Self {
+        Comment {
+            id: ObjectId::new(),
+            post_id,
+            author_id,
+            body: body.to_string(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    pub fn to_bson(&self) -> Result<Document, MongoError> {
+        mongodb::bson::to_document(self)
+            .map_err(|e| MongoError::Corrupt(format!("comment {}: {e}", self.id)))
+    }
+
+    fn from_document(d: Document) -> Result<Self, MongoError> {
+        let id = d.get("_id").cloned();
+        mongodb::bson::from_document(d)
+            .map_err(|e| MongoError::Corrupt(format!("comment {id:?}: {e}")))
     }
 }
 
@@ -46,14 +59,9 @@ pub async fn add(
     body: &str,
 ) -> Result<Comment, MongoError> {
     let now = DateTime::now();
-    let comment = doc! { "postId": post_id, "authorId": author_id as i64, "body": body, "createdAt": now, "updatedAt": now };
+    let comment = Comment::new(post_id, author_id, body, now);
     let comments = mongo.db().collection::<Document>(COMMENTS);
-    let id = mongo
-        .timed(comments.insert_one(comment))
-        .await?
-        .inserted_id
-        .as_object_id()
-        .ok_or_else(|| MongoError::Corrupt("comment id is not an ObjectId".into()))?;
+    mongo.timed(comments.insert_one(comment.to_bson()?)).await?;
     // The counter and the comment's event move together, in one update of the post.
     let posts = mongo.db().collection::<Document>(POSTS);
     let event = techhub_core::events::Event::new(
@@ -74,14 +82,7 @@ pub async fn add(
             },
         ))
         .await?;
-    Ok(Comment {
-        id,
-        post_id,
-        author_id,
-        body: body.to_string(),
-        created_at: now,
-        updated_at: now,
-    })
+    Ok(comment)
 }
 
 /// The post's comments, oldest first.
@@ -97,7 +98,7 @@ pub async fn for_post(mongo: &Mongo, post_id: ObjectId) -> Result<Vec<Comment>, 
                 .await
         })
         .await?;
-    docs.iter().map(Comment::from_doc).collect()
+    docs.into_iter().map(Comment::from_document).collect()
 }
 
 /// Deletes the comment if `author_id` wrote it.
@@ -114,7 +115,7 @@ pub async fn delete(
     else {
         return Ok(Err(Refusal::NotFound));
     };
-    if Comment::from_doc(&found)?.author_id != author_id {
+    if Comment::from_document(found)?.author_id != author_id {
         return Ok(Err(Refusal::NotYours));
     }
     let deleted = mongo

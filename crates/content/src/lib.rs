@@ -7,6 +7,7 @@
 //! CRUD, unique and compound indexes, `$jsonSchema` validators, aggregation with `$lookup`,
 //! transactions. No text indexes: search lives in the Tantivy index.
 
+pub mod bulk;
 pub mod comments;
 pub mod posts;
 pub mod profiles;
@@ -36,6 +37,9 @@ pub enum MongoError {
     /// A stored document does not have the shape the code expects.
     #[error("unexpected document: {0}")]
     Corrupt(String),
+    /// A bulk insert failed (see [`bulk`]), in one line.
+    #[error("bulk insert failed: {0}")]
+    Bulk(String),
 }
 
 impl MongoError {

@@ -1,7 +1,8 @@
 //! `user_profiles`: the content side of a user (display name, bio, image, preferences,
 //! following, bookmarks), projected from the accounts store's events.
 
-use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
+use serde::Serialize;
 use techhub_core::events::UserSnapshot;
 use uuid::Uuid;
 
@@ -14,6 +15,65 @@ const REMEMBERED_EVENTS: i32 = 20;
 /// The preferences every new profile starts with.
 pub fn default_preferences() -> Document {
     doc! { "theme": "system", "language": "en", "emailNotifications": true, "weeklyDigest": true }
+}
+
+/// A new `user_profiles` document: what the projection, a follow or bookmark that comes first,
+/// and the seed all insert.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileDocument {
+    pub user_id: u64,
+    pub username: String,
+    pub display_name: String,
+    pub bio: Option<String>,
+    pub image: Option<String>,
+    pub following: Vec<u64>,
+    pub bookmarks: Vec<ObjectId>,
+    pub preferences: Document,
+    /// The accounts snapshot version this profile reflects (0: none yet, the projection
+    /// completes it).
+    pub source_version: i64,
+    /// The ids of the last events applied (see [`apply_user_snapshot`]).
+    pub processed_events: Vec<String>,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+}
+
+impl ProfileDocument {
+    /// A profile with nothing followed or bookmarked and the default preferences, reflecting
+    /// no accounts snapshot yet.
+    pub fn new(user_id: u64, username: &str, created_at: DateTime) -> Self {
+        ProfileDocument {
+            user_id,
+            username: username.to_string(),
+            display_name: username.to_string(),
+            bio: None,
+            image: None,
+            following: Vec::new(),
+            bookmarks: Vec::new(),
+            preferences: default_preferences(),
+            source_version: 0,
+            processed_events: Vec::new(),
+            created_at,
+            updated_at: created_at,
+        }
+    }
+
+    pub fn to_bson(&self) -> Result<Document, MongoError> {
+        mongodb::bson::to_document(self)
+            .map_err(|e| MongoError::Corrupt(format!("profile {}: {e}", self.user_id)))
+    }
+
+    /// The fields an upsert sets when it creates the profile: all but the user id (the
+    /// filter's) and the fields the upsert itself changes (`except`).
+    fn on_insert(&self, except: &[&str]) -> Result<Document, MongoError> {
+        let mut d = self.to_bson()?;
+        d.remove("userId");
+        for field in except {
+            d.remove(*field);
+        }
+        Ok(d)
+    }
 }
 
 /// Creates or updates the profile from `snapshot`. Returns false when nothing changed
@@ -34,22 +94,14 @@ pub async fn apply_user_snapshot(
             .timed(profiles.find_one(doc! { "userId": user_id }))
             .await?;
         let Some(current) = current else {
-            let now = DateTime::now();
-            let profile = doc! {
-                "userId": user_id,
-                "username": &snapshot.username,
-                "displayName": &snapshot.username,
-                "bio": optional(&snapshot.bio),
-                "image": optional(&snapshot.image),
-                "following": [],
-                "bookmarks": [],
-                "preferences": default_preferences(),
-                "sourceVersion": version,
-                "processedEvents": [event_id.to_string()],
-                "createdAt": now,
-                "updatedAt": now,
+            let profile = ProfileDocument {
+                bio: snapshot.bio.clone(),
+                image: snapshot.image.clone(),
+                source_version: version,
+                processed_events: vec![event_id.to_string()],
+                ..ProfileDocument::new(snapshot.user_id, &snapshot.username, DateTime::now())
             };
-            match mongo.timed(profiles.insert_one(profile)).await {
+            match mongo.timed(profiles.insert_one(profile.to_bson()?)).await {
                 Ok(_) => return Ok(true),
                 // Created concurrently: go round again and compare versions.
                 Err(e) if is_duplicate_user_id(&e) => continue,
@@ -148,13 +200,10 @@ pub async fn set_following(
 ) -> Result<(), MongoError> {
     let profiles = mongo.db().collection::<Document>(USER_PROFILES);
     let update = if follow {
+        let created = ProfileDocument::new(follower, follower_username, DateTime::now());
         doc! {
             "$addToSet": { "following": target as i64 },
-            "$setOnInsert": {
-                "username": follower_username, "displayName": follower_username, "bio": Bson::Null,
-                "image": Bson::Null, "bookmarks": [], "preferences": default_preferences(),
-                "sourceVersion": 0_i64, "processedEvents": [], "createdAt": DateTime::now(),
-            },
+            "$setOnInsert": created.on_insert(&["following"])?,
         }
     } else {
         doc! { "$pull": { "following": target as i64 } }
@@ -184,16 +233,13 @@ pub async fn set_bookmark(
     if bookmark {
         // Make sure the profile exists (the projection may not have run yet), then add the
         // bookmark only where it is missing.
+        let created = ProfileDocument::new(user_id, username, DateTime::now());
         mongo
             .timed(
                 profiles
                     .update_one(
                         doc! { "userId": uid },
-                        doc! { "$setOnInsert": {
-                            "username": username, "displayName": username, "bio": Bson::Null, "image": Bson::Null,
-                            "following": [], "bookmarks": [], "preferences": default_preferences(),
-                            "sourceVersion": 0_i64, "processedEvents": [], "createdAt": DateTime::now(),
-                        } },
+                        doc! { "$setOnInsert": created.on_insert(&[])? },
                     )
                     .upsert(true),
             )
@@ -214,6 +260,15 @@ pub async fn set_bookmark(
             .await?;
         Ok(done.modified_count == 1)
     }
+}
+
+/// How many profiles have a username matching the regular expression `pattern`. Not
+/// time-limited: it reads every profile (for the seed, before it writes anything).
+pub async fn count_named_like(mongo: &Mongo, pattern: &str) -> Result<u64, MongoError> {
+    let profiles = mongo.db().collection::<Document>(USER_PROFILES);
+    Ok(profiles
+        .count_documents(doc! { "username": { "$regex": pattern } })
+        .await?)
 }
 
 /// The ids of the posts `user_id` bookmarked, most recent last.

@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod analytics;
+pub mod bulk;
 pub mod engagement;
 pub mod paths;
 pub mod reports;

@@ -95,18 +95,16 @@ pub async fn relay(
     let stores = Stores::connect(config).await?;
     let relay = crate::build_relay(config, &stores)?;
     let content = crate::build_content_relay(config, &stores, Default::default());
-    tracing::info!("outbox and content relays running");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stop = || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
-    tokio::join!(relay.run(stop()), content.run(stop()), async {
-        shutdown.await;
-        let _ = stop_tx.send(true);
+    let mut jobs = crate::jobs::Jobs::default();
+    jobs.spawn("outbox relay", move |stop| async move {
+        relay.run(stop.requested()).await
     });
+    jobs.spawn("content relay", move |stop| async move {
+        content.run(stop.requested()).await
+    });
+    tracing::info!("outbox and content relays running");
+    shutdown.await;
+    jobs.stop().await;
     stores.close().await;
     Ok(())
 }

@@ -3,13 +3,16 @@
 //! so the integration tests start exactly what `techhub serve` starts.
 
 pub mod commands;
+pub mod jobs;
 pub mod seed;
 pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use jobs::{Every, Jobs};
 use techhub_api::{AppState, Stores};
 use techhub_core::Config;
 use techhub_search::{Indexer, SearchIndex};
@@ -19,7 +22,6 @@ use techhub_sync::consumers::{
 use techhub_sync::mail::{FileSink, MailSender, Smtp};
 use techhub_sync::{ContentRelay, Relay, RelaySettings};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 /// A bound, migrated, ready-to-run server.
 pub struct Application {
@@ -81,118 +83,15 @@ impl Application {
         self.state.search.clone()
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests. Alongside: the
-    /// outbox and content relays (unless `TECHHUB_RELAY=false`), the search indexer, the
-    /// renewal job, the push of view counts to Redis and their flush to MongoDB.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests and stops the
+    /// background jobs ([`Application::start_jobs`]).
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let config = self.state.config.clone();
         let stores = self.state.stores.clone();
-        let (stop_tx, stop_rx) = watch::channel(false);
-        // Dropping this future (an aborted server) aborts the workers with it.
-        let mut workers = tokio::task::JoinSet::new();
-        if config.relay {
-            let relay = build_relay(&config, &stores)?;
-            let stop = stopped(stop_rx.clone());
-            workers.spawn(async move { relay.run(stop).await });
-            let content =
-                build_content_relay(&config, &stores, self.state.wake.content_relay.clone());
-            let stop = stopped(stop_rx.clone());
-            workers.spawn(async move { content.run(stop).await });
-        }
-        {
-            let indexer = Indexer::new(self.state.search.clone(), stores.mongo.clone());
-            let wake = self.state.wake.search.clone();
-            let poll = std::time::Duration::from_millis(config.search_poll_ms);
-            let stop = stopped(stop_rx.clone());
-            workers.spawn(async move { indexer.run(wake, poll, stop).await });
-        }
-        if config.renewal_interval_secs > 0 {
-            let (db, payments) = (stores.mysql.clone(), self.state.payments.clone());
-            let every = std::time::Duration::from_secs(config.renewal_interval_secs);
-            let stop = stopped(stop_rx.clone());
-            workers.spawn(async move {
-                tokio::pin!(stop);
-                loop {
-                    match techhub_accounts::billing::renew_due(
-                        &db,
-                        payments.as_ref(),
-                        chrono::Utc::now(),
-                    )
-                    .await
-                    {
-                        Ok(r) if r != Default::default() => tracing::info!(
-                            renewed = r.renewed,
-                            expired = r.expired,
-                            ended = r.ended,
-                            "subscription renewals"
-                        ),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "subscription renewal run failed"),
-                    }
-                    tokio::select! {
-                        _ = &mut stop => return,
-                        _ = tokio::time::sleep(every) => {}
-                    }
-                }
-            });
-        }
-        if config.engagement_interval_secs > 0 {
-            let pg = stores.postgres.clone();
-            let every = std::time::Duration::from_secs(config.engagement_interval_secs);
-            let stop = stopped(stop_rx.clone());
-            workers.spawn(async move {
-                tokio::pin!(stop);
-                loop {
-                    tokio::select! {
-                        _ = &mut stop => return,
-                        _ = tokio::time::sleep(every) => {}
-                    }
-                    match techhub_learning::engagement::recompute_all(&pg).await {
-                        Ok(n) => tracing::debug!(users = n, "engagement scores recomputed"),
-                        Err(e) => tracing::warn!(error = %e, "engagement scores not recomputed; the next run retries"),
-                    }
-                }
-            });
-        }
-        {
-            // Views counted by this process's requests go to Redis in batches.
-            let redis = stores.redis.clone();
-            let stop = stopped(stop_rx.clone());
-            workers.spawn(async move {
-                tokio::pin!(stop);
-                loop {
-                    tokio::select! {
-                        _ = &mut stop => return,
-                        _ = tokio::time::sleep(techhub_cache::counters::VIEW_PUSH_EVERY) => {}
-                    }
-                    if let Err(e) = redis.push_views().await {
-                        tracing::debug!(error = %e, "view counts not pushed to Redis; kept for the next push");
-                    }
-                }
-            });
-        }
-        if config.view_flush_secs > 0 {
-            let stores = stores.clone();
-            let every = std::time::Duration::from_secs(config.view_flush_secs);
-            let stop = stopped(stop_rx.clone());
-            workers.spawn(async move {
-                tokio::pin!(stop);
-                loop {
-                    tokio::select! {
-                        _ = &mut stop => break,
-                        _ = tokio::time::sleep(every) => {}
-                    }
-                    if let Err(e) = flush_views(&stores).await {
-                        tracing::warn!(error = %format!("{e:#}"), "view counts not flushed; the next run retries");
-                    }
-                }
-                // A last flush, so a clean shutdown loses no views.
-                let _ = flush_views(&stores).await;
-            });
-        }
+        let jobs = self.start_jobs()?;
+        let stopper = jobs.stopper();
         let router = techhub_api::router(self.state.clone());
         let served = axum::serve(
             self.listener,
@@ -200,11 +99,11 @@ impl Application {
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
-            let _ = stop_tx.send(true);
+            stopper.stop();
         })
         .await
         .context("serving HTTP");
-        workers.join_all().await;
+        jobs.stop().await;
         // The views of the last requests (all answered by now) reach Redis before we go.
         if let Err(e) = stores.redis.push_views().await {
             tracing::warn!(error = %e, "the last view counts could not be pushed to Redis");
@@ -212,11 +111,98 @@ impl Application {
         stores.close().await;
         served
     }
-}
 
-/// Resolves once `rx` turns true (or its sender is gone).
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
+    /// Starts what runs beside the HTTP server: the outbox and content relays (unless
+    /// `TECHHUB_RELAY=false`), the search indexer, subscription renewals, the engagement
+    /// scores' decay, and the view counts' push to Redis and flush to MongoDB.
+    fn start_jobs(&self) -> anyhow::Result<Jobs> {
+        let config = &self.state.config;
+        let stores = &self.state.stores;
+        let mut jobs = Jobs::default();
+        if config.relay {
+            let relay = build_relay(config, stores)?;
+            jobs.spawn("outbox relay", move |stop| async move {
+                relay.run(stop.requested()).await
+            });
+            let content =
+                build_content_relay(config, stores, self.state.wake.content_relay.clone());
+            jobs.spawn("content relay", move |stop| async move {
+                content.run(stop.requested()).await
+            });
+        }
+        let indexer = Indexer::new(self.state.search.clone(), stores.mongo.clone());
+        let wake = self.state.wake.search.clone();
+        let poll = Duration::from_millis(config.search_poll_ms);
+        jobs.spawn("search indexer", move |stop| async move {
+            indexer.run(wake, poll, stop.requested()).await
+        });
+        if config.renewal_interval_secs > 0 {
+            let (db, payments) = (stores.mysql.clone(), self.state.payments.clone());
+            let every = Every {
+                at_start: true,
+                ..Every::period(Duration::from_secs(config.renewal_interval_secs))
+            };
+            jobs.every("subscription renewals", every, move || {
+                let (db, payments) = (db.clone(), payments.clone());
+                async move {
+                    let now = chrono::Utc::now();
+                    let r =
+                        techhub_accounts::billing::renew_due(&db, payments.as_ref(), now).await?;
+                    if r != Default::default() {
+                        tracing::info!(
+                            renewed = r.renewed,
+                            expired = r.expired,
+                            ended = r.ended,
+                            "subscription renewals"
+                        );
+                    }
+                    Ok(())
+                }
+            });
+        }
+        if config.engagement_interval_secs > 0 {
+            let pg = stores.postgres.clone();
+            let every = Every::period(Duration::from_secs(config.engagement_interval_secs));
+            jobs.every("engagement decay", every, move || {
+                let pg = pg.clone();
+                async move {
+                    let n = techhub_learning::engagement::recompute_all(&pg).await?;
+                    tracing::debug!(users = n, "engagement scores recomputed");
+                    Ok(())
+                }
+            });
+        }
+        let redis = stores.redis.clone();
+        let every = Every::period(techhub_cache::counters::VIEW_PUSH_EVERY);
+        jobs.every("view push", every, move || {
+            let redis = redis.clone();
+            async move {
+                // Four times a second: a Redis outage is logged once per push at debug level
+                // (the counts stay in the buffer for the next push).
+                if let Err(e) = redis.push_views().await {
+                    tracing::debug!(error = %e, "view counts not pushed to Redis; kept for the next push");
+                }
+                Ok(())
+            }
+        });
+        if config.view_flush_secs > 0 {
+            let (redis, mongo) = (stores.redis.clone(), stores.mongo.clone());
+            let every = Every {
+                // A last flush, so a clean shutdown loses no views.
+                at_stop: true,
+                ..Every::period(Duration::from_secs(config.view_flush_secs))
+            };
+            jobs.every("view flush", every, move || {
+                let (redis, mongo) = (redis.clone(), mongo.clone());
+                async move {
+                    techhub_sync::views::flush_views(&redis, &mongo)
+                        .await
+                        .map(drop)
+                }
+            });
+        }
+        Ok(jobs)
+    }
 }
 
 /// The mail sender the configuration asks for: SMTP, or `.eml` files in the data folder.
@@ -268,40 +254,4 @@ pub fn build_content_relay(
         RelaySettings::from_config(config),
         wake,
     )
-}
-
-/// How long a flushed view total stays in Redis for article reads (longer than any cached
-/// article lives).
-const VIEW_TOTAL_TTL: std::time::Duration = std::time::Duration::from_secs(86_400);
-
-/// Moves the article view counts gathered in Redis to MongoDB. Returns how many views moved.
-/// A count taken from Redis whose MongoDB update then fails is lost: view counts trade that
-/// small loss for cheap reads.
-pub async fn flush_views(stores: &Stores) -> anyhow::Result<i64> {
-    let mut moved = 0;
-    loop {
-        let batch = stores.redis.take_views(500).await?;
-        if batch.is_empty() {
-            return Ok(moved);
-        }
-        let mut totals = Vec::with_capacity(batch.len());
-        for (id, views) in batch {
-            let Ok(id) = mongodb::bson::oid::ObjectId::parse_str(&id) else {
-                continue;
-            };
-            use techhub_content::posts::{add_to_counter, Counter};
-            if let Some((slug, total)) =
-                add_to_counter(&stores.mongo, id, Counter::Views, views).await?
-            {
-                totals.push((
-                    techhub_cache::entries::keys::article_views(&slug),
-                    total.to_string(),
-                ));
-            }
-            moved += views;
-        }
-        // Article reads show these totals over their cached copies' older counts (best
-        // effort: without them a copy's count shows until its TTL ends).
-        let _ = stores.redis.cache_many(&totals, VIEW_TOTAL_TTL).await;
-    }
 }

@@ -151,7 +151,9 @@ async fn views_are_counted_in_redis_and_flushed_to_mongodb_exactly() {
     let before = app.get_article_ok(slug, None).await;
     assert_eq!(before["engagement"]["views"], 0, "not flushed yet");
 
-    let moved = techhub::flush_views(&app.stores).await.unwrap();
+    let moved = techhub_sync::views::flush_views(&app.stores.redis, &app.stores.mongo)
+        .await
+        .unwrap();
     assert_eq!(moved, 26, "25 concurrent reads and the one above");
     // The flush leaves the cached article in place (the total is read beside it), so popular
     // posts are not all sent to MongoDB after every flush.
@@ -174,7 +176,9 @@ async fn views_are_counted_in_redis_and_flushed_to_mongodb_exactly() {
     let reloaded: Value = reloaded.json().await.unwrap();
     assert_eq!(reloaded["article"]["engagement"]["views"], 26);
     assert_eq!(
-        techhub::flush_views(&app.stores).await.unwrap(),
+        techhub_sync::views::flush_views(&app.stores.redis, &app.stores.mongo)
+            .await
+            .unwrap(),
         2,
         "only the two reads since"
     );
@@ -183,7 +187,12 @@ async fn views_are_counted_in_redis_and_flushed_to_mongodb_exactly() {
     let d = app.create_article_ok(&author, private).await;
     app.get_article(d["slug"].as_str().unwrap(), Some(&author))
         .await;
-    assert_eq!(techhub::flush_views(&app.stores).await.unwrap(), 0);
+    assert_eq!(
+        techhub_sync::views::flush_views(&app.stores.redis, &app.stores.mongo)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
