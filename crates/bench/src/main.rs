@@ -7,6 +7,7 @@
 
 mod argon2_cost;
 mod client;
+mod discovery;
 mod floor;
 mod load;
 mod memory;
@@ -15,6 +16,7 @@ mod mock_tests;
 mod report;
 mod run;
 mod scenarios;
+mod tokens;
 mod wrk;
 mod zipf;
 

@@ -14,8 +14,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::client::Api;
+use crate::discovery::{discover, SetupOptions};
 use crate::load::{self, Model, Plan, Target};
-use crate::scenarios::{discover, Scenario, ScenarioLoad, SetupOptions};
+use crate::scenarios::{Scenario, ScenarioLoad};
 
 #[derive(Default)]
 struct Counts {

@@ -8,11 +8,12 @@ use anyhow::{bail, Context, Result};
 
 use crate::argon2_cost;
 use crate::client::Api;
+use crate::discovery::{self, SetupOptions};
 use crate::floor::FloorProcess;
 use crate::load::{self, Model, Plan, Target};
 use crate::memory::Sampler;
 use crate::report::{self, Meta, Report, Row, Skipped};
-use crate::scenarios::{self, encode, Scenario, ScenarioLoad, SetupOptions, World};
+use crate::scenarios::{self, encode, Scenario, ScenarioLoad, World};
 use crate::wrk;
 use crate::RunArgs;
 
@@ -102,7 +103,7 @@ async fn run_all(
             unix_secs: unix_time,
             lists: !args.discover_by_search,
         };
-        scenarios::discover(&api, selected, &setup, run_id.clone()).await?
+        discovery::discover(&api, selected, &setup, run_id.clone()).await?
     } else {
         World::new(run_id.clone()).finish()
     };

@@ -20,6 +20,7 @@
 //! when nothing happens.
 
 use sqlx::Row;
+use techhub_core::domain::PostStatus;
 
 use crate::{PgError, Postgres};
 
@@ -124,7 +125,7 @@ pub(crate) async fn recompute_on(
         let status: Option<String> = e.get("status");
         match kind.as_str() {
             "post.published" => inputs.push(Input::PostPublished { age_days }),
-            "post.created" if status.as_deref() == Some("published") => {
+            "post.created" if status.as_deref() == Some(PostStatus::Published.as_str()) => {
                 inputs.push(Input::PostPublished { age_days })
             }
             "comment.created" => inputs.push(Input::CommentWritten { age_days }),

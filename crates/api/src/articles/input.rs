@@ -102,11 +102,14 @@ impl NewArticleBody {
         let description = fields.check(description(self.description.as_deref().unwrap_or("")));
         let body = fields.check(body(self.body.as_deref().unwrap_or("")));
         let tags = fields.check(tag_list(self.tag_list.as_deref().unwrap_or(&[])));
-        let status = fields.check(PostStatus::parse(
-            "status",
-            self.status.as_deref().unwrap_or("published"),
-            &[PostStatus::Draft, PostStatus::Published],
-        ));
+        let status = match self.status.as_deref() {
+            None => Some(PostStatus::Published),
+            Some(s) => fields.check(PostStatus::parse(
+                "status",
+                s,
+                &[PostStatus::Draft, PostStatus::Published],
+            )),
+        };
         let categories = fields.check(category_list(self.categories.as_deref().unwrap_or(&[])));
         let difficulty = self
             .difficulty

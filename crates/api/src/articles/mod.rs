@@ -24,7 +24,7 @@ use crate::extract::{ApiJson, AuthUser, MaybeAuthUser};
 use crate::write_path::{self, post_entries, Change};
 use crate::AppState;
 use input::{NewArticleRequest, UpdateArticleRequest};
-use render::{article_response, cached_article_response, ArticleResponse, Reader};
+use render::{article_response, render_articles, ArticleResponse, Reader, Shape};
 
 /// The post `slug` (any status but deleted), or 404.
 pub(crate) async fn post_or_404(state: &AppState, slug: &str) -> Result<Post, ApiError> {
@@ -74,10 +74,14 @@ pub(crate) async fn get_article(
         state.stores.redis.count_view(&post.id.to_hex());
         state.article_authors.remember(&slug, post.author_id);
     }
-    let html = found.article.body_html;
-    let article =
-        cached_article_response(&state, Reader::of(viewer), post, html, found.author).await?;
-    let mut response = article.into_response();
+    let full = Shape::Full {
+        html: found.article.body_html,
+    };
+    let reader = Reader::of(viewer);
+    let article = render_articles(&state, reader, vec![post], full, found.author)
+        .await?
+        .remove(0);
+    let mut response = Json(ArticleResponse { article }).into_response();
     response.headers_mut().insert(
         "x-cache",
         HeaderValue::from_static(if found.hit { "hit" } else { "miss" }),

@@ -73,7 +73,7 @@ pub struct EngagementBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ArticleResponse {
-    article: ArticleBody,
+    pub(crate) article: ArticleBody,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -259,21 +259,6 @@ pub(crate) async fn article_response(
 ) -> Result<Json<ArticleResponse>, ApiError> {
     let full = Shape::Full { html: None };
     let article = render_articles(state, reader, vec![post], full, Vec::new())
-        .await?
-        .remove(0);
-    Ok(Json(ArticleResponse { article }))
-}
-
-/// [`article_response`] of what the cache holds: the body's HTML and the author's profile
-/// may come with it.
-pub(crate) async fn cached_article_response(
-    state: &AppState,
-    reader: Reader<'_>,
-    post: Post,
-    html: Option<String>,
-    known: Vec<PublicProfile>,
-) -> Result<Json<ArticleResponse>, ApiError> {
-    let article = render_articles(state, reader, vec![post], Shape::Full { html }, known)
         .await?
         .remove(0);
     Ok(Json(ArticleResponse { article }))

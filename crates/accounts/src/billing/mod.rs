@@ -23,6 +23,12 @@ use crate::error::{mysql_code, AccountsError, ER_DUP_ENTRY};
 use crate::payments::{Card, ChargeOutcome, ChargeRequest, PaymentProvider, PaymentSource};
 use crate::{outbox, MySql};
 
+mod idempotency;
+mod renewals;
+
+pub use idempotency::{claim_key, complete_key, release_key, KeyClaim};
+pub use renewals::{renew_due, RenewalReport};
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Subscription {
     pub id: u64,
@@ -395,158 +401,6 @@ pub async fn orders(
     Ok(rows.iter().map(Order::from_row).collect())
 }
 
-/// What one run of the renewal job did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RenewalReport {
-    /// Charged and extended by one cycle.
-    pub renewed: u32,
-    /// Payment failed: moved to the free plan.
-    pub expired: u32,
-    /// Cancelled earlier and now at the end of the cycle: moved to the free plan.
-    pub ended: u32,
-}
-
-/// Renews every paid subscription whose cycle ended by `now`: charges the saved payment
-/// method and extends the cycle, or expires the subscription (free plan) when the payment
-/// fails, or ends it when it was cancelled. Safe to run from several instances at once: rows
-/// are claimed with `SKIP LOCKED` and charges are idempotent per cycle.
-pub async fn renew_due(
-    db: &MySql,
-    provider: &dyn PaymentProvider,
-    now: DateTime<Utc>,
-) -> Result<RenewalReport, AccountsError> {
-    let mut report = RenewalReport::default();
-    loop {
-        let mut tx = db.pool().begin().await?;
-        let due: Vec<u64> = sqlx::query_scalar(
-            "SELECT id FROM subscriptions WHERE status IN ('active', 'past_due') AND plan_type <> 'free' \
-             AND current_period_end <= ? ORDER BY current_period_end LIMIT 50 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        for id in &due {
-            sqlx::query("UPDATE subscriptions SET status = 'past_due' WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        if due.is_empty() {
-            return Ok(report);
-        }
-        for id in due {
-            let user_id: u64 = sqlx::query_scalar("SELECT user_id FROM subscriptions WHERE id = ?")
-                .bind(id)
-                .fetch_one(db.pool())
-                .await?;
-            match with_billing_lock(db, user_id, renew_one(db, provider, id)).await {
-                Ok(Renewal::Renewed) => report.renewed += 1,
-                Ok(Renewal::Expired) => report.expired += 1,
-                Ok(Renewal::Ended) => report.ended += 1,
-                Err(e) => {
-                    tracing::warn!(subscription.id = id, error = %e, "renewal failed; the next run retries")
-                }
-            }
-        }
-    }
-}
-
-enum Renewal {
-    Renewed,
-    Expired,
-    Ended,
-}
-
-async fn renew_one(
-    db: &MySql,
-    provider: &dyn PaymentProvider,
-    id: u64,
-) -> Result<Renewal, AccountsError> {
-    let mut conn = db.pool().acquire().await?;
-    let sub = load_subscription(&mut conn, id).await?;
-    let method = saved_method(db, id).await?;
-    drop(conn);
-    let end = sub
-        .current_period_end
-        .expect("paid subscriptions have a cycle end");
-    if !sub.auto_renew {
-        let mut tx = db.pool().begin().await?;
-        end_subscription(&mut tx, id, "cancelled").await?;
-        start_free(&mut tx, sub.user_id).await?;
-        tx.commit().await?;
-        return Ok(Renewal::Ended);
-    }
-    let price = sub.plan.price(sub.billing_cycle);
-    let description = format!(
-        "TechHub {} ({}) renewal",
-        capitalize(sub.plan.as_str()),
-        sub.billing_cycle.as_str()
-    );
-    // One order per subscription cycle, whatever the number of runs.
-    let number = format!("R{}-{}", sub.id, end.timestamp());
-    let order = create_order(
-        db,
-        sub.user_id,
-        "subscription",
-        &description,
-        price,
-        Some(&number),
-    )
-    .await?;
-    let outcome = match method {
-        Some(token) => charge(db, provider, &order, PaymentSource::Saved(token)).await?,
-        None => ChargeOutcome::Declined {
-            reason: "no saved payment method".into(),
-        },
-    };
-    let mut tx = db.pool().begin().await?;
-    let renewal = match outcome {
-        ChargeOutcome::Succeeded { reference, .. } => {
-            sqlx::query(
-                "UPDATE subscriptions SET status = 'active', current_period_start = ?, current_period_end = ? WHERE id = ?",
-            )
-            .bind(end)
-            .bind(sub.billing_cycle.end_of_cycle(end))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            settle(
-                &mut tx,
-                sub.user_id,
-                Some(id),
-                &order,
-                Ok(reference),
-                provider.name(),
-            )
-            .await?;
-            let renewed = load_subscription(&mut tx, id).await?;
-            outbox::enqueue(
-                &mut tx,
-                &Event::new(EventPayload::SubscriptionChanged(renewed.snapshot())),
-            )
-            .await?;
-            Renewal::Renewed
-        }
-        ChargeOutcome::Declined { reason } => {
-            settle(
-                &mut tx,
-                sub.user_id,
-                Some(id),
-                &order,
-                Err(reason),
-                provider.name(),
-            )
-            .await?;
-            end_subscription(&mut tx, id, "expired").await?;
-            start_free(&mut tx, sub.user_id).await?;
-            Renewal::Expired
-        }
-    };
-    tx.commit().await?;
-    Ok(renewal)
-}
-
 /// Charges `order.total`; a provider failure marks the order failed and is returned as such.
 async fn charge(
     db: &MySql,
@@ -728,97 +582,6 @@ fn capitalize(s: &str) -> String {
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
-}
-
-// --- Idempotency keys -------------------------------------------------------------------
-
-/// What claiming an Idempotency-Key found.
-#[derive(Clone, Debug, PartialEq)]
-pub enum KeyClaim {
-    /// This request owns the key: do the work, then [`complete_key`] (or [`release_key`]).
-    Fresh,
-    /// An earlier request with the same key and body finished: send its response again.
-    Replay { status: u16, body: Value },
-}
-
-/// Claims `key` for `request_hash`, waiting up to 10 s while an identical request is in
-/// progress.
-pub async fn claim_key(
-    db: &MySql,
-    user_id: u64,
-    key: &str,
-    request_hash: &str,
-) -> Result<KeyClaim, AccountsError> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let inserted = sqlx::query("INSERT INTO idempotency_keys (user_id, idempotency_key, request_hash) VALUES (?, ?, ?)")
-            .bind(user_id)
-            .bind(key)
-            .bind(request_hash)
-            .execute(db.pool())
-            .await;
-        match inserted {
-            Ok(_) => return Ok(KeyClaim::Fresh),
-            Err(e) if mysql_code(&e) == Some(ER_DUP_ENTRY) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let row = sqlx::query(
-            "SELECT request_hash, CAST(status AS CHAR) AS status, response_status, response_body \
-             FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ?",
-        )
-        .bind(user_id)
-        .bind(key)
-        .fetch_optional(db.pool())
-        .await?;
-        if let Some(row) = row {
-            if row.get::<String, _>("request_hash") != request_hash {
-                return Err(AccountsError::IdempotencyMismatch);
-            }
-            if row.get::<String, _>("status") == "completed" {
-                let status: u16 = row.get("response_status");
-                let body: sqlx::types::Json<Value> = row.get("response_body");
-                return Ok(KeyClaim::Replay {
-                    status,
-                    body: body.0,
-                });
-            }
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(AccountsError::IdempotencyInProgress);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-}
-
-/// Stores the response for `key`, which later requests with the key receive.
-pub async fn complete_key(
-    db: &MySql,
-    user_id: u64,
-    key: &str,
-    status: u16,
-    body: &Value,
-) -> Result<(), AccountsError> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET status = 'completed', response_status = ?, response_body = ? \
-         WHERE user_id = ? AND idempotency_key = ?",
-    )
-    .bind(status)
-    .bind(sqlx::types::Json(body))
-    .bind(user_id)
-    .bind(key)
-    .execute(db.pool())
-    .await?;
-    Ok(())
-}
-
-/// Gives `key` up after a failure that left nothing behind, so a retry can run.
-pub async fn release_key(db: &MySql, user_id: u64, key: &str) -> Result<(), AccountsError> {
-    sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ? AND status = 'in_progress'")
-        .bind(user_id)
-        .bind(key)
-        .execute(db.pool())
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]
