@@ -1,5 +1,5 @@
-//! Cache-aside for handlers: [`load`] and [`serve`] answer from Redis or load once for all
-//! concurrent callers, on every instance ([`techhub_cache::aside`] has the protocol), and
+//! Cache-aside for handlers: [`load`] answers from Redis or loads once for all concurrent
+//! callers, on every instance ([`techhub_cache::aside`] has the protocol), and
 //! [`invalidate`] drops entries after a write. Redis being down only means every request
 //! loads (`X-Cache: miss`), never an error.
 
@@ -17,19 +17,8 @@ use crate::AppState;
 /// This process's loads in flight, whose errors are API errors.
 pub type Flights = techhub_cache::aside::Flights<ApiError>;
 
-/// Serves `key` from Redis, or loads it once for all concurrent callers and caches it for
-/// `ttl`, with `X-Cache: hit|miss`.
-pub async fn serve<F, Fut>(
-    state: &AppState,
-    key: &str,
-    ttl: Duration,
-    load_it: F,
-) -> Result<Response, ApiError>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Loaded, ApiError>>,
-{
-    let (json, hit) = load(state, key, ttl, load_it).await?;
+/// The answer for what [`load`] returned: the JSON with `X-Cache: hit|miss`.
+pub fn answer((json, hit): (String, bool)) -> Response {
     let mut response = (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -42,7 +31,7 @@ where
         "x-cache",
         HeaderValue::from_static(if hit { "hit" } else { "miss" }),
     );
-    Ok(response)
+    response
 }
 
 /// The JSON under `key` and whether it came from the cache: from Redis, or loaded once for all

@@ -33,7 +33,8 @@ pub(crate) async fn dashboard(
     auth: AuthUser,
 ) -> Result<Response, ApiError> {
     let key = keys::dashboard(auth.id);
-    cached::serve(&state, &key, DASHBOARD_TTL, || build(&state, auth.id)).await
+    let dashboard = cached::load(&state, &key, DASHBOARD_TTL, || build(&state, auth.id)).await?;
+    Ok(cached::answer(dashboard))
 }
 
 async fn build(state: &AppState, user_id: u64) -> Result<Loaded, ApiError> {

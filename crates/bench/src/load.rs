@@ -385,7 +385,17 @@ pub async fn run(target: &Target, workload: Arc<dyn Workload>, plan: &Plan) -> R
     let start = Instant::now();
     let warm_end = start + plan.warmup;
     let end = warm_end + plan.duration;
-    let ticket = Arc::new(AtomicU64::new(0));
+    // The open model's schedule, shared by every worker (one ticket counter hands out slots).
+    let slots = match plan.model {
+        Model::Closed => None,
+        Model::Open { rate } => Some(OpenSlots {
+            start,
+            warm_end,
+            end,
+            rate,
+            ticket: Arc::new(AtomicU64::new(0)),
+        }),
+    };
 
     let mut tasks = Vec::with_capacity(plan.connections);
     for (id, sender) in senders.into_iter().enumerate() {
@@ -393,20 +403,18 @@ pub async fn run(target: &Target, workload: Arc<dyn Workload>, plan: &Plan) -> R
         let workload = workload.clone();
         let name = plan.name.clone();
         let vu = Vu::new(id, plan.seed);
-        let task = match plan.model {
-            Model::Closed => tokio::spawn(closed_worker(
+        let task = match &slots {
+            None => tokio::spawn(closed_worker(
                 target, workload, name, vu, sender, warm_end, end,
             )),
-            Model::Open { rate } => {
-                let slots = OpenSlots {
-                    start,
-                    warm_end,
-                    end,
-                    rate,
-                    ticket: ticket.clone(),
-                };
-                tokio::spawn(open_worker(target, workload, name, vu, sender, slots))
-            }
+            Some(slots) => tokio::spawn(open_worker(
+                target,
+                workload,
+                name,
+                vu,
+                sender,
+                slots.clone(),
+            )),
         };
         tasks.push(task);
     }
@@ -424,16 +432,9 @@ pub async fn run(target: &Target, workload: Arc<dyn Workload>, plan: &Plan) -> R
             *total.statuses.entry(k).or_default() += v;
         }
     }
-    let missed = match plan.model {
-        Model::Closed => 0,
-        Model::Open { rate } => {
-            let slots = OpenSlots {
-                start,
-                warm_end,
-                end,
-                rate,
-                ticket,
-            };
+    let missed = match &slots {
+        None => 0,
+        Some(slots) => {
             let due = slots.first_at_or_after(end) - slots.first_at_or_after(warm_end);
             due.saturating_sub(total.requests)
         }
@@ -493,6 +494,7 @@ async fn closed_worker(
     stats
 }
 
+#[derive(Clone)]
 struct OpenSlots {
     start: Instant,
     warm_end: Instant,

@@ -124,7 +124,7 @@ where
                         json,
                         cacheable: false,
                     }),
-                    _ => run(redis, flights, key, ttl, load).await,
+                    _ => run(redis, flights, key, ttl, load()).await,
                 };
                 if let Err(e) = redis.release_load(key, &token).await {
                     // The claim expires by itself; waiting instances load when it does.
@@ -135,7 +135,7 @@ where
             Ok(false) => {}
             Err(e) => {
                 tracing::debug!(error = %e, key, "no load claim; loading");
-                return run(redis, flights, key, ttl, load).await;
+                return run(redis, flights, key, ttl, load()).await;
             }
         }
         // Another instance is loading: wait for its entry.
@@ -153,31 +153,27 @@ where
                 Ok((None, false)) if Instant::now() < deadline => break,
                 Ok(_) => {
                     tracing::debug!(key, "waited long enough for another instance; loading");
-                    return run(redis, flights, key, ttl, load).await;
+                    return run(redis, flights, key, ttl, load()).await;
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, key, "cannot watch the claim; loading");
-                    return run(redis, flights, key, ttl, load).await;
+                    return run(redis, flights, key, ttl, load()).await;
                 }
             }
         }
     }
 }
 
-/// Goes to the stores and caches what may be cached.
-async fn run<E, F, Fut>(
+/// Goes to the stores (`loading`) and caches what may be cached.
+async fn run<E>(
     redis: &Redis,
     flights: &Flights<E>,
     key: &str,
     ttl: Duration,
-    load: F,
-) -> Result<Loaded, E>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Loaded, E>>,
-{
+    loading: impl Future<Output = Result<Loaded, E>>,
+) -> Result<Loaded, E> {
     flights.loads.fetch_add(1, Ordering::Relaxed);
-    let loaded = load().await?;
+    let loaded = loading.await?;
     if loaded.cacheable {
         if let Err(e) = redis.cache(key, &loaded.json, ttl).await {
             tracing::debug!(error = %e, key, "not cached");

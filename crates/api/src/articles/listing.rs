@@ -139,7 +139,7 @@ const TAGS_TTL: Duration = Duration::from_secs(60);
 /// Redis being down only costs speed.
 #[utoipa::path(get, path = "/api/tags", tag = "articles", responses((status = 200, body = TagsResponse)))]
 pub(crate) async fn list_tags(State(state): State<AppState>) -> Result<Response, ApiError> {
-    crate::cached::serve(&state, keys::TAGS, TAGS_TTL, || async {
+    let tags = crate::cached::load(&state, keys::TAGS, TAGS_TTL, || async {
         let index = state.search.clone();
         let tags = tokio::task::spawn_blocking(move || index.tags(100))
             .await
@@ -155,5 +155,6 @@ pub(crate) async fn list_tags(State(state): State<AppState>) -> Result<Response,
             cacheable: true,
         })
     })
-    .await
+    .await?;
+    Ok(crate::cached::answer(tags))
 }

@@ -6,31 +6,26 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use indicatif::MultiProgress;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use techhub_api::Stores;
 use techhub_learning::bulk::{AnalyticsRow, Chunk, SessionRow};
 use techhub_learning::sessions::{self, CONTENT_TYPES};
 
 use super::vocabulary::TAGS;
-use super::{bar, epoch, Ranked, SeedUser, Sizes, Summary};
+use super::{bar, epoch, Ranked, Step, Summary};
 
 /// Rows of learning sessions sent per `COPY` chunk.
 const COPY_CHUNK: usize = 20_000;
 
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn seed_sessions(
-    stores: &Stores,
-    users: &[SeedUser],
-    sizes: &Sizes,
+    step: &Step<'_>,
     slugs: &[String],
     rng: &mut StdRng,
-    multi: &MultiProgress,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
+    let (stores, users, sizes, multi) = (step.stores, step.users, step.sizes, step.multi);
     let t = Instant::now();
     // Sessions per user: Zipf over a shuffled order of users (a few learn daily).
     let mut counts = vec![0u32; users.len()];

@@ -167,19 +167,16 @@ pub async fn seed(config: &Config, sizes: Sizes) -> anyhow::Result<String> {
 
     let base = accounts_bulk::max_user_id(&stores.mysql).await?;
     let users = plan_users(&mut rng, &sizes, base);
-    seed_mysql(&stores, &users, &multi, &mut summary).await?;
-    seed_profiles(&stores, &users, &sizes, &mut rng, &multi, &mut summary).await?;
-    let slugs = seed_posts(&stores, &users, &sizes, &mut rng, &multi, &mut summary).await?;
-    seed_sessions(
-        &stores,
-        &users,
-        &sizes,
-        &slugs,
-        &mut rng,
-        &multi,
-        &mut summary,
-    )
-    .await?;
+    let step = Step {
+        stores: &stores,
+        users: &users,
+        sizes: &sizes,
+        multi: &multi,
+    };
+    seed_mysql(&step, &mut summary).await?;
+    seed_profiles(&step, &mut rng, &mut summary).await?;
+    let slugs = seed_posts(&step, &mut rng, &mut summary).await?;
+    seed_sessions(&step, &slugs, &mut rng, &mut summary).await?;
 
     // The search index, from what MongoDB now holds.
     let t = Instant::now();
@@ -222,6 +219,14 @@ pub async fn seed(config: &Config, sizes: Sizes) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// What every seeding step works from.
+struct Step<'a> {
+    stores: &'a Stores,
+    users: &'a [SeedUser],
+    sizes: &'a Sizes,
+    multi: &'a MultiProgress,
+}
+
 /// One seeded user.
 struct SeedUser {
     id: u64,
@@ -253,12 +258,8 @@ fn plan_users(rng: &mut StdRng, sizes: &Sizes, base: u64) -> Vec<SeedUser> {
 
 const MYSQL_BATCH: usize = 1_000;
 
-async fn seed_mysql(
-    stores: &Stores,
-    users: &[SeedUser],
-    multi: &MultiProgress,
-    summary: &mut Summary,
-) -> anyhow::Result<()> {
+async fn seed_mysql(step: &Step<'_>, summary: &mut Summary) -> anyhow::Result<()> {
+    let (stores, users, multi) = (step.stores, step.users, step.multi);
     let t = Instant::now();
     let hash = techhub_accounts::password::hash(&Password::parse(SEED_PASSWORD)?).await;
     let progress = bar(multi, "mysql users+subscriptions", users.len() as u64);
@@ -302,13 +303,11 @@ async fn insert_all(
 }
 
 async fn seed_profiles(
-    stores: &Stores,
-    users: &[SeedUser],
-    sizes: &Sizes,
+    step: &Step<'_>,
     rng: &mut StdRng,
-    multi: &MultiProgress,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
+    let (stores, users, sizes, multi) = (step.stores, step.users, step.sizes, step.multi);
     let t = Instant::now();
     let progress = bar(multi, "mongodb user_profiles", users.len() as u64);
     // Who follows whom: a Pareto number of follows per user, towards popular authors.

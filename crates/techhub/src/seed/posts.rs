@@ -5,13 +5,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use indicatif::MultiProgress;
 use mongodb::bson::{oid::ObjectId, Document};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Pareto};
-use techhub_api::Stores;
 use techhub_content::bulk::BATCH as MONGO_BATCH;
 use techhub_content::comments::Comment;
 use techhub_content::posts::{self, Engagement, Metadata, Post, PostDocument, Seo, DIFFICULTIES};
@@ -19,7 +17,7 @@ use techhub_content::schema::{COMMENTS, POSTS};
 use techhub_core::domain::PostStatus;
 
 use super::vocabulary::{COMMENT_BODIES, OPENERS, TAGS, TOPICS, WORDS};
-use super::{bar, epoch, insert_all, Ranked, SeedUser, Sizes, Summary};
+use super::{bar, epoch, insert_all, Ranked, Step, Summary};
 
 /// A post's body: a few Markdown paragraphs of tech prose around its topic.
 fn body(rng: &mut StdRng, words: &Ranked, topic: &str, tags: &[String]) -> String {
@@ -60,13 +58,11 @@ fn body(rng: &mut StdRng, words: &Ranked, topic: &str, tags: &[String]) -> Strin
 }
 
 pub(super) async fn seed_posts(
-    stores: &Stores,
-    users: &[SeedUser],
-    sizes: &Sizes,
+    step: &Step<'_>,
     rng: &mut StdRng,
-    multi: &MultiProgress,
     summary: &mut Summary,
 ) -> anyhow::Result<Vec<String>> {
+    let (stores, users, sizes, multi) = (step.stores, step.users, step.sizes, step.multi);
     let t = Instant::now();
     let n_posts = sizes.posts as usize;
     // Comments go to popular posts: Zipf over a shuffled order of posts.

@@ -1,9 +1,9 @@
 //! Migrations are idempotent: a second run applies nothing and changes nothing.
 
 use futures::TryStreamExt;
-use mongodb::bson::{doc, Document};
+use mongodb::bson::Document;
 
-use crate::helpers::{mongo_collection_names, TestApp};
+use crate::helpers::{mongo_collection_names, mongo_documents, TestApp};
 
 /// Everything that describes the MySQL schema, including when each migration was applied.
 async fn mysql_schema(app: &TestApp) -> Vec<String> {
@@ -71,15 +71,7 @@ async fn mongo_schema(app: &TestApp) -> Vec<String> {
             ));
         }
     }
-    let recorded: Vec<Document> = db
-        .collection::<Document>("_migrations")
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let recorded = mongo_documents(db, "_migrations").await;
     out.extend(recorded.iter().map(|d| d.to_string()));
     out
 }

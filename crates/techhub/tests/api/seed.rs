@@ -2,11 +2,10 @@
 
 use std::process::{Command, Output};
 
-use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use sqlx::Connection;
 
-use crate::helpers::{TestApp, TestDatabases};
+use crate::helpers::{mongo_documents, TestApp, TestDatabases};
 
 const SIZES: [&str; 10] = [
     "--users",
@@ -36,15 +35,7 @@ async fn posts(dbs: &TestDatabases) -> Vec<Document> {
     let client = mongodb::Client::with_uri_str(&dbs.config.mongodb_url)
         .await
         .unwrap();
-    let db = client.default_database().unwrap();
-    db.collection::<Document>("posts")
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap()
+    mongo_documents(&client.default_database().unwrap(), "posts").await
 }
 
 #[tokio::test]

@@ -280,6 +280,21 @@ pub async fn mongo_collection_names(db: &mongodb::Database) -> Vec<String> {
     names
 }
 
+/// Every document of `collection`, by `_id`.
+pub async fn mongo_documents(
+    db: &mongodb::Database,
+    collection: &str,
+) -> Vec<mongodb::bson::Document> {
+    db.collection::<mongodb::bson::Document>(collection)
+        .find(mongodb::bson::doc! {})
+        .sort(mongodb::bson::doc! { "_id": 1 })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
 #[allow(dead_code)]
 pub async fn mongo_indexes(db: &mongodb::Database, collection: &str) -> Vec<mongodb::IndexModel> {
     db.collection::<mongodb::bson::Document>(collection)
