@@ -36,15 +36,15 @@ pub(crate) async fn may_write_post(
     user_id: u64,
     adds_draft: bool,
 ) -> Result<(), ApiError> {
+    let user = users::find(&state.stores.mysql, user_id).await?;
+    if user.status != "active" {
+        return Err(inactive(&user.status));
+    }
     if !adds_draft {
-        let user = users::find(&state.stores.mysql, user_id).await?;
-        if user.status != "active" {
-            return Err(inactive(&user.status));
-        }
         return Ok(());
     }
-    let (plan, allowed) = active_plan(state, user_id).await?;
-    if let Some(max) = allowed.max_drafts {
+    let plan = billing::current(&state.stores.mysql, user_id).await?.plan;
+    if let Some(max) = plan.entitlements().max_drafts {
         let (_, drafts) = posts::drafts(&state.stores.mongo, user_id, 1, 0).await?;
         if drafts >= max as u64 {
             return Err(ApiError::Forbidden(format!(

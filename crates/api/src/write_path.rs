@@ -30,8 +30,10 @@ pub(crate) enum Change {
     /// A favorite is added or removed: it stamps `changedAt` (lists of what a user favorited
     /// come from the index) and a new one carries a `post.liked` event.
     Favorite,
-    /// A comment is added (with a `comment.created` event) or removed.
-    Comment,
+    /// A comment is added, with a `comment.created` event.
+    CommentAdded,
+    /// A comment is removed (its post's counter moves; no event).
+    CommentRemoved,
     /// A reader's profile changes (a follow, a bookmark): no event, nothing the index holds.
     Profile,
 }
@@ -42,7 +44,7 @@ impl Change {
     }
 
     fn has_events(self) -> bool {
-        matches!(self, Change::Post | Change::Favorite | Change::Comment)
+        matches!(self, Change::Post | Change::Favorite | Change::CommentAdded)
     }
 }
 

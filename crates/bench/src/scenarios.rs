@@ -5,6 +5,9 @@
 //! RealWorld scenarios only use RealWorld-spec endpoints, so they run against any RealWorld
 //! server; the TechHub-only ones (dashboards, search, learning sessions) are skipped when a
 //! probe answers 404.
+//!
+//! (About 640 lines, a sixth of them the unit tests: a scenario's name, floor, needs and
+//! request are kept side by side, so adding one touches one file.)
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};

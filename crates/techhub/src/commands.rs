@@ -103,8 +103,7 @@ pub async fn relay(
         content.run(stop.requested()).await
     });
     tracing::info!("outbox and content relays running");
-    shutdown.await;
-    jobs.stop().await;
+    jobs.run_until(shutdown).await;
     stores.close().await;
     Ok(())
 }

@@ -119,10 +119,34 @@ impl Jobs {
         Stopper(self.stop.clone())
     }
 
-    /// Tells every job to stop and waits until all have.
+    /// Runs until `shutdown` resolves, then stops every job. A job that panics meanwhile
+    /// takes the caller down with it at once (as it would if it ran on the caller's task).
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                Some(ended) = self.running.join_next() => rethrow(ended),
+            }
+        }
+        self.stop().await
+    }
+
+    /// Tells every job to stop and waits until all have. A job that panicked panics here.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
-        while self.running.join_next().await.is_some() {}
+        while let Some(ended) = self.running.join_next().await {
+            rethrow(ended);
+        }
+    }
+}
+
+/// Passes on a job's panic; a job that returned (or was cancelled) is done.
+fn rethrow(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 }
 
@@ -158,6 +182,14 @@ mod tests {
         );
         jobs.stop().await;
         assert_eq!(runs.load(Ordering::SeqCst), 4, "a last run at stop");
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "the relay broke")]
+    async fn a_job_that_panics_takes_run_until_down_with_it() {
+        let mut jobs = Jobs::default();
+        jobs.spawn("broken", |_| async { panic!("the relay broke") });
+        jobs.run_until(std::future::pending()).await;
     }
 
     #[tokio::test]

@@ -122,7 +122,7 @@ pub(crate) async fn add_comment(
             comments::add(mongo, post.id, &post.slug, post.author_id, auth.id, &body).await?;
         Ok(comment)
     };
-    let comment = write_path::write(&state, Change::Comment, add, |_| {
+    let comment = write_path::write(&state, Change::CommentAdded, add, |_| {
         vec![keys::article(&post.slug)]
     })
     .await?;
@@ -147,7 +147,7 @@ pub(crate) async fn delete_comment(
             .await?
             .map_err(|r| refused(r, "comment"))
     };
-    write_path::write(&state, Change::Comment, delete, |_| {
+    write_path::write(&state, Change::CommentRemoved, delete, |_| {
         vec![keys::article(&slug)]
     })
     .await?;
