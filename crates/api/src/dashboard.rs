@@ -80,7 +80,7 @@ async fn build(state: &AppState, user_id: u64) -> Result<Loaded, ApiError> {
                 async {
                     Ok::<_, ApiError>(profiles::following_and_bookmarks(mongo, user_id).await?)
                 },
-                crate::articles::listing::index_page(state, filter),
+                crate::articles::listing::index_page(state, Some(user_id), filter),
             )?;
             let recent: Vec<Value> = recent
                 .iter()

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod health;
 pub mod learning;
 pub mod limits;
+mod own_writes;
 mod policy;
 pub mod profiles;
 pub mod routes;

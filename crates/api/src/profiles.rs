@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{AuthUser, MaybeAuthUser};
-use crate::write_path::{self, Change};
+use crate::write_path::{self, Change, Effects};
 use crate::AppState;
 
 #[derive(Serialize, ToSchema, Clone)]
@@ -240,8 +240,8 @@ async fn set_follow(
             .await
             .map_err(ApiError::from)
     };
-    write_path::write(state, Change::Profile, follows, |_| {
-        vec![keys::dashboard(me.id)]
+    write_path::write(state, auth.id, Change::Profile, follows, |_| {
+        Effects::stale(vec![keys::dashboard(me.id)])
     })
     .await?;
     Ok(Json(ProfileResponse {

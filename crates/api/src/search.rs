@@ -117,11 +117,14 @@ pub(crate) async fn search(
         limit,
         offset: offset as usize,
     };
+    let reader = viewer.0.map(|v| v.id);
+    let own = crate::own_writes::OwnWrites::of(&state, reader).await?;
     let index = state.search.clone();
-    let found = tokio::task::spawn_blocking(move || index.search(&query))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(ApiError::Internal)?;
+    let found =
+        tokio::task::spawn_blocking(move || index.search_with(&query, &own.hidden, &own.published))
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?
+            .map_err(ApiError::Internal)?;
     let (ids, slugs): (Vec<ObjectId>, Vec<String>) = found
         .hits
         .iter()
@@ -129,7 +132,7 @@ pub(crate) async fn search(
         .unzip();
     let posts = published_posts(&state, &ids, &slugs).await?;
     let post_ids: Vec<ObjectId> = posts.iter().map(|p| p.id).collect();
-    let reader = Reader::of(viewer.0.map(|v| v.id));
+    let reader = Reader::of(reader);
     let articles = render_articles(&state, reader, posts, Shape::Listed, Vec::new()).await?;
     let results = post_ids
         .into_iter()

@@ -5,18 +5,20 @@
 //!    `changedAt` (so the indexer's next short scan reaches back to it);
 //! 2. run the write (the post's events travel in the same document write);
 //! 3. wake this server's content relay (the events) and search indexer (the change);
-//! 4. wait until this server's index shows the write, for writes the index lists (lists,
-//!    feeds and `?favorited=` come from the index: a client reads its own writes);
-//! 5. drop the cache entries computed from what changed — after the index shows it, not
-//!    before, so no list cached from an older index outlives the write. The relay drops them
-//!    again when it delivers the events, which covers a crash between 2 and 5.
+//! 4. drop the cache entries computed from what changed and, for writes the index lists
+//!    (lists, feeds, search and `?favorited=` come from it), record the write for its writer
+//!    in the same Redis round trip ([`crate::own_writes`]): the writer's next list shows it on
+//!    any instance, though no index has it yet. The write does not wait for the index.
+//!    The relay drops the entries again when it delivers the events, which covers a crash
+//!    between 2 and 4. Only when Redis cannot record the write does it wait for this
+//!    server's index to show it (at most 2 s), so its writer still reads it here.
 //!
 //! A write that fails or is refused changes nothing, so nothing after step 2 runs for it.
 
 use std::future::Future;
-use std::time::Duration;
 
 use techhub_cache::entries::keys;
+use techhub_content::posts::Post;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -48,26 +50,52 @@ impl Change {
     }
 }
 
-/// The cache entries a change to the post `slug` by `author` affects: the post, its author's
-/// dashboard (recent posts) and the tag list.
-pub(crate) fn post_entries(author: u64, slug: &str) -> Vec<String> {
-    vec![
-        keys::TAGS.to_string(),
-        keys::dashboard(author),
-        keys::article(slug),
-    ]
+/// The longest a content write waits for this server's search index when Redis cannot
+/// record it for its writer.
+const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What a write changed: the cache entries computed from it, and for a change the index
+/// lists, the post (hex id) and the change number the write left it at.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    stale: Vec<String>,
+    post: Option<(String, i64)>,
 }
 
-/// The longest a content write waits for the search index to show it.
-const INDEX_WAIT: Duration = Duration::from_secs(2);
+impl Effects {
+    /// A write that makes the cache entries `stale` and nothing the index lists.
+    pub(crate) fn stale(stale: Vec<String>) -> Self {
+        Effects { stale, post: None }
+    }
 
-/// Runs `write`, a content write of kind `change`, through the protocol above; `affected`
-/// names the cache entries to drop from what the write returned.
+    /// A write that left `post` at its change number, making `stale` stale.
+    pub(crate) fn post(post: &Post, stale: Vec<String>) -> Self {
+        Self::post_id(post.id.to_hex(), post.change_seq, stale)
+    }
+
+    /// [`Effects::post`] by id.
+    pub(crate) fn post_id(id: String, change_seq: i64, stale: Vec<String>) -> Self {
+        Effects {
+            stale,
+            post: Some((id, change_seq)),
+        }
+    }
+}
+
+/// The cache entries a change to the post `slug` by `author` affects: the post and its
+/// author's dashboard (recent posts).
+pub(crate) fn post_entries(author: u64, slug: &str) -> Vec<String> {
+    vec![keys::dashboard(author), keys::article(slug)]
+}
+
+/// Runs `write`, a content write by `writer` of kind `change`, through the protocol above;
+/// `affected` says what it changed from what the write returned.
 pub(crate) async fn write<T, Fut>(
     state: &AppState,
+    writer: u64,
     change: Change,
     write: Fut,
-    affected: impl FnOnce(&T) -> Vec<String>,
+    affected: impl FnOnce(&T) -> Effects,
 ) -> Result<T, ApiError>
 where
     Fut: Future<Output = Result<T, ApiError>>,
@@ -79,16 +107,30 @@ where
     if change.has_events() {
         state.wake.content_relay.notify_one();
     }
+    let ticket = state.search.write_ticket();
     if change.indexed() {
-        let ticket = state.search.write_ticket();
         state.wake.search.notify_one();
-        if !state.search.covered(ticket, INDEX_WAIT).await {
-            tracing::warn!(
-                wait = ?INDEX_WAIT,
-                "the search index did not show a content write in time; lists may lag behind it"
-            );
-        }
     }
-    crate::cached::invalidate(state, &affected(&written)).await;
+    let effects = affected(&written);
+    match &effects.post {
+        Some((post, seq)) => {
+            let redis = &state.stores.redis;
+            if let Err(e) = redis
+                .record_own_write(writer, post, *seq, &effects.stale)
+                .await
+            {
+                // Without Redis the writer still reads their write on this server: wait
+                // for its index to show it, as before there was an overlay.
+                tracing::debug!(error = %e, "own write not recorded; waiting for the index");
+                if !state.search.covered(ticket, INDEX_WAIT).await {
+                    tracing::warn!(
+                        wait = ?INDEX_WAIT,
+                        "the search index did not show a content write in time; lists may lag behind it"
+                    );
+                }
+            }
+        }
+        None => crate::cached::invalidate(state, &effects.stale).await,
+    }
     Ok(written)
 }

@@ -15,6 +15,7 @@ pub mod aside;
 pub mod counters;
 pub mod entries;
 pub mod limits;
+pub mod own_writes;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use techhub_core::{PoolSettings, Probe, Store};

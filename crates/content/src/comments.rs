@@ -60,10 +60,10 @@ pub async fn add(
 ) -> Result<Comment, MongoError> {
     let now = DateTime::now();
     let comment = Comment::new(post_id, author_id, body, now);
-    let comments = mongo.db().collection::<Document>(COMMENTS);
-    mongo.timed(comments.insert_one(comment.to_bson()?)).await?;
+    // Both batched with the writes of other requests (see [`crate::batch`]); the post is
+    // updated only once the comment is in.
+    mongo.insert_batched(COMMENTS, comment.to_bson()?).await?;
     // The counter and the comment's event move together, in one update of the post.
-    let posts = mongo.db().collection::<Document>(POSTS);
     let event = techhub_core::events::Event::new(
         techhub_core::events::EventPayload::CommentCreated(techhub_core::events::Reaction {
             post_id: post_id.to_hex(),
@@ -73,14 +73,15 @@ pub async fn add(
         }),
     );
     mongo
-        .timed(posts.update_one(
+        .update_batched(
+            POSTS,
             doc! { "_id": post_id },
             doc! {
                 "$inc": { "engagement.comments": 1_i64 },
                 "$push": { "pendingEvents": crate::posts::document::event_bson(&event) },
                 "$set": { "eventsDueAt": now },
             },
-        ))
+        )
         .await?;
     Ok(comment)
 }

@@ -7,6 +7,7 @@
 //! CRUD, unique and compound indexes, `$jsonSchema` validators, aggregation with `$lookup`,
 //! transactions. No text indexes: search lives in the Tantivy index.
 
+pub mod batch;
 pub mod bulk;
 pub mod comments;
 pub mod posts;
@@ -40,19 +41,29 @@ pub enum MongoError {
     /// A bulk insert failed (see [`bulk`]), in one line.
     #[error("bulk insert failed: {0}")]
     Bulk(String),
+    /// One statement of a batched write failed (see [`batch`]).
+    #[error("MongoDB refused the write (code {code}): {message}")]
+    Write { code: i32, message: String },
+    /// A batch could not reach MongoDB (see [`batch`]).
+    #[error("MongoDB is unreachable: {0}")]
+    Unreachable(String),
 }
 
 impl MongoError {
     /// A unique index rejected the write.
     pub fn is_duplicate_key(&self) -> bool {
-        matches!(self, MongoError::Db(e) if e.to_string().contains("E11000"))
+        match self {
+            MongoError::Db(e) => e.to_string().contains("E11000"),
+            MongoError::Write { code, .. } => *code == 11000,
+            _ => false,
+        }
     }
 
     /// The server is unreachable or too slow, as opposed to a bad request.
     pub fn is_unavailable(&self) -> bool {
         use mongodb::error::ErrorKind;
         match self {
-            MongoError::Timeout(_) => true,
+            MongoError::Timeout(_) | MongoError::Unreachable(_) => true,
             MongoError::Db(e) => matches!(
                 *e.kind,
                 ErrorKind::ServerSelection { .. }
@@ -75,6 +86,8 @@ pub struct Mongo {
     /// Permits for operations in flight, fewer than the driver's pool has connections (see
     /// [`Mongo::timed`]).
     gate: Arc<tokio::sync::Semaphore>,
+    /// Writes and reads by id of concurrent requests, sent together (see [`batch`]).
+    batches: Arc<batch::Lanes>,
 }
 
 /// How long the first read of a collection may take (see [`Mongo::warm_up`]).
@@ -160,6 +173,7 @@ impl Mongo {
             gate: Arc::new(tokio::sync::Semaphore::new(
                 (settings.pool_size as usize).saturating_sub(2).max(1),
             )),
+            batches: Arc::default(),
         })
     }
 

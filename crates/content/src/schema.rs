@@ -39,6 +39,10 @@ const STEPS: &[Step] = &[
         version: 3,
         name: "due-event index holds only posts with events due (sparse)",
     },
+    Step {
+        version: 4,
+        name: "posts count their indexed changes (changeSeq, read your writes)",
+    },
 ];
 
 /// Applies the steps not yet recorded in `_migrations`.
@@ -57,6 +61,7 @@ pub async fn migrate(db: &Database) -> mongodb::error::Result<MigrationReport> {
             1 => initial_schema(db).await?,
             2 => post_events(db).await?,
             3 => sparse_events_due(db).await?,
+            4 => ensure_collection(db, POSTS, posts_validator()).await?,
             v => unreachable!("no code for content migration {v}"),
         }
         recorded
@@ -304,6 +309,7 @@ pub fn posts_validator() -> Document {
             "favoritedBy": { "bsonType": "array", "items": user_id() },
             "publishedAt": { "bsonType": ["date", "null"] },
             "version": { "bsonType": ["int", "long"], "minimum": 1 },
+            "changeSeq": non_negative_int(),
             "pendingEvents": { "bsonType": "array", "items": { "bsonType": "object", "required": ["id", "payload"] } },
             "eventsDueAt": { "bsonType": "date" },
             "changedAt": { "bsonType": "date" },

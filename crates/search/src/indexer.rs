@@ -34,6 +34,11 @@ const WINDOW_DOCS: usize = 2_000;
 /// empty range reads, and a window never jumps from empty years onto the whole collection.
 const MAX_WINDOW_SECS: u32 = 30 * 86_400;
 
+/// The least pause between the end of a scan and the start of one a write nudged: the writes
+/// of a burst share one scan and one commit (writes do not wait for the index, so this only
+/// delays what readers other than the writer see, by at most this much).
+const NUDGE_GAP: Duration = Duration::from_millis(20);
+
 /// The longest pause between failed catch-ups (writes wait for the index at most 2 s, and
 /// lists should follow MongoDB again within seconds of it answering).
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -70,6 +75,7 @@ pub fn indexed(found: &Indexable) -> IndexedPost {
             .published_at
             .map(|t| t.timestamp_millis())
             .unwrap_or_else(|| post.created_at.timestamp_millis()),
+        change_seq: post.change_seq,
     }
 }
 
@@ -233,11 +239,15 @@ impl Indexer {
         let mut progress = Progress::default();
         if !fresh.is_empty() {
             let mut changes = Vec::with_capacity(fresh.len());
+            let mut shown = Vec::with_capacity(fresh.len());
             for chunk in fresh.chunks(LOAD) {
                 let ids: Vec<ObjectId> = chunk.iter().map(|c| c.id).collect();
                 let loaded = posts::full_by_ids(&self.mongo, &ids).await?;
                 for id in &ids {
-                    match loaded.iter().find(|p| p.post.id == *id) {
+                    let found = loaded.iter().find(|p| p.post.id == *id);
+                    // A post gone from MongoDB shows every change it had.
+                    shown.push((id.to_hex(), found.map_or(i64::MAX, |p| p.post.change_seq)));
+                    match found {
                         Some(p) if p.post.status.is_published() => {
                             progress.indexed += 1;
                             changes.push(IndexChange::Upsert(indexed(p)));
@@ -252,6 +262,7 @@ impl Indexer {
             let loaded = clock.elapsed();
             let index = self.index.clone();
             blocking(move || index.apply(false, &changes, new_low)).await?;
+            self.index.record_shown(&shown);
             tracing::debug!(
                 indexed = progress.indexed,
                 removed = progress.removed,
@@ -342,10 +353,18 @@ impl Indexer {
                     std::future::pending().await
                 }
             };
+            let scanned_at = std::time::Instant::now();
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = nudged => nudged_last = true,
                 _ = tokio::time::sleep(pause) => nudged_last = false,
+            }
+            if nudged_last {
+                let gap = NUDGE_GAP.saturating_sub(scanned_at.elapsed());
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(gap) => {}
+                }
             }
         }
     }

@@ -16,7 +16,7 @@ use super::{post_or_404, published_or_404};
 use crate::error::ApiError;
 use crate::extract::AuthUser;
 use crate::validate::page_limit;
-use crate::write_path::{self, Change};
+use crate::write_path::{self, Change, Effects};
 use crate::AppState;
 
 /// Bookmark an article (TechHub).
@@ -58,12 +58,12 @@ async fn set_bookmark(
         }
         Ok(changed)
     };
-    write_path::write(state, Change::Profile, change, |changed| {
-        if *changed {
+    write_path::write(state, auth.id, Change::Profile, change, |changed| {
+        Effects::stale(if *changed {
             vec![keys::dashboard(me.id), keys::article(slug)]
         } else {
             Vec::new()
-        }
+        })
     })
     .await?;
     article_response(state, Reader::Id(auth.id), post_or_404(state, slug).await?).await

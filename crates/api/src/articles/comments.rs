@@ -15,12 +15,12 @@ use techhub_content::profiles;
 use utoipa::ToSchema;
 
 use super::render::time;
-use super::{post_or_404, refused};
+use super::{cached_post_or_404, post_or_404, refused};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser, MaybeAuthUser};
 use crate::profiles::{profiles_seen_by, ProfileBody};
 use crate::validate::text;
-use crate::write_path::{self, Change};
+use crate::write_path::{self, Change, Effects};
 use crate::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -97,7 +97,7 @@ pub(crate) async fn list_comments(
     viewer: MaybeAuthUser,
     Path(slug): Path<String>,
 ) -> Result<Json<CommentsResponse>, ApiError> {
-    let post = post_or_404(&state, &slug).await?;
+    let post = cached_post_or_404(&state, &slug).await?;
     let found = comments::for_post(&state.stores.mongo, post.id).await?;
     Ok(Json(CommentsResponse {
         comments: render_comments(&state, viewer.0.map(|v| v.id), found).await?,
@@ -115,15 +115,15 @@ pub(crate) async fn add_comment(
 ) -> Result<Json<CommentResponse>, ApiError> {
     let raw = req.comment.body.as_deref().unwrap_or("");
     let body = text("body", raw, 1, MAX_COMMENT_CHARS as usize)?;
-    let post = post_or_404(&state, &slug).await?;
+    let post = cached_post_or_404(&state, &slug).await?;
     let mongo = &state.stores.mongo;
     let add = async {
         let comment =
             comments::add(mongo, post.id, &post.slug, post.author_id, auth.id, &body).await?;
         Ok(comment)
     };
-    let comment = write_path::write(&state, Change::CommentAdded, add, |_| {
-        vec![keys::article(&post.slug)]
+    let comment = write_path::write(&state, auth.id, Change::CommentAdded, add, |_| {
+        Effects::stale(vec![keys::article(&post.slug)])
     })
     .await?;
     let comment = render_comments(&state, Some(auth.id), vec![comment])
@@ -147,8 +147,8 @@ pub(crate) async fn delete_comment(
             .await?
             .map_err(|r| refused(r, "comment"))
     };
-    write_path::write(&state, Change::CommentRemoved, delete, |_| {
-        vec![keys::article(&slug)]
+    write_path::write(&state, auth.id, Change::CommentRemoved, delete, |_| {
+        Effects::stale(vec![keys::article(&slug)])
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,17 +2,15 @@
 //! caller's drafts and `GET /api/tags`. Which published posts, in which order, comes from this
 //! server's search index (a sorted page of a large match is the one read MongoDB-compatible
 //! stores cannot answer quickly at scale); their content comes from the article cache and
-//! MongoDB, so a post changed since the index last saw it shows as it is now. Writes through
-//! this server return only once the index shows them (see [`crate::write_path`]).
-
-use std::time::Duration;
+//! MongoDB, so a post changed since the index last saw it shows as it is now. A signed-in
+//! reader's own writes that the index does not show yet are overlaid (see
+//! [`crate::own_writes`]).
 
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::Json;
 use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
-use techhub_cache::entries::keys;
 use techhub_content::posts::{self, Post};
 use techhub_search::ListQuery;
 use utoipa::{IntoParams, ToSchema};
@@ -21,6 +19,7 @@ use super::cache::published_posts;
 use super::render::{list_response, ArticlesResponse, Reader, Viewer};
 use crate::error::ApiError;
 use crate::extract::{AuthUser, MaybeAuthUser};
+use crate::own_writes::OwnWrites;
 use crate::profiles::user_id_by_name;
 use crate::validate::page_limit;
 use crate::AppState;
@@ -44,17 +43,21 @@ pub struct FeedQuery {
     pub(crate) offset: Option<u64>,
 }
 
-/// A page of published posts, newest first, and how many match: the order from this
-/// server's search index, the posts from the article cache or MongoDB.
+/// A page of published posts, newest first, and how many match, as `reader` sees them (their
+/// own writes included): the order from this server's search index, the posts from the
+/// article cache or MongoDB.
 pub(crate) async fn index_page(
     state: &AppState,
+    reader: Option<u64>,
     query: ListQuery,
 ) -> Result<(Vec<Post>, u64), ApiError> {
+    let own = OwnWrites::of(state, reader).await?;
     let index = state.search.clone();
-    let page = tokio::task::spawn_blocking(move || index.list(&query))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(ApiError::Internal)?;
+    let page =
+        tokio::task::spawn_blocking(move || index.list_with(&query, &own.hidden, &own.published))
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?
+            .map_err(ApiError::Internal)?;
     let ids: Vec<ObjectId> = page
         .ids
         .iter()
@@ -88,8 +91,9 @@ pub(crate) async fn list_articles(
             None => return Ok(ArticlesResponse::empty()),
         }
     }
-    let (found, total) = index_page(&state, filter).await?;
-    list_response(&state, Reader::of(viewer.0.map(|v| v.id)), found, total).await
+    let reader = viewer.0.map(|v| v.id);
+    let (found, total) = index_page(&state, reader, filter).await?;
+    list_response(&state, Reader::of(reader), found, total).await
 }
 
 /// Articles by the users the caller follows, newest first.
@@ -108,7 +112,7 @@ pub(crate) async fn feed(
         offset: q.offset.unwrap_or(0) as usize,
         ..Default::default()
     };
-    let (found, total) = index_page(&state, filter).await?;
+    let (found, total) = index_page(&state, Some(auth.id), filter).await?;
     list_response(&state, Reader::Loaded(&viewer), found, total).await
 }
 
@@ -131,30 +135,28 @@ pub struct TagsResponse {
     tags: Vec<String>,
 }
 
-/// How long the tag list is cached. Post events invalidate it sooner.
-const TAGS_TTL: Duration = Duration::from_secs(60);
+/// How many tags `GET /api/tags` lists.
+const TAGS_LISTED: usize = 100;
 
-/// Tags of published articles, most used first. Cached in Redis (counted from the search
-/// index otherwise; `X-Cache`, single flight on a miss); a post change drops the cache, and
-/// Redis being down only costs speed.
+/// Tags of published articles, most used first, as this server's search index counts them:
+/// counted once per commit of the index and kept in memory until the next (`X-Cache: hit`
+/// when the count was already made), so the list follows every write as soon as the index
+/// shows it and never outlives it.
 #[utoipa::path(get, path = "/api/tags", tag = "articles", responses((status = 200, body = TagsResponse)))]
 pub(crate) async fn list_tags(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let tags = crate::cached::load(&state, keys::TAGS, TAGS_TTL, || async {
-        let index = state.search.clone();
-        let tags = tokio::task::spawn_blocking(move || index.tags(100))
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))?
-            .map_err(ApiError::Internal)?
-            .into_iter()
-            .map(|(tag, _)| tag)
-            .collect();
-        let json = serde_json::to_string(&TagsResponse { tags })
-            .map_err(|e| ApiError::Internal(e.into()))?;
-        Ok(crate::cached::Loaded {
-            json,
-            cacheable: true,
-        })
-    })
-    .await?;
-    Ok(crate::cached::answer(tags))
+    let (tags, hit) = match state.search.tags_counted(TAGS_LISTED) {
+        Some(tags) => (tags, true),
+        None => {
+            let index = state.search.clone();
+            let tags = tokio::task::spawn_blocking(move || index.count_tags(TAGS_LISTED))
+                .await
+                .map_err(|e| ApiError::Internal(e.into()))?
+                .map_err(ApiError::Internal)?;
+            (tags, false)
+        }
+    };
+    let tags = tags.iter().map(|(tag, _)| tag.clone()).collect();
+    let json =
+        serde_json::to_string(&TagsResponse { tags }).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(crate::cached::answer((json, hit)))
 }

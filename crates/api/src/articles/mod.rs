@@ -21,7 +21,7 @@ use techhub_core::domain::PostStatus;
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser, MaybeAuthUser};
-use crate::write_path::{self, post_entries, Change};
+use crate::write_path::{self, post_entries, Change, Effects};
 use crate::AppState;
 use input::{NewArticleRequest, UpdateArticleRequest};
 use render::{article_response, render_articles, ArticleResponse, Reader, Shape};
@@ -30,6 +30,16 @@ use render::{article_response, render_articles, ArticleResponse, Reader, Shape};
 pub(crate) async fn post_or_404(state: &AppState, slug: &str) -> Result<Post, ApiError> {
     posts::by_slug(&state.stores.mongo, slug)
         .await?
+        .ok_or(ApiError::NotFound("article"))
+}
+
+/// The post `slug` (any status but deleted) from the article cache (drafts from MongoDB),
+/// or 404: for writes that need only its id, slug and author.
+pub(crate) async fn cached_post_or_404(state: &AppState, slug: &str) -> Result<Post, ApiError> {
+    cache::article_by_slug(state, slug)
+        .await?
+        .article
+        .post
         .ok_or(ApiError::NotFound("article"))
 }
 
@@ -100,8 +110,8 @@ pub(crate) async fn create_article(
     let new = req.article.parse(auth.id)?;
     crate::policy::may_write_post(&state, auth.id, new.status == PostStatus::Draft).await?;
     let create = async { Ok(posts::create(&state.stores.mongo, new).await?) };
-    let post = write_path::write(&state, Change::Post, create, |p: &Post| {
-        post_entries(p.author_id, &p.slug)
+    let post = write_path::write(&state, auth.id, Change::Post, create, |p: &Post| {
+        Effects::post(p, post_entries(p.author_id, &p.slug))
     })
     .await?;
     // Rendered as anyone sees it: nobody has favorited or bookmarked a post this new, and its
@@ -129,8 +139,8 @@ pub(crate) async fn update_article(
             .await?
             .map_err(|r| refused(r, "article"))
     };
-    let post = write_path::write(&state, Change::Post, update, |p: &Post| {
-        post_entries(p.author_id, &p.slug)
+    let post = write_path::write(&state, auth.id, Change::Post, update, |p: &Post| {
+        Effects::post(p, post_entries(p.author_id, &p.slug))
     })
     .await?;
     article_response(&state, Reader::Id(auth.id), post).await
@@ -149,8 +159,8 @@ pub(crate) async fn delete_article(
             .await?
             .map_err(|r| refused(r, "article"))
     };
-    write_path::write(&state, Change::Post, delete, |_| {
-        post_entries(auth.id, &slug)
+    write_path::write(&state, auth.id, Change::Post, delete, |(id, seq)| {
+        Effects::post_id(id.to_hex(), *seq, post_entries(auth.id, &slug))
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -184,13 +194,14 @@ async fn set_favorite(
     slug: &str,
     on: bool,
 ) -> Result<Json<ArticleResponse>, ApiError> {
+    let post = cached_post_or_404(state, slug).await?;
     let change = async {
-        posts::set_favorite(&state.stores.mongo, slug, auth.id, on)
+        posts::set_favorite(&state.stores.mongo, &post, auth.id, on)
             .await?
             .ok_or(ApiError::NotFound("article"))
     };
-    let post = write_path::write(state, Change::Favorite, change, |_| {
-        vec![keys::article(slug)]
+    let post = write_path::write(state, auth.id, Change::Favorite, change, |p: &Post| {
+        Effects::post(p, vec![keys::article(slug)])
     })
     .await?;
     article_response(state, Reader::Id(auth.id), post).await

@@ -56,6 +56,10 @@ pub struct Post {
     pub published_at: Option<DateTime>,
     /// Increases with every change (optimistic concurrency).
     pub version: i64,
+    /// Increases with every change search cares about (each one that stamps `changedAt`):
+    /// a writer reads their own writes by comparing it with the one the index shows.
+    #[serde(default)]
+    pub change_seq: i64,
     pub created_at: DateTime,
     pub updated_at: DateTime,
 }
@@ -182,6 +186,7 @@ pub(crate) mod tests {
                 },
                 published_at: Some(now),
                 version: 1,
+                change_seq: 1,
                 created_at: now,
                 updated_at: now,
             },

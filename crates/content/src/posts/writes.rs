@@ -40,7 +40,6 @@ fn snapshot(post: &Post) -> PostSnapshot {
 
 /// Writes a new post with its `post.created` event, under a fresh slug drawn from the title.
 pub async fn create(mongo: &Mongo, new: NewPost) -> Result<Post, MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
     let now = DateTime::now();
     loop {
         let post = Post {
@@ -65,6 +64,7 @@ pub async fn create(mongo: &Mongo, new: NewPost) -> Result<Post, MongoError> {
             engagement: Engagement::default(),
             published_at: new.status.is_published().then_some(now),
             version: 1,
+            change_seq: 1,
             created_at: now,
             updated_at: now,
         };
@@ -76,7 +76,8 @@ pub async fn create(mongo: &Mongo, new: NewPost) -> Result<Post, MongoError> {
             events_due_at: Some(now),
             changed_at: now,
         };
-        match mongo.timed(posts.insert_one(document.to_bson()?)).await {
+        // Batched with the posts other requests create meanwhile (see [`crate::batch`]).
+        match mongo.insert_batched(POSTS, document.to_bson()?).await {
             // What is read back is what was written: no second trip to MongoDB for it.
             Ok(_) => return Ok(document.post),
             // A suffix collision: one in two billion; draw another.
@@ -176,7 +177,7 @@ pub async fn update(
             doc! { "_id": current.id, "version": version, "status": not_deleted() },
             doc! {
                 "$set": set,
-                "$inc": { "version": 1_i64 },
+                "$inc": { "version": 1_i64, "changeSeq": 1_i64 },
                 "$push": { "pendingEvents": event_bson(&event) },
             },
         ))
@@ -193,12 +194,13 @@ pub async fn update(
 }
 
 /// Deletes the post (and its comments) if `author_id` wrote it. The post document stays as a
-/// tombstone carrying the `post.deleted` event; every read ignores it.
+/// tombstone carrying the `post.deleted` event; every read ignores it. Returns the post's id
+/// and its change number after the deletion (see [`Post::change_seq`]).
 pub async fn delete(
     mongo: &Mongo,
     slug: &str,
     author_id: u64,
-) -> Result<Result<(), Refusal>, MongoError> {
+) -> Result<Result<(ObjectId, i64), Refusal>, MongoError> {
     let Some(current) = by_slug(mongo, slug).await? else {
         return Ok(Err(Refusal::NotFound));
     };
@@ -211,41 +213,50 @@ pub async fn delete(
     let event = Event::new(EventPayload::PostDeleted(snapshot(&tombstone)));
     let now = DateTime::now();
     let posts = mongo.db().collection::<Document>(POSTS);
-    mongo
-        .timed(posts.update_one(
-            doc! { "_id": current.id, "authorId": author_id as i64, "status": not_deleted() },
-            doc! {
-                "$set": {
-                    "status": PostStatus::Deleted.as_str(), "body": "", "favoritedBy": [],
-                    "updatedAt": now, "changedAt": now, "eventsDueAt": now,
-                },
-                "$inc": { "version": 1_i64 },
-                "$push": { "pendingEvents": event_bson(&event) },
-            },
-        ))
+    let deleted = mongo
+        .timed(
+            posts
+                .find_one_and_update(
+                    doc! { "_id": current.id, "authorId": author_id as i64, "status": not_deleted() },
+                    doc! {
+                        "$set": {
+                            "status": PostStatus::Deleted.as_str(), "body": "", "favoritedBy": [],
+                            "updatedAt": now, "changedAt": now, "eventsDueAt": now,
+                        },
+                        "$inc": { "version": 1_i64, "changeSeq": 1_i64 },
+                        "$push": { "pendingEvents": event_bson(&event) },
+                    },
+                )
+                .projection(doc! { "changeSeq": 1 })
+                .return_document(mongodb::options::ReturnDocument::After),
+        )
         .await?;
+    // Deleted meanwhile by another request of the author: gone all the same.
+    let Some(deleted) = deleted else {
+        return Ok(Err(Refusal::NotFound));
+    };
     let comments = mongo.db().collection::<Document>(COMMENTS);
     mongo
         .timed(comments.delete_many(doc! { "postId": current.id }))
         .await?;
-    Ok(Ok(()))
+    Ok(Ok((current.id, int(&deleted, "changeSeq"))))
 }
 
-/// Adds or removes `user_id`'s favorite. Only a real change moves the counter: the filter
-/// matches only when the user is (not) in `favoritedBy` yet, in one atomic update.
+/// Adds or removes `user_id`'s favorite of `post` (as the caller read it: its id, slug and
+/// author). Only a real change moves the counter: the filter matches only when the user is
+/// (not) in `favoritedBy` yet, in one atomic update, batched with the updates of other
+/// requests (see [`crate::batch`]). Returns the post as it is after the update, or `None`
+/// when it is gone.
 pub async fn set_favorite(
     mongo: &Mongo,
-    slug: &str,
+    post: &Post,
     user_id: u64,
     favorite: bool,
 ) -> Result<Option<Post>, MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
     let uid = user_id as i64;
+    let now = DateTime::now();
     let (filter, update) = if favorite {
         // The like is an event for its author's activity, carried in the same update.
-        let Some(post) = by_slug(mongo, slug).await? else {
-            return Ok(None);
-        };
         let event = Event::new(EventPayload::PostLiked(Reaction {
             post_id: post.id.to_hex(),
             slug: post.slug.clone(),
@@ -256,35 +267,30 @@ pub async fn set_favorite(
             doc! { "_id": post.id, "status": not_deleted(), "favoritedBy": { "$ne": uid } },
             doc! {
                 "$push": { "favoritedBy": uid, "pendingEvents": event_bson(&event) },
-                "$inc": { "engagement.likes": 1_i64 },
+                "$inc": { "engagement.likes": 1_i64, "changeSeq": 1_i64 },
                 // The index lists what a user favorited: it follows `changedAt`.
-                "$set": { "eventsDueAt": DateTime::now(), "changedAt": DateTime::now() },
+                "$set": { "eventsDueAt": now, "changedAt": now },
             },
         )
     } else {
         (
-            doc! { "slug": slug, "status": not_deleted(), "favoritedBy": uid },
+            doc! { "_id": post.id, "status": not_deleted(), "favoritedBy": uid },
             doc! {
                 "$pull": { "favoritedBy": uid },
-                "$inc": { "engagement.likes": -1_i64 },
-                "$set": { "changedAt": DateTime::now() },
+                "$inc": { "engagement.likes": -1_i64, "changeSeq": 1_i64 },
+                "$set": { "changedAt": now },
             },
         )
     };
-    // The post as the update left it, in the same operation.
-    let changed = mongo
-        .timed(
-            posts
-                .find_one_and_update(filter, update)
-                .projection(doc! { "favoritedBy": 0, "pendingEvents": 0 })
-                .return_document(mongodb::options::ReturnDocument::After),
-        )
+    mongo.update_batched(POSTS, filter, update).await?;
+    // The post as it is now: with this change, or as it was when there was nothing to change.
+    let now = mongo
+        .find_batched(POSTS, post.id, crate::batch::Projection::Shown)
         .await?;
-    match changed {
-        Some(d) => Post::from_document(d).map(Some),
-        // Nothing to change (already so, or no such post): the post as it is.
-        None => by_slug(mongo, slug).await,
-    }
+    Ok(now
+        .map(Post::from_document)
+        .transpose()?
+        .filter(|p| p.status != PostStatus::Deleted))
 }
 
 /// An `engagement` counter that moves outside the favorite/comment writes.

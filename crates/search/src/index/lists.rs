@@ -12,7 +12,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocSet, Order, TantivyDocument, Term, TERMINATED};
 
 use super::schema::{stored_text, PUBLISHED};
-use super::SearchIndex;
+use super::{IndexedPost, SearchIndex};
 
 /// Which published posts to list, newest first.
 #[derive(Clone, Debug, Default)]
@@ -35,11 +35,93 @@ pub struct ListPage {
     pub total: usize,
 }
 
+impl ListQuery {
+    /// Whether the published post `p` belongs in this list.
+    pub fn matches(&self, p: &IndexedPost) -> bool {
+        self.tag.as_ref().is_none_or(|t| p.tags.contains(t))
+            && self
+                .authors
+                .as_ref()
+                .is_none_or(|a| a.contains(&p.author_id))
+            && self
+                .favorited_by
+                .is_none_or(|fan| p.favorited_by.contains(&fan))
+    }
+}
+
+/// A list entry: when published (ms), id, slug; lists are in descending order of these.
+type Entry = (i64, String, String);
+
+impl ListPage {
+    fn of(entries: Vec<Entry>, total: usize) -> Self {
+        let (ids, slugs) = entries.into_iter().map(|(_, id, slug)| (id, slug)).unzip();
+        ListPage { ids, slugs, total }
+    }
+}
+
 impl SearchIndex {
     /// One page of published posts matching `q`, newest first, and how many match. Posts
     /// published in the same millisecond come newest id first, as MongoDB's order has them.
     /// Blocking: call from a blocking thread.
     pub fn list(&self, q: &ListQuery) -> anyhow::Result<ListPage> {
+        let (page, total) = self.entries(q, &[], q.offset, q.limit)?;
+        Ok(ListPage::of(page, total))
+    }
+
+    /// [`SearchIndex::list`] as a writer sees it: the posts `hidden` (hex ids: the writer's
+    /// writes this index may not show yet) are left out of what the index holds, and the
+    /// published posts `own` (their current state, read from MongoDB) are merged in where
+    /// they match, at their place in the order; the count includes them. Blocking.
+    pub fn list_with(
+        &self,
+        q: &ListQuery,
+        hidden: &[String],
+        own: &[IndexedPost],
+    ) -> anyhow::Result<ListPage> {
+        if hidden.is_empty() && own.is_empty() {
+            return self.list(q);
+        }
+        let mut mine: Vec<Entry> = own
+            .iter()
+            .filter(|p| q.matches(p))
+            .map(|p| (p.published_ms, p.id.clone(), p.slug.clone()))
+            .collect();
+        mine.sort_by(|a, b| b.cmp(a));
+        // At most `k` of the writer's posts come before the page: read the index's `k` before
+        // it too. Each of theirs that sorts before all of those is before the page as well
+        // (fewer than `start` others and `k` of theirs precede it); the others are placed
+        // exactly among what was read.
+        let k = mine.len();
+        let start = q.offset.saturating_sub(k);
+        let (theirs, total) = self.entries(q, hidden, start, q.limit + (q.offset - start))?;
+        let mut before = start;
+        let mut merged = Vec::with_capacity(theirs.len() + k);
+        for entry in mine {
+            if start > 0 && theirs.first().is_none_or(|first| entry > *first) {
+                before += 1;
+            } else {
+                merged.push(entry);
+            }
+        }
+        merged.extend(theirs);
+        merged.sort_by(|a, b| b.cmp(a));
+        let page = merged
+            .into_iter()
+            .skip(q.offset - before)
+            .take(q.limit.max(1))
+            .collect();
+        Ok(ListPage::of(page, total + k))
+    }
+
+    /// The entries at `[offset, offset + limit)` of the posts matching `q` but not `hidden`,
+    /// and how many match.
+    fn entries(
+        &self,
+        q: &ListQuery,
+        hidden: &[String],
+        offset: usize,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<Entry>, usize)> {
         let f = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(tag) = &q.tag {
@@ -53,7 +135,7 @@ impl SearchIndex {
         }
         if let Some(authors) = &q.authors {
             if authors.is_empty() {
-                return Ok(ListPage::default());
+                return Ok((Vec::new(), 0));
             }
             let terms = authors.iter().map(|a| Term::from_field_u64(f.author, *a));
             clauses.push((Occur::Must, Box::new(TermSetQuery::new(terms))));
@@ -67,6 +149,13 @@ impl SearchIndex {
                 )),
             ));
         }
+        if !hidden.is_empty() {
+            let ids = hidden.iter().map(|id| Term::from_field_text(f.id, id));
+            clauses.push((Occur::MustNot, Box::new(TermSetQuery::new(ids))));
+            if clauses.len() == 1 {
+                clauses.push((Occur::Must, Box::new(AllQuery)));
+            }
+        }
         let query: Box<dyn Query> = if clauses.is_empty() {
             Box::new(AllQuery)
         } else {
@@ -75,13 +164,13 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         // How many match: for one term without deletes, its document frequency (no scan).
         let total = query.count(&searcher)?;
-        let wanted = q.offset + q.limit.max(1);
+        let wanted = offset + limit.max(1);
         let top = |query: &dyn Query| {
             searcher.search(
                 query,
                 &(
-                    TopDocs::with_limit(q.limit.max(1))
-                        .and_offset(q.offset)
+                    TopDocs::with_limit(limit.max(1))
+                        .and_offset(offset)
                         .order_by_fast_field::<i64>(PUBLISHED, Order::Desc),
                     Count,
                 ),
@@ -130,8 +219,28 @@ impl SearchIndex {
         }
         // Ties within the page: newest id (ObjectIds grow with time) first.
         page.sort_by(|a, b| b.cmp(a));
-        let (ids, slugs) = page.into_iter().map(|(_, id, slug)| (id, slug)).unzip();
-        Ok(ListPage { ids, slugs, total })
+        Ok((page, total))
+    }
+
+    /// [`SearchIndex::tags`] counted once per commit: the count of the latest commit if it was
+    /// made (and true), else `None`. Never blocks for long.
+    pub fn tags_counted(&self, limit: usize) -> Option<std::sync::Arc<Vec<(String, u64)>>> {
+        let commit = self.commits.load(std::sync::atomic::Ordering::SeqCst);
+        let counted = self.tags_counted.lock().expect("tags lock poisoned");
+        counted
+            .as_ref()
+            .filter(|(at, max, _)| *at == commit && *max == limit)
+            .map(|(_, _, tags)| tags.clone())
+    }
+
+    /// [`SearchIndex::tags`], remembered until the next commit (see
+    /// [`SearchIndex::tags_counted`]). Blocking: call from a blocking thread.
+    pub fn count_tags(&self, limit: usize) -> anyhow::Result<std::sync::Arc<Vec<(String, u64)>>> {
+        let commit = self.commits.load(std::sync::atomic::Ordering::SeqCst);
+        let tags = std::sync::Arc::new(self.tags(limit)?);
+        *self.tags_counted.lock().expect("tags lock poisoned") =
+            Some((commit, limit, tags.clone()));
+        Ok(tags)
     }
 
     /// Tags of published posts with how many posts carry each, most used first (ties by
@@ -302,6 +411,92 @@ mod tests {
                     "tag {tag:?}, authors {by:?}, offset {offset}"
                 );
                 assert_eq!(page.total, matching.len(), "tag {tag:?}, authors {by:?}");
+            }
+        }
+    }
+
+    /// A writer's list over an index that does not show their writes yet (new posts, a
+    /// retag, an unpublished post, a favorite, a post moved in time) pages exactly as a list
+    /// over an index of the true state, at every offset, for every filter.
+    #[test]
+    fn a_list_with_the_writers_own_posts_pages_as_the_true_state_would() {
+        let (stale_dir, true_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let stale = SearchIndex::open(stale_dir.path()).unwrap();
+        let truth = SearchIndex::open(true_dir.path()).unwrap();
+        let make = |i: u64, tags: &[&str], ms: i64| {
+            let mut p = post(&format!("p{i:03}"), "t", tags, "b");
+            p.author_id = 1 + i % 3;
+            p.published_ms = ms;
+            p
+        };
+        let before: Vec<IndexedPost> = (0..30)
+            .map(|i| {
+                make(
+                    i,
+                    if i % 2 == 0 { &["even"] } else { &["odd"] },
+                    1_000 + 10 * i as i64,
+                )
+            })
+            .collect();
+        let upserts = |posts: &[IndexedPost]| -> Vec<IndexChange> {
+            posts.iter().cloned().map(IndexChange::Upsert).collect()
+        };
+        stale.apply(false, &upserts(&before), 1).unwrap();
+        // The writer's changes: two new posts (newest, and one in the middle of the order),
+        // p004 retagged, p010 unpublished, p011 favorited by user 9, p012 moved to the start.
+        let mut own = vec![make(100, &["even"], 5_000), make(101, &["odd"], 1_155)];
+        let mut retagged = before[4].clone();
+        retagged.tags = vec!["odd".into()];
+        let mut liked = before[11].clone();
+        liked.favorited_by = vec![9];
+        let mut moved = before[12].clone();
+        moved.published_ms = 1;
+        own.extend([retagged, liked, moved]);
+        let hidden: Vec<String> = own
+            .iter()
+            .map(|p| p.id.clone())
+            .chain(["p010".to_string()])
+            .collect();
+        let mut now: Vec<IndexedPost> = before
+            .iter()
+            .filter(|p| !hidden.contains(&p.id))
+            .cloned()
+            .collect();
+        now.extend(own.iter().cloned());
+        truth.apply(false, &upserts(&now), 1).unwrap();
+        let queries = [
+            ListQuery::default(),
+            ListQuery {
+                tag: Some("even".into()),
+                ..Default::default()
+            },
+            ListQuery {
+                tag: Some("odd".into()),
+                ..Default::default()
+            },
+            ListQuery {
+                authors: Some(vec![1, 3]),
+                ..Default::default()
+            },
+            ListQuery {
+                favorited_by: Some(9),
+                ..Default::default()
+            },
+        ];
+        for q in queries {
+            for limit in [1, 2, 3, 7, 40] {
+                for offset in 0..36 {
+                    let q = ListQuery {
+                        limit,
+                        offset,
+                        ..q.clone()
+                    };
+                    assert_eq!(
+                        stale.list_with(&q, &hidden, &own).unwrap(),
+                        truth.list(&q).unwrap(),
+                        "{q:?}"
+                    );
+                }
             }
         }
     }

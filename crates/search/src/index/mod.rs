@@ -32,6 +32,9 @@ use schema::{schema, Fields};
 const SCHEMA_VERSION: u32 = 4;
 /// The writer's indexing memory (Tantivy's minimum is 15 MB).
 const WRITER_HEAP: usize = 32 * 1024 * 1024;
+/// How long the index remembers which change of a post it shows: longer than a writer's
+/// writes are looked for on their reads (`techhub_cache::own_writes::WINDOW`).
+pub const SHOWN_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A post as the index holds it.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +52,8 @@ pub struct IndexedPost {
     pub published_ms: i64,
     /// Users who favorited it.
     pub favorited_by: Vec<u64>,
+    /// The post's change number in MongoDB when it was read (see [`SearchIndex::shows`]).
+    pub change_seq: i64,
 }
 
 /// One change to apply.
@@ -82,6 +87,12 @@ pub struct SearchIndex {
     /// Content writes of this process, for the indexer's short scans (see
     /// [`SearchIndex::write_starting`]).
     writes: Mutex<LocalWrites>,
+    /// The change numbers of the posts changed lately, as searches see them (see
+    /// [`SearchIndex::shows`]).
+    shown: Mutex<std::collections::HashMap<String, (i64, std::time::Instant)>>,
+    /// Commits so far; what [`SearchIndex::tags_now`] last counted, and at which commit.
+    commits: std::sync::atomic::AtomicU64,
+    tags_counted: Mutex<Option<(u64, usize, std::sync::Arc<Vec<(String, u64)>>)>>,
 }
 
 impl SearchIndex {
@@ -90,7 +101,7 @@ impl SearchIndex {
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the search index folder {}", dir.display()))?;
-        let (schema, fields) = schema();
+        let schema = schema().0;
         let existing = match Index::open_in_dir(dir) {
             Ok(index) => {
                 let current = index
@@ -119,6 +130,22 @@ impl SearchIndex {
                     .with_context(|| format!("creating the search index in {}", dir.display()))?
             }
         };
+        Self::from_index(dir, index)
+    }
+
+    /// A throw-away index in memory, holding only `posts`: the writer's own recent writes,
+    /// searched with the same analysis and scoring as the real index (see
+    /// [`SearchIndex::search_with`]).
+    pub fn in_memory(posts: &[IndexedPost]) -> anyhow::Result<Self> {
+        let index = Index::create_in_ram(schema().0);
+        let memory = Self::from_index(Path::new(""), index)?;
+        let changes: Vec<IndexChange> = posts.iter().cloned().map(IndexChange::Upsert).collect();
+        memory.apply(false, &changes, 0)?;
+        Ok(memory)
+    }
+
+    fn from_index(dir: &Path, index: Index) -> anyhow::Result<Self> {
+        let fields = schema().1;
         let writer = index.writer_with_num_threads(1, WRITER_HEAP).map_err(|e| match e {
             tantivy::TantivyError::LockFailure(..) => anyhow::anyhow!(
                 "the search index in {} is in use by another TechHub process (a running server?); stop it first",
@@ -143,7 +170,32 @@ impl SearchIndex {
                 in_flight: BTreeMap::new(),
                 finished_min: i64::MAX,
             }),
+            shown: Default::default(),
+            commits: Default::default(),
+            tags_counted: Default::default(),
         })
+    }
+
+    /// Records that searches now see each post of `changes` (hex id) at the change number
+    /// given (`i64::MAX` for a post gone from MongoDB). Forgets what was recorded longer
+    /// than [`SHOWN_FOR`] ago: by then a writer's reads no longer look for their writes.
+    pub fn record_shown(&self, changes: &[(String, i64)]) {
+        let now = std::time::Instant::now();
+        let mut shown = self.shown.lock().expect("shown lock poisoned");
+        shown.retain(|_, (_, at)| now.duration_since(*at) < SHOWN_FOR);
+        for (id, seq) in changes {
+            let entry = shown.entry(id.clone()).or_insert((*seq, now));
+            if *seq >= entry.0 {
+                *entry = (*seq, now);
+            }
+        }
+    }
+
+    /// Whether searches see the post `id` (hex) at change number `seq` or later, as far as
+    /// this process recorded in the last [`SHOWN_FOR`]; false when it does not know.
+    pub fn shows(&self, id: &str, seq: i64) -> bool {
+        let shown = self.shown.lock().expect("shown lock poisoned");
+        shown.get(id).is_some_and(|(at, _)| *at >= seq)
     }
 
     pub fn dir(&self) -> &Path {
@@ -241,6 +293,8 @@ impl SearchIndex {
         prepared.set_payload(&payload);
         prepared.commit()?;
         self.reader.reload()?;
+        self.commits
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 }
@@ -261,6 +315,7 @@ pub(crate) mod tests {
             body_text: body.into(),
             published_ms: 0,
             favorited_by: Vec::new(),
+            change_seq: 1,
         }
     }
 }

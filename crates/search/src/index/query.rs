@@ -9,13 +9,14 @@ use std::collections::BTreeSet;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{TantivyDocument, Term};
 
 use super::schema::stored_text;
-use super::SearchIndex;
+use super::{IndexedPost, SearchIndex};
 
 /// Field boosts.
 pub const TITLE_BOOST: f32 = 10.0;
@@ -101,6 +102,7 @@ impl SearchIndex {
         &self,
         searcher: &tantivy::Searcher,
         q: &SearchQuery,
+        hidden: &[String],
     ) -> anyhow::Result<Option<Box<dyn Query>>> {
         let f = self.fields;
         let words = self.words(&q.text)?;
@@ -153,13 +155,62 @@ impl SearchIndex {
         if let Some(a) = q.author_id {
             clauses.push(filter(Term::from_field_u64(f.author, a)));
         }
+        if !hidden.is_empty() {
+            let ids = hidden.iter().map(|id| Term::from_field_text(f.id, id));
+            clauses.push((Occur::MustNot, Box::new(TermSetQuery::new(ids))));
+        }
         Ok(Some(Box::new(BooleanQuery::new(clauses))))
     }
 
     /// Ranked posts matching `q`, best first. Blocking: call from a blocking thread.
     pub fn search(&self, q: &SearchQuery) -> anyhow::Result<SearchPage> {
+        self.search_excluding(q, &[])
+    }
+
+    /// [`SearchIndex::search`] as a writer sees it: the posts `hidden` (hex ids: the writer's
+    /// writes this index may not show yet) are left out of what the index holds, and those of
+    /// the published posts `own` (their current state) that match come first, ranked among
+    /// themselves (the writer is looking for what they just wrote; scores from two indexes
+    /// do not compare), then the index's hits; the count includes them. Blocking.
+    pub fn search_with(
+        &self,
+        q: &SearchQuery,
+        hidden: &[String],
+        own: &[IndexedPost],
+    ) -> anyhow::Result<SearchPage> {
+        if hidden.is_empty() && own.is_empty() {
+            return self.search(q);
+        }
+        let mine = if own.is_empty() {
+            SearchPage::default()
+        } else {
+            let all = SearchQuery {
+                limit: own.len(),
+                offset: 0,
+                ..q.clone()
+            };
+            SearchIndex::in_memory(own)?.search(&all)?
+        };
+        let limit = q.limit.max(1);
+        let m = mine.hits.len();
+        let mut hits: Vec<Hit> = mine.hits.into_iter().skip(q.offset).take(limit).collect();
+        let rest = limit - hits.len();
+        let after_mine = SearchQuery {
+            offset: q.offset.saturating_sub(m),
+            limit: rest.max(1),
+            ..q.clone()
+        };
+        let theirs = self.search_excluding(&after_mine, hidden)?;
+        hits.extend(theirs.hits.into_iter().take(rest));
+        Ok(SearchPage {
+            hits,
+            total: theirs.total + m,
+        })
+    }
+
+    fn search_excluding(&self, q: &SearchQuery, hidden: &[String]) -> anyhow::Result<SearchPage> {
         let searcher = self.reader.searcher();
-        let Some(query) = self.query(&searcher, q)? else {
+        let Some(query) = self.query(&searcher, q, hidden)? else {
             return Ok(SearchPage::default());
         };
         let limit = q.limit.max(1);
@@ -256,6 +307,61 @@ mod tests {
                 ..Default::default()
             })
             .unwrap()
+    }
+
+    /// A writer's search over an index that does not show their writes yet: their matching
+    /// posts come first (a new one, and an edited one whose stale copy no longer matches is
+    /// not found under its old words), the index's hits follow, and pages and the count
+    /// cover both.
+    #[test]
+    fn a_search_with_the_writers_own_posts_finds_them_first_and_pages_over_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let theirs: Vec<IndexChange> = (0..5)
+            .map(|i| IndexChange::Upsert(post(&format!("t{i}"), "Gardening notes", &[], "soil")))
+            .chain([IndexChange::Upsert(post(
+                "e",
+                "Gardening basics",
+                &[],
+                "old",
+            ))])
+            .collect();
+        index.apply(false, &theirs, 1).unwrap();
+        let new = post("n", "Gardening with Rust", &["rust"], "new");
+        let edited = post("e", "Woodwork basics", &[], "now about wood");
+        let hidden = vec!["n".to_string(), "e".to_string()];
+        let own = [new, edited];
+        let find = |text: &str, offset: usize, limit: usize| {
+            let q = SearchQuery {
+                text: text.into(),
+                limit,
+                offset,
+                ..Default::default()
+            };
+            index.search_with(&q, &hidden, &own).unwrap()
+        };
+        let all = find("gardening", 0, 10);
+        let ids: Vec<&str> = all.hits.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids[0], "n", "the writer's new post first: {ids:?}");
+        assert!(!ids.contains(&"e"), "the stale copy is not found: {ids:?}");
+        assert_eq!((ids.len(), all.total), (6, 6));
+        assert_eq!(all.hits[0].title_html, "<mark>Gardening</mark> with Rust");
+        let paged: Vec<String> = (0..6)
+            .flat_map(|o| find("gardening", o, 1).hits)
+            .map(|h| h.id)
+            .collect();
+        assert_eq!(paged, ids, "one by one, the same order");
+        assert_eq!(find("gardening", 1, 2).total, 6);
+        let wood = find("woodwork", 0, 10);
+        assert_eq!((wood.total, wood.hits[0].id.as_str()), (1, "e"));
+        // Filters apply to the writer's posts too.
+        let q = SearchQuery {
+            text: "gardening".into(),
+            tag: Some("rust".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(index.search_with(&q, &hidden, &own).unwrap().total, 1);
     }
 
     #[test]

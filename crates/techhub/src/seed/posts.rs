@@ -171,6 +171,7 @@ pub(super) async fn seed_posts(
                 },
                 published_at: (!draft).then_some(when),
                 version: 1,
+                change_seq: 1,
                 created_at: when,
                 updated_at: when,
             };

@@ -20,6 +20,7 @@ mod articles;
 mod drafts;
 mod favorites;
 mod feeds;
+mod own_writes;
 mod search;
 
 // Learning and analytics.

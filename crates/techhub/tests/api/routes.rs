@@ -275,6 +275,24 @@ impl TestApp {
         expect_json(response, 200, &format!("GET /api/articles?{query}")).await
     }
 
+    /// `GET /api/articles?<query>` as `reader`, 200: the list.
+    pub async fn list_articles_as(&self, reader: &TestUser, query: &str) -> Value {
+        let path = with_query("/api/articles", query);
+        let response = self
+            .send(Method::GET, &path, None, Some(&reader.token))
+            .await;
+        expect_json(response, 200, &format!("GET {path} as user {}", reader.id)).await
+    }
+
+    /// `GET /api/search?<query>` as `reader`, 200: the results.
+    pub async fn search_as(&self, reader: &TestUser, query: &str) -> Value {
+        let path = format!("/api/search?{query}");
+        let response = self
+            .send(Method::GET, &path, None, Some(&reader.token))
+            .await;
+        expect_json(response, 200, &format!("GET {path} as user {}", reader.id)).await
+    }
+
     /// `GET /api/articles/feed`, 200: the list.
     pub async fn feed_ok(&self, user: &TestUser) -> Value {
         self.get_ok("/api/articles/feed", Some(&user.token)).await

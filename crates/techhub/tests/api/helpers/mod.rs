@@ -78,9 +78,26 @@ impl TestApp {
     /// Another server over the same databases and Redis prefix (its own search index folder),
     /// as a second instance behind a load balancer would be. The databases stay this one's.
     pub async fn second_instance(&self) -> TestApp {
+        self.second_instance_with(|_| {}).await
+    }
+
+    /// [`TestApp::second_instance`], letting the test adjust its configuration first.
+    pub async fn second_instance_with(&self, customize: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = self.dbs.config.clone();
         config.data_dir = config.data_dir.join("second-instance");
-        TestApp::spawn_on(self.dbs.borrowed(config), |_| {}).await
+        TestApp::spawn_on(self.dbs.borrowed(config), customize).await
+    }
+
+    /// Waits until this server's search index shows every write made so far (at most 5 s):
+    /// what readers other than the writer see once it does.
+    pub async fn index_caught_up(&self) {
+        let written = self.search.write_ticket();
+        assert!(
+            self.search
+                .covered(written, std::time::Duration::from_secs(5))
+                .await,
+            "the search index did not catch up within 5 s"
+        );
     }
 
     pub fn url(&self, path: &str) -> String {
