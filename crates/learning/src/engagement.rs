@@ -52,6 +52,13 @@ pub enum Input {
     },
     /// Minutes of learning, each already decayed by its age, summed.
     DecayedMinutes(f64),
+    /// Activities of one kind worth `points` each: `factors` is the sum of their decay
+    /// factors (`0.5^(age / 7)`, 0 outside the window), so this scores as those activities
+    /// one by one.
+    DecayedSum {
+        points: f64,
+        factors: f64,
+    },
 }
 
 /// `points` decayed over `age_days`; nothing outside the window.
@@ -74,6 +81,7 @@ pub fn score(inputs: &[Input], streak_days: i32) -> f64 {
                 decayed(PER_LEARNING_MINUTE * minutes as f64, age_days)
             }
             Input::DecayedMinutes(minutes) => PER_LEARNING_MINUTE * minutes,
+            Input::DecayedSum { points, factors } => points * factors,
         })
         .sum::<f64>()
         + PER_STREAK_DAY * streak_days.clamp(0, MAX_STREAK_DAYS) as f64;
@@ -90,50 +98,62 @@ pub async fn recompute(pg: &Postgres, user_id: u64) -> Result<f64, PgError> {
     pg.timed(work).await
 }
 
+/// The decay factors of the user's activities in the window, summed per kind of input, the
+/// sessions' decayed minutes and the stored streak: one row whatever the user's history, so a
+/// prolific user costs PostgreSQL an index range scan, not a transfer of every row.
+///
+/// Each factor is what [`decayed`] applies, computed the same way: the age in days is
+/// `extract(epoch FROM now() - occurred_at) / 86400` (as an `f64`), clamped at 0 (an event
+/// stamped a little in the future counts in full), and nothing older than [`WINDOW_DAYS`]
+/// counts (the range condition serves the index; the `age <= $4` filter is `decayed`'s own
+/// cut-off). `power(float8, float8)` is the C library's `pow`, as is `f64::powf`.
+const INPUTS: &str = "\
+SELECT COALESCE(sum(e.factor) FILTER (WHERE e.kind = 'post.published' OR (e.kind = 'post.created' AND e.status = $3)), 0)::float8 AS posts, \
+       COALESCE(sum(e.factor) FILTER (WHERE e.kind = 'comment.created'), 0)::float8 AS comments, \
+       COALESCE(sum(e.factor) FILTER (WHERE e.kind = 'post.liked'), 0)::float8 AS likes, \
+       (SELECT COALESCE(sum(duration_minutes * power(0.5::float8, \
+                  greatest(extract(epoch FROM now() - COALESCE(ended_at, started_at))::float8 / 86400, 0) / $2)), 0)::float8 \
+          FROM learning_sessions WHERE user_id = $1 AND COALESCE(ended_at, started_at) > now() - interval '30 days') AS minutes, \
+       (SELECT streak_days FROM user_analytics WHERE user_id = $1) AS streak \
+FROM (SELECT a.kind, a.status, power(0.5::float8, a.age / $2) AS factor \
+      FROM (SELECT kind, details->>'status' AS status, \
+                   greatest(extract(epoch FROM now() - occurred_at)::float8 / 86400, 0) AS age \
+            FROM activity_events WHERE user_id = $1 AND occurred_at > now() - interval '30 days') a \
+      WHERE a.age <= $4) e";
+
 /// [`recompute`] on `conn` (a transaction's, so it sees that transaction's writes), with the
-/// user's current streak when the caller knows it. Three statements whatever the user's
-/// history: the sessions' decayed minutes are summed by PostgreSQL, not read row by row (a
-/// prolific learner has thousands of sessions in the window).
+/// user's current streak when the caller knows it. Two statements whatever the user's
+/// history: PostgreSQL sums the decay factors per kind of input ([`INPUTS`]), and the score
+/// is stored.
 pub(crate) async fn recompute_on(
     conn: &mut sqlx::PgConnection,
     user_id: u64,
     streak: Option<i32>,
 ) -> Result<f64, sqlx::Error> {
     let uid = user_id as i64;
-    let events = sqlx::query(
-        "SELECT kind, details->>'status' AS status, extract(epoch FROM now() - occurred_at)::float8 / 86400 AS age \
-         FROM activity_events WHERE user_id = $1 AND occurred_at > now() - interval '30 days'",
-    )
-    .bind(uid)
-    .fetch_all(&mut *conn)
-    .await?;
-    let row = sqlx::query(
-        "SELECT COALESCE(sum(duration_minutes * power(0.5, \
-           greatest(extract(epoch FROM now() - COALESCE(ended_at, started_at))::float8 / 86400, 0) / $2)), 0)::float8 AS minutes, \
-         (SELECT streak_days FROM user_analytics WHERE user_id = $1) AS streak \
-         FROM learning_sessions WHERE user_id = $1 AND COALESCE(ended_at, started_at) > now() - interval '30 days'",
-    )
-    .bind(uid)
-    .bind(HALF_LIFE_DAYS)
-    .fetch_one(&mut *conn)
-    .await?;
+    let row = sqlx::query(INPUTS)
+        .bind(uid)
+        .bind(HALF_LIFE_DAYS)
+        .bind(PostStatus::Published.as_str())
+        .bind(WINDOW_DAYS)
+        .fetch_one(&mut *conn)
+        .await?;
     let streak = streak.or(row.get::<Option<i32>, _>("streak"));
-    let mut inputs = Vec::with_capacity(events.len() + 1);
-    for e in &events {
-        let age_days: f64 = e.get("age");
-        let kind: String = e.get("kind");
-        let status: Option<String> = e.get("status");
-        match kind.as_str() {
-            "post.published" => inputs.push(Input::PostPublished { age_days }),
-            "post.created" if status.as_deref() == Some(PostStatus::Published.as_str()) => {
-                inputs.push(Input::PostPublished { age_days })
-            }
-            "comment.created" => inputs.push(Input::CommentWritten { age_days }),
-            "post.liked" => inputs.push(Input::LikeReceived { age_days }),
-            _ => {}
-        }
-    }
-    inputs.push(Input::DecayedMinutes(row.get("minutes")));
+    let inputs = [
+        Input::DecayedSum {
+            points: POST_PUBLISHED,
+            factors: row.get("posts"),
+        },
+        Input::DecayedSum {
+            points: COMMENT_WRITTEN,
+            factors: row.get("comments"),
+        },
+        Input::DecayedSum {
+            points: LIKE_RECEIVED,
+            factors: row.get("likes"),
+        },
+        Input::DecayedMinutes(row.get("minutes")),
+    ];
     let value = score(&inputs, streak.unwrap_or(0));
     sqlx::query("UPDATE user_analytics SET engagement_score = $2::float8::numeric(5,2), updated_at = now() WHERE user_id = $1")
         .bind(uid)
@@ -221,6 +241,31 @@ mod tests {
             score(&[Input::DecayedMinutes(50.0)], 2),
             score(&sessions, 2)
         );
+    }
+
+    #[test]
+    fn decay_factors_summed_per_kind_score_as_the_activities_they_came_from() {
+        // Two posts (today, a week ago) and three likes (today, two weeks ago, 40 days ago).
+        let one_by_one = [
+            Input::PostPublished { age_days: 0.0 },
+            Input::PostPublished { age_days: 7.0 },
+            Input::LikeReceived { age_days: 0.0 },
+            Input::LikeReceived { age_days: 14.0 },
+            Input::LikeReceived { age_days: 40.0 },
+        ];
+        let summed = [
+            Input::DecayedSum {
+                points: POST_PUBLISHED,
+                factors: 1.5,
+            },
+            Input::DecayedSum {
+                points: LIKE_RECEIVED,
+                factors: 1.25,
+            },
+        ];
+        assert_eq!(score(&summed, 1), score(&one_by_one, 1));
+        // raw 15 + 1.25 + a day of streak 2 = 18.25 → 100 × (1 − e^−0.1825) = 16.68…
+        assert_eq!(score(&summed, 1), 16.68);
     }
 
     #[test]

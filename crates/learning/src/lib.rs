@@ -9,6 +9,8 @@ pub mod engagement;
 pub mod paths;
 pub mod reports;
 pub mod sessions;
+#[cfg(test)]
+mod test_db;
 
 use std::time::Duration;
 

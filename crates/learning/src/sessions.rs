@@ -121,8 +121,8 @@ pub fn add_progress(
 }
 
 /// Records the session, updates the user's analytics and recomputes their engagement score,
-/// in one transaction of five statements (the analytics row locked, the session inserted and
-/// the row updated in one, then [`engagement::recompute_on`]'s three) and one commit.
+/// in one transaction of four statements (the analytics row locked, the session inserted and
+/// the row updated in one, then [`engagement::recompute_on`]'s two) and one commit.
 pub async fn record(pg: &Postgres, new: &NewSession) -> Result<(Session, Standing), PgError> {
     let earned = points(new.duration_minutes, new.completion);
     let work = async {

@@ -91,7 +91,35 @@ impl Consumer for Mailer {
 
 /// Post events, likes and comments → the PostgreSQL activity log of whose activity it is (the
 /// author; the commenter for comments), its per-kind counters, and that user's engagement score.
+/// A batch is one transaction ([`techhub_learning::activity::record_all`]).
 pub struct ActivityLog(pub Postgres);
+
+impl ActivityLog {
+    /// What the event records in the log, if it is an activity.
+    fn activity(event: &Event) -> Option<techhub_learning::activity::Activity<'_>> {
+        let (user_id, subject) = event.payload.activity()?;
+        let details = match &event.payload {
+            EventPayload::PostLiked(r) | EventPayload::CommentCreated(r) => serde_json::json!({
+                "slug": r.slug, "authorId": r.author_id, "actorId": r.actor_id,
+            }),
+            other => {
+                let post = other.post_snapshot().expect("post events carry a snapshot");
+                serde_json::json!({
+                    "slug": post.slug, "title": post.title, "tags": post.tags,
+                    "status": post.status, "version": post.version,
+                })
+            }
+        };
+        Some(techhub_learning::activity::Activity {
+            event_id: event.id,
+            user_id,
+            kind: event.payload.event_type(),
+            subject_id: subject,
+            details,
+            occurred_at: event.occurred_at,
+        })
+    }
+}
 
 impl Consumer for ActivityLog {
     fn name(&self) -> &'static str {
@@ -104,31 +132,17 @@ impl Consumer for ActivityLog {
 
     fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            let Some((user_id, subject)) = event.payload.activity() else {
-                return Ok(());
-            };
-            let details = match &event.payload {
-                EventPayload::PostLiked(r) | EventPayload::CommentCreated(r) => serde_json::json!({
-                    "slug": r.slug, "authorId": r.author_id, "actorId": r.actor_id,
-                }),
-                other => {
-                    let post = other.post_snapshot().expect("post events carry a snapshot");
-                    serde_json::json!({
-                        "slug": post.slug, "title": post.title, "tags": post.tags,
-                        "status": post.status, "version": post.version,
-                    })
-                }
-            };
-            let activity = techhub_learning::activity::Activity {
-                event_id: event.id,
-                user_id,
-                kind: event.payload.event_type(),
-                subject_id: subject,
-                details,
-                occurred_at: event.occurred_at,
-            };
-            techhub_learning::activity::record(&self.0, &activity).await?;
-            techhub_learning::engagement::recompute(&self.0, user_id).await?;
+            if let Some(activity) = Self::activity(event) {
+                techhub_learning::activity::record(&self.0, &activity).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn apply_batch<'a>(&'a self, events: &'a [&'a Event]) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let activities: Vec<_> = events.iter().filter_map(|e| Self::activity(e)).collect();
+            techhub_learning::activity::record_all(&self.0, &activities).await?;
             Ok(())
         })
     }
@@ -166,6 +180,17 @@ impl CacheInvalidation {
             _ => Vec::new(),
         }
     }
+
+    /// The union of [`CacheInvalidation::keys_for`] of `events`, each key once, in the order
+    /// first met.
+    pub fn keys_for_all(events: &[&Event]) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        events
+            .iter()
+            .flat_map(|e| Self::keys_for(&e.payload))
+            .filter(|key| seen.insert(key.clone()))
+            .collect()
+    }
 }
 
 impl Consumer for CacheInvalidation {
@@ -183,12 +208,20 @@ impl Consumer for CacheInvalidation {
             Ok(())
         })
     }
+
+    /// One `DEL` of every key the batch makes stale, each once.
+    fn apply_batch<'a>(&'a self, events: &'a [&'a Event]) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.0.invalidate(&Self::keys_for_all(events)).await?;
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use techhub_cache::entries::keys;
-    use techhub_core::events::{EventPayload, UserSnapshot};
+    use techhub_core::events::{Event, EventPayload, Reaction, UserSnapshot};
 
     use super::CacheInvalidation;
 
@@ -220,6 +253,29 @@ mod tests {
         assert_eq!(
             keys_for(&EventPayload::UserUpdated(user(None))),
             vec![keys::dashboard(7), keys::user(7), keys::profile("lovelace")]
+        );
+    }
+
+    #[test]
+    fn a_batch_drops_each_stale_key_once() {
+        let like = |slug: &str, author_id| {
+            Event::new(EventPayload::PostLiked(Reaction {
+                post_id: format!("{slug}-id"),
+                slug: slug.into(),
+                author_id,
+                actor_id: 9,
+            }))
+        };
+        let (a, b, c) = (like("a", 1), like("b", 1), like("a", 2));
+        let keys = CacheInvalidation::keys_for_all(&[&a, &b, &c, &a]);
+        assert_eq!(
+            keys,
+            vec![
+                keys::dashboard(1),
+                keys::article("a"),
+                keys::article("b"),
+                keys::dashboard(2),
+            ]
         );
     }
 

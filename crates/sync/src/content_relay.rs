@@ -1,7 +1,9 @@
 //! The content relay: delivers the events MongoDB posts carry in `pendingEvents` (written in
 //! the same document write as the change) to every consumer that wants them, then removes
 //! them. Posts are claimed with a lease, one atomic update each, so several relays never work
-//! on the same post; a post's events are delivered in order; different posts concurrently.
+//! on the same post; a post's events are delivered in order. Each consumer gets the events of
+//! a whole claimed batch at once ([`Consumer::apply_batch`]), falling back to post by post,
+//! event by event, when that fails.
 //! A failed delivery is retried with the same doubling back-off as the outbox relay; an
 //! unreadable event is parked in the post's `deadEvents` for `techhub doctor` to report.
 
@@ -10,6 +12,7 @@ use std::sync::Arc;
 use mongodb::bson::DateTime;
 use techhub_content::posts::{self, PendingPost};
 use techhub_content::Mongo;
+use techhub_core::events::Event;
 use tokio::sync::Notify;
 
 use crate::relay::{drive, Consumer, RelaySettings};
@@ -39,6 +42,13 @@ impl ContentRelay {
     }
 
     /// Claims one batch of posts with due events and delivers them. Returns how many posts.
+    ///
+    /// Unreadable events are parked first. Then each consumer gets the events it wants of all
+    /// the claimed posts in one [`Consumer::apply_batch`] (in post order, each post's in its
+    /// order), so a batch costs a store one unit of work rather than one per event. Should a
+    /// consumer's batch fail, its events are delivered to it again post by post, event by
+    /// event, so one event it cannot apply holds back only its own post, which is retried
+    /// with back-off.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let claimed = posts::claim_pending(
             &self.mongo,
@@ -46,8 +56,19 @@ impl ContentRelay {
             self.settings.batch as usize,
         )
         .await?;
-        let outcomes =
-            futures::future::join_all(claimed.iter().map(|post| self.deliver(post))).await;
+        let readable =
+            futures::future::join_all(claimed.iter().map(|post| self.readable(post))).await;
+        let failed = self.deliver_batch(&readable).await;
+        let outcomes = futures::future::join_all(readable.iter().map(|post| async {
+            if failed.is_empty() {
+                let delivered = post.events.iter().map(|e| e.id.to_string()).collect();
+                self.conclude(post.post, delivered, post.failure.clone())
+                    .await
+            } else {
+                self.deliver(post, &failed).await
+            }
+        }))
+        .await;
         // The posts delivered whole are finished together, in one update.
         let mut done = Vec::new();
         let mut event_ids = Vec::new();
@@ -73,26 +94,75 @@ impl ContentRelay {
         .await
     }
 
-    /// Delivers the post's events in order. Returns the delivered event ids when all were
-    /// delivered (the caller records that, for all such posts at once); otherwise records
-    /// what was delivered and the retry itself, and returns `None`.
-    async fn deliver(&self, post: &PendingPost) -> Option<Vec<String>> {
-        let mut delivered = Vec::new();
-        let mut failure = None;
+    /// Parks the post's unreadable events, in order, and returns the readable ones. Should
+    /// parking fail, only the events before the unparked one are returned, with the failure:
+    /// the post is retried after those are delivered.
+    async fn readable<'a>(&self, post: &'a PendingPost) -> Readable<'a> {
+        let mut events = Vec::with_capacity(post.events.len());
+        let mut parked = 0;
         for (index, event) in post.events.iter().enumerate() {
-            let event = match event {
-                Ok(event) => event,
+            match event {
+                Ok(event) => events.push(event),
                 Err(reason) => {
                     tracing::error!(post.id = %post.id, %reason, "unreadable content event parked");
-                    if let Err(e) = posts::event_parked(&self.mongo, post, index, reason).await {
-                        failure = Some(format!("parking an unreadable event: {e}"));
-                        break;
+                    // Each one parked leaves the document's array, moving those after it up.
+                    let at = index - parked;
+                    if let Err(e) = posts::event_parked(&self.mongo, post, at, reason).await {
+                        return Readable {
+                            post,
+                            events,
+                            failure: Some(format!("parking an unreadable event: {e}")),
+                        };
                     }
-                    continue;
+                    parked += 1;
                 }
-            };
+            }
+        }
+        Readable {
+            post,
+            events,
+            failure: None,
+        }
+    }
+
+    /// One [`Consumer::apply_batch`] per consumer, concurrently, of the events it wants of
+    /// all `posts`. Returns the consumers whose batch failed.
+    async fn deliver_batch(&self, posts: &[Readable<'_>]) -> Vec<&Arc<dyn Consumer>> {
+        let outcomes = futures::future::join_all(self.consumers.iter().map(|c| async move {
+            let wanted: Vec<&Event> = posts
+                .iter()
+                .flat_map(|post| post.events.iter().copied())
+                .filter(|event| c.wants(&event.payload))
+                .collect();
+            if wanted.is_empty() {
+                return None;
+            }
+            match c.apply_batch(&wanted).await {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(consumer = c.name(), events = wanted.len(), error = %format!("{e:#}"), "content batch delivery failed; delivering post by post");
+                    Some(c)
+                }
+            }
+        }))
+        .await;
+        outcomes.into_iter().flatten().collect()
+    }
+
+    /// Delivers the post's readable events in order, one by one, to `consumers` (those whose
+    /// batch failed: the others applied them all already). Returns the delivered event ids
+    /// when all were delivered (the caller records that, for all such posts at once);
+    /// otherwise records what was delivered and the retry itself, and returns `None`.
+    async fn deliver(
+        &self,
+        post: &Readable<'_>,
+        consumers: &[&Arc<dyn Consumer>],
+    ) -> Option<Vec<String>> {
+        let mut delivered = Vec::new();
+        let mut failure = None;
+        for event in &post.events {
             let outcomes = futures::future::join_all(
-                self.consumers
+                consumers
                     .iter()
                     .filter(|c| c.wants(&event.payload))
                     .map(|c| async move {
@@ -110,25 +180,305 @@ impl ContentRelay {
                 break;
             }
         }
-        let outcome = match failure {
-            None => return Some(delivered),
-            Some(error) => {
-                let attempts = post.attempts as u32 + 1;
-                let retry_in = self.settings.backoff(attempts);
-                tracing::warn!(post.id = %post.id, attempts, ?retry_in, %error, "content event delivery failed; will retry");
-                let retry_at = DateTime::from_millis(
-                    DateTime::now().timestamp_millis() + retry_in.as_millis() as i64,
-                );
-                match posts::events_delivered(&self.mongo, post, &delivered).await {
-                    Ok(()) => posts::events_failed(&self.mongo, post, retry_at, &error).await,
-                    Err(e) => Err(e),
-                }
-            }
+        self.conclude(
+            post.post,
+            delivered,
+            failure.or_else(|| post.failure.clone()),
+        )
+        .await
+    }
+
+    /// Returns `delivered` when the post is done (no `failure`); otherwise removes the
+    /// delivered events, puts the rest back to be retried with back-off, and returns `None`.
+    async fn conclude(
+        &self,
+        post: &PendingPost,
+        delivered: Vec<String>,
+        failure: Option<String>,
+    ) -> Option<Vec<String>> {
+        let Some(error) = failure else {
+            return Some(delivered);
+        };
+        let attempts = post.attempts as u32 + 1;
+        let retry_in = self.settings.backoff(attempts);
+        tracing::warn!(post.id = %post.id, attempts, ?retry_in, %error, "content event delivery failed; will retry");
+        let retry_at =
+            DateTime::from_millis(DateTime::now().timestamp_millis() + retry_in.as_millis() as i64);
+        let outcome = match posts::events_delivered(&self.mongo, post, &delivered).await {
+            Ok(()) => posts::events_failed(&self.mongo, post, retry_at, &error).await,
+            Err(e) => Err(e),
         };
         if let Err(e) = outcome {
             // The lease runs out and the events are delivered again; consumers are idempotent.
             tracing::warn!(post.id = %post.id, error = %e, "could not record the content delivery outcome");
         }
         None
+    }
+}
+
+/// A claimed post's events that could be read (unreadable ones parked), in order.
+struct Readable<'a> {
+    post: &'a PendingPost,
+    events: Vec<&'a Event>,
+    /// Why the events after these were not taken (an unreadable one could not be parked).
+    failure: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use futures::future::BoxFuture;
+    use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
+    use techhub_content::schema::POSTS;
+    use techhub_core::config::with_database;
+    use techhub_core::events::{EventPayload, Reaction};
+    use techhub_core::{Config, Store};
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// Records what it is given; fails any batch holding `poison`, and `poison` itself.
+    struct Recorder {
+        name: &'static str,
+        likes_only: bool,
+        poison: Option<Uuid>,
+        batches: Mutex<Vec<Vec<Uuid>>>,
+        applied: Mutex<Vec<Uuid>>,
+    }
+
+    impl Recorder {
+        fn new(name: &'static str, likes_only: bool, poison: Option<Uuid>) -> Arc<Recorder> {
+            Arc::new(Recorder {
+                name,
+                likes_only,
+                poison,
+                batches: Mutex::default(),
+                applied: Mutex::default(),
+            })
+        }
+    }
+
+    impl Consumer for Recorder {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+
+        fn wants(&self, payload: &EventPayload) -> bool {
+            !self.likes_only || matches!(payload, EventPayload::PostLiked(_))
+        }
+
+        fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
+            Box::pin(async move {
+                anyhow::ensure!(Some(event.id) != self.poison, "poisoned");
+                self.applied.lock().unwrap().push(event.id);
+                Ok(())
+            })
+        }
+
+        fn apply_batch<'a>(&'a self, events: &'a [&'a Event]) -> BoxFuture<'a, anyhow::Result<()>> {
+            Box::pin(async move {
+                self.batches
+                    .lock()
+                    .unwrap()
+                    .push(events.iter().map(|e| e.id).collect());
+                anyhow::ensure!(
+                    events.iter().all(|e| Some(e.id) != self.poison),
+                    "poisoned batch"
+                );
+                Ok(())
+            })
+        }
+    }
+
+    fn like() -> Event {
+        Event::new(EventPayload::PostLiked(Reaction {
+            post_id: "p".into(),
+            slug: "p".into(),
+            author_id: 1,
+            actor_id: 2,
+        }))
+    }
+
+    fn comment() -> Event {
+        Event::new(EventPayload::CommentCreated(Reaction {
+            post_id: "p".into(),
+            slug: "p".into(),
+            author_id: 1,
+            actor_id: 2,
+        }))
+    }
+
+    fn stored(event: &Event) -> Bson {
+        mongodb::bson::to_bson(&serde_json::to_value(event).unwrap()).unwrap()
+    }
+
+    /// A fresh database (named so the API tests' sweep removes one a crashed run left), with
+    /// one due post per list of pending events.
+    async fn posts_with(pending: Vec<Vec<Bson>>) -> (Mongo, Vec<ObjectId>) {
+        let base = Config::from_env().unwrap();
+        let secs = DateTime::now().timestamp_millis() / 1000;
+        let name = format!(
+            "techhub_test_{secs}_{}",
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
+        let mut settings = base.pool(Store::Mongodb);
+        settings.url = with_database(&base.mongodb_url, &name).unwrap();
+        let mongo = Mongo::connect(&settings).await.unwrap();
+        let due = DateTime::from_millis(DateTime::now().timestamp_millis() - 1000);
+        let docs: Vec<Document> = pending
+            .into_iter()
+            .map(|events| doc! { "_id": ObjectId::new(), "pendingEvents": events, "eventsDueAt": due })
+            .collect();
+        let ids = docs
+            .iter()
+            .map(|d| d.get_object_id("_id").unwrap())
+            .collect();
+        mongo
+            .db()
+            .collection::<Document>(POSTS)
+            .insert_many(docs)
+            .await
+            .unwrap();
+        (mongo, ids)
+    }
+
+    async fn post(mongo: &Mongo, id: ObjectId) -> Document {
+        mongo
+            .db()
+            .collection::<Document>(POSTS)
+            .find_one(doc! { "_id": id })
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    fn pending_ids(post: &Document) -> Vec<String> {
+        post.get_array("pendingEvents")
+            .unwrap()
+            .iter()
+            .map(|e| e.as_document().unwrap().get_str("id").unwrap().to_string())
+            .collect()
+    }
+
+    fn relay(mongo: &Mongo, consumers: Vec<Arc<dyn Consumer>>) -> ContentRelay {
+        let settings = RelaySettings {
+            batch: 100,
+            poll: Duration::from_millis(50),
+            lease: Duration::from_secs(30),
+            max_attempts: 5,
+            max_backoff: Duration::from_secs(5),
+        };
+        ContentRelay::new(mongo.clone(), consumers, settings, Arc::default())
+    }
+
+    #[tokio::test]
+    async fn a_batch_goes_to_each_consumer_at_once_in_post_order() {
+        let (a1, c1, a2, a3) = (like(), comment(), like(), like());
+        let pending = vec![
+            vec![stored(&a1), stored(&c1)],
+            vec![stored(&a2), stored(&a3)],
+        ];
+        let (mongo, ids) = posts_with(pending).await;
+        let (all, likes) = (
+            Recorder::new("all", false, None),
+            Recorder::new("likes", true, None),
+        );
+        let relay = relay(
+            &mongo,
+            vec![all.clone() as Arc<dyn Consumer>, likes.clone()],
+        );
+
+        assert_eq!(relay.run_once().await.unwrap(), 2);
+        assert_eq!(
+            *all.batches.lock().unwrap(),
+            vec![vec![a1.id, c1.id, a2.id, a3.id]]
+        );
+        assert_eq!(
+            *likes.batches.lock().unwrap(),
+            vec![vec![a1.id, a2.id, a3.id]]
+        );
+        assert!(all.applied.lock().unwrap().is_empty() && likes.applied.lock().unwrap().is_empty());
+        for id in ids {
+            let post = post(&mongo, id).await;
+            assert!(
+                pending_ids(&post).is_empty() && !post.contains_key("eventsDueAt"),
+                "{post}"
+            );
+        }
+        assert_eq!(relay.run_once().await.unwrap(), 0);
+        mongo.db().drop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_is_delivered_post_by_post_and_only_the_poisoned_post_waits() {
+        let (a1, c1, a2, a3, a4, a5) = (like(), comment(), like(), like(), like(), like());
+        let unreadable = |n: i32| Bson::Document(doc! { "id": format!("bad-{n}"), "payload": n });
+        let pending = vec![
+            vec![stored(&a1), stored(&c1)],
+            vec![stored(&a2), stored(&a3)],
+            vec![unreadable(1), stored(&a4), unreadable(2), stored(&a5)],
+        ];
+        let (mongo, ids) = posts_with(pending).await;
+        let all = Recorder::new("all", false, None);
+        let likes = Recorder::new("likes", true, Some(a3.id));
+        let relay = relay(
+            &mongo,
+            vec![all.clone() as Arc<dyn Consumer>, likes.clone()],
+        );
+
+        assert_eq!(relay.run_once().await.unwrap(), 3);
+        // The consumer whose batch went through is not asked again.
+        let everything = vec![a1.id, c1.id, a2.id, a3.id, a4.id, a5.id];
+        assert_eq!(*all.batches.lock().unwrap(), vec![everything]);
+        assert!(all.applied.lock().unwrap().is_empty());
+        // The other gets its events again one by one, each post's in order, up to the
+        // poisoned one.
+        let wanted = vec![a1.id, a2.id, a3.id, a4.id, a5.id];
+        assert_eq!(*likes.batches.lock().unwrap(), vec![wanted]);
+        let mut applied = likes.applied.lock().unwrap().clone();
+        let order = |x: Uuid, y: Uuid| {
+            applied.iter().position(|e| *e == x) < applied.iter().position(|e| *e == y)
+        };
+        assert!(order(a4.id, a5.id));
+        applied.sort();
+        let mut expected = vec![a1.id, a2.id, a4.id, a5.id];
+        expected.sort();
+        assert_eq!(applied, expected);
+
+        let (first, poisoned, parked) = (
+            post(&mongo, ids[0]).await,
+            post(&mongo, ids[1]).await,
+            post(&mongo, ids[2]).await,
+        );
+        assert!(pending_ids(&first).is_empty() && !first.contains_key("eventsDueAt"));
+        // Only what failed stays, to be retried later.
+        assert_eq!(pending_ids(&poisoned), vec![a3.id.to_string()]);
+        assert_eq!(poisoned.get_i64("eventAttempts").unwrap(), 1);
+        assert!(poisoned
+            .get_str("eventError")
+            .unwrap()
+            .contains("likes: poisoned"));
+        assert!(poisoned.get_datetime("eventsDueAt").unwrap() > &DateTime::now());
+        // Both unreadable events parked, and nothing else.
+        assert!(pending_ids(&parked).is_empty() && !parked.contains_key("eventsDueAt"));
+        let dead: Vec<&str> = parked
+            .get_array("deadEvents")
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let event = d.as_document().unwrap().get_document("event").unwrap();
+                event.get_str("id").unwrap()
+            })
+            .collect();
+        assert_eq!(dead, ["bad-1", "bad-2"]);
+
+        assert_eq!(
+            relay.run_once().await.unwrap(),
+            0,
+            "the retry waits its back-off"
+        );
+        mongo.db().drop().await.unwrap();
     }
 }

@@ -15,13 +15,25 @@ use techhub_accounts::MySql;
 use techhub_core::events::{Event, EventPayload};
 use techhub_core::Config;
 
-/// Applies events to one store or system. `apply` must be idempotent: the relay delivers at
-/// least once.
+/// Applies events to one store or system. `apply` and `apply_batch` must be idempotent: the
+/// relays deliver at least once.
 pub trait Consumer: Send + Sync {
     /// Stable name, recorded per delivered event.
     fn name(&self) -> &'static str;
     fn wants(&self, payload: &EventPayload) -> bool;
     fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>>;
+
+    /// Applies `events` (all wanted, in delivery order) as one unit of work, e.g. one
+    /// transaction; an error means none or only some were applied, and the caller delivers
+    /// them again one by one with [`Consumer::apply`]. By default, `apply` on each in turn.
+    fn apply_batch<'a>(&'a self, events: &'a [&'a Event]) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            for event in events {
+                self.apply(event).await?;
+            }
+            Ok(())
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
