@@ -26,21 +26,26 @@ pub const MAX_BATCH: usize = 256;
 enum Kind {
     Insert,
     Update,
-    /// Reads by `_id`, with the projection of the lane.
-    Find(Projection),
+    /// Reads by the value of a unique field, with the projection of the lane.
+    Find(&'static str, Projection),
 }
 
-/// What a batched read by id leaves out.
+/// What a batched read leaves out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Projection {
-    /// The long fields reads never show (who favorited, pending and dead events).
+    /// Nothing.
+    Whole,
+    /// The long fields reads of posts never show (who favorited, pending and dead events).
     Shown,
 }
 
 impl Projection {
-    fn document(self) -> Document {
+    fn document(self) -> Option<Document> {
         match self {
-            Projection::Shown => doc! { "favoritedBy": 0, "pendingEvents": 0, "deadEvents": 0 },
+            Projection::Whole => None,
+            Projection::Shown => {
+                Some(doc! { "favoritedBy": 0, "pendingEvents": 0, "deadEvents": 0 })
+            }
         }
     }
 }
@@ -48,7 +53,7 @@ impl Projection {
 enum Statement {
     Insert(Document),
     Update { filter: Document, update: Document },
-    Find(ObjectId),
+    Find(Bson),
 }
 
 /// What became of one statement: for reads, the document found.
@@ -107,8 +112,25 @@ impl Mongo {
         id: ObjectId,
         projection: Projection,
     ) -> Result<Option<Document>, MongoError> {
-        self.batched(collection, Kind::Find(projection), Statement::Find(id))
+        self.find_one_batched(collection, "_id", Bson::ObjectId(id), projection)
             .await
+    }
+
+    /// The document of `collection` whose `field` (unique in the collection) is `value`, read
+    /// in one query with the reads by that field other requests make meanwhile.
+    pub async fn find_one_batched(
+        &self,
+        collection: &'static str,
+        field: &'static str,
+        value: Bson,
+        projection: Projection,
+    ) -> Result<Option<Document>, MongoError> {
+        self.batched(
+            collection,
+            Kind::Find(field, projection),
+            Statement::Find(value),
+        )
+        .await
     }
 
     async fn batched(&self, collection: &'static str, kind: Kind, statement: Statement) -> Outcome {
@@ -177,11 +199,11 @@ async fn execute(
     statements: Vec<Statement>,
 ) -> Vec<Outcome> {
     let n = statements.len();
-    if let Kind::Find(projection) = kind {
-        let ids: Vec<ObjectId> = statements
-            .iter()
+    if let Kind::Find(field, projection) = kind {
+        let values: Vec<Bson> = statements
+            .into_iter()
             .filter_map(|s| match s {
-                Statement::Find(id) => Some(*id),
+                Statement::Find(value) => Some(value),
                 _ => None,
             })
             .collect();
@@ -190,20 +212,25 @@ async fn execute(
                 mongo
                     .db()
                     .collection::<Document>(collection)
-                    .find(doc! { "_id": { "$in": &ids } })
-                    .projection(projection.document())
+                    .find(doc! { field: { "$in": &values } })
+                    .with_options(
+                        mongodb::options::FindOptions::builder()
+                            .projection(projection.document())
+                            .max_time(mongo.query_timeout())
+                            .build(),
+                    )
                     .await?
                     .try_collect::<Vec<Document>>()
                     .await
             })
             .await;
         return match found {
-            Ok(docs) => ids
+            Ok(docs) => values
                 .iter()
-                .map(|id| {
+                .map(|value| {
                     Ok(docs
                         .iter()
-                        .find(|d| d.get_object_id("_id").ok() == Some(*id))
+                        .find(|d| d.get(field).is_some_and(|v| same(v, value)))
                         .cloned())
                 })
                 .collect(),
@@ -258,6 +285,21 @@ async fn execute(
             outcomes
         }
         Err(e) => shared(&e, n),
+    }
+}
+
+/// Whether MongoDB's `$in` matched `stored` for `wanted`: numbers are equal whatever their
+/// BSON type (a long asked for matches an int stored).
+fn same(stored: &Bson, wanted: &Bson) -> bool {
+    let number = |b: &Bson| match b {
+        Bson::Int32(v) => Some(*v as i64),
+        Bson::Int64(v) => Some(*v),
+        Bson::Double(v) if v.fract() == 0.0 => Some(*v as i64),
+        _ => None,
+    };
+    match (number(stored), number(wanted)) {
+        (Some(a), Some(b)) => a == b,
+        _ => stored == wanted,
     }
 }
 

@@ -135,9 +135,14 @@ pub async fn apply_user_snapshot(
 
 /// The profile of `user_id`, if it exists.
 pub async fn find(mongo: &Mongo, user_id: u64) -> Result<Option<Document>, MongoError> {
-    let profiles = mongo.db().collection::<Document>(USER_PROFILES);
+    // With the reads of other requests (see [`crate::batch`]); `userId` is unique.
     mongo
-        .timed(profiles.find_one(doc! { "userId": user_id as i64 }))
+        .find_one_batched(
+            USER_PROFILES,
+            "userId",
+            Bson::Int64(user_id as i64),
+            crate::batch::Projection::Whole,
+        )
         .await
 }
 

@@ -204,5 +204,9 @@ async fn set_favorite(
         Effects::post(p, vec![keys::article(slug)])
     })
     .await?;
-    article_response(state, Reader::Id(auth.id), post).await
+    let reader = Reader::Favoriting {
+        id: auth.id,
+        favorited: on,
+    };
+    article_response(state, reader, post).await
 }

@@ -124,6 +124,12 @@ pub(crate) enum Reader<'a> {
     Id(u64),
     /// A signed-in reader whose profile was read already.
     Loaded(&'a Viewer),
+    /// A signed-in reader who just (un)favorited the posts: whether they favorite them is
+    /// known without a read.
+    Favoriting {
+        id: u64,
+        favorited: bool,
+    },
 }
 
 impl Reader<'_> {
@@ -137,6 +143,7 @@ impl Reader<'_> {
             Reader::Anonymous => None,
             Reader::Id(id) => Some(*id),
             Reader::Loaded(v) => Some(v.id),
+            Reader::Favoriting { id, .. } => Some(*id),
         }
     }
 }
@@ -170,14 +177,21 @@ pub(crate) async fn render_articles(
     let (found, favorited, loaded) = tokio::try_join!(
         crate::profiles::public_profiles(state, &authors, known),
         async {
-            match reader.id() {
-                Some(v) => Ok(posts::favorited_among(mongo, &ids, v).await?),
-                None => Ok::<_, ApiError>(HashSet::new()),
+            match reader {
+                Reader::Favoriting { favorited, .. } => {
+                    Ok(ids.iter().copied().filter(|_| favorited).collect())
+                }
+                _ => match reader.id() {
+                    Some(v) => Ok(posts::favorited_among(mongo, &ids, v).await?),
+                    None => Ok::<_, ApiError>(HashSet::new()),
+                },
             }
         },
         async {
             match reader {
-                Reader::Id(id) => Ok(Some(Viewer::load(state, id).await?)),
+                Reader::Id(id) | Reader::Favoriting { id, .. } => {
+                    Ok(Some(Viewer::load(state, id).await?))
+                }
                 _ => Ok::<_, ApiError>(None),
             }
         },

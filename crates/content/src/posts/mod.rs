@@ -91,17 +91,21 @@ pub fn slug_base(title: &str) -> String {
     }
     base
 }
-/// The post with this slug, unless it was deleted.
+/// The post with this slug, unless it was deleted: read with the reads by slug of other
+/// requests (see [`crate::batch`]).
 pub async fn by_slug(mongo: &Mongo, slug: &str) -> Result<Option<Post>, MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
     let found = mongo
-        .timed(
-            posts
-                .find_one(doc! { "slug": slug, "status": not_deleted() })
-                .projection(unread_fields()),
+        .find_one_batched(
+            POSTS,
+            "slug",
+            Bson::from(slug),
+            crate::batch::Projection::Shown,
         )
         .await?;
-    found.map(Post::from_document).transpose()
+    Ok(found
+        .map(Post::from_document)
+        .transpose()?
+        .filter(|p| p.status != PostStatus::Deleted))
 }
 
 /// One page of posts matching `query` in `sort` order (without bodies), and how many match
