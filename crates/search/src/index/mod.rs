@@ -73,6 +73,9 @@ pub struct Checkpoint {
     pub low_ms: i64,
 }
 
+/// Tags with their post counts, as counted at a commit: (commit, limit, tags).
+pub(crate) type TagCount = (u64, usize, std::sync::Arc<Vec<(String, u64)>>);
+
 /// The index in one directory, opened for reading and writing by this process.
 pub struct SearchIndex {
     dir: PathBuf,
@@ -92,7 +95,7 @@ pub struct SearchIndex {
     shown: Mutex<std::collections::HashMap<String, (i64, std::time::Instant)>>,
     /// Commits so far; what [`SearchIndex::tags_now`] last counted, and at which commit.
     commits: std::sync::atomic::AtomicU64,
-    tags_counted: Mutex<Option<(u64, usize, std::sync::Arc<Vec<(String, u64)>>)>>,
+    tags_counted: Mutex<Option<TagCount>>,
 }
 
 impl SearchIndex {

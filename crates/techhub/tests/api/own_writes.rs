@@ -87,7 +87,7 @@ async fn writers_read_their_writes_at_once_on_an_instance_whose_index_has_not_se
     // A favorite: in the fan's favorites on the lagging instance at once, counted.
     assert_eq!(app.favorite(&fan, &slug).await.status(), 200);
     let liked = lagging.list_articles_as(&fan, "favorited=rywfan").await;
-    assert_eq!(article_slugs(&liked), [slug.clone()]);
+    assert_eq!(article_slugs(&liked), vec![slug.clone()]);
     assert_eq!(liked["articles"][0]["favoritesCount"], 1);
     assert_eq!(liked["articles"][0]["favorited"], true);
 
