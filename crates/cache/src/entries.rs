@@ -14,9 +14,6 @@ use crate::{Redis, RedisError};
 
 /// The keys TechHub caches, in one place so writers and invalidators agree on the names.
 pub mod keys {
-    /// `GET /api/tags`: the response body (tags of published posts, most used first).
-    pub const TAGS: &str = "cache:tags:response";
-
     /// A published post by slug with its rendered body (the viewer-independent part of
     /// `GET /api/articles/{slug}`). `v3`: the entry's shape changed (the post under its
     /// document's field names), so entries an older server wrote are never read as the new

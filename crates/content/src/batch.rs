@@ -5,7 +5,8 @@
 //! or `update` command of many statements, and each caller learns what became of its own
 //! statement. There is no timer: a batch leaves as soon as the previous one of its kind is
 //! answered, so an idle server sends each write at once, and a busy one sends what
-//! accumulated meanwhile (at most [`MAX_BATCH`]). Reads by id are batched the same way.
+//! accumulated meanwhile (at most [`MAX_BATCH`]). Reads by a unique field (`_id`, a post's
+//! slug, a profile's user id) are batched the same way.
 //!
 //! Statements are unordered: those of different requests never depend on each other, and a
 //! failed one (a duplicate key, a document the validator refuses) fails alone.
@@ -43,9 +44,7 @@ impl Projection {
     fn document(self) -> Option<Document> {
         match self {
             Projection::Whole => None,
-            Projection::Shown => {
-                Some(doc! { "favoritedBy": 0, "pendingEvents": 0, "deadEvents": 0 })
-            }
+            Projection::Shown => Some(crate::posts::unread_fields()),
         }
     }
 }

@@ -359,6 +359,19 @@ pub fn database_name(raw: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_string())
 }
 
+/// How the names of tests' throw-away databases begin (in every store).
+pub const TEST_DATABASE_PREFIX: &str = "techhub_test_";
+
+/// A fresh name for a test's throw-away databases: `techhub_test_<unix secs>_<8 random>`. The
+/// test harness sweeps away those a crashed run left behind by the age in their name.
+pub fn test_database_name() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{TEST_DATABASE_PREFIX}{secs}_{}", &suffix[..8])
+}
+
 /// The URL with its database path replaced by `name`, keeping credentials and query.
 pub fn with_database(raw: &str, name: &str) -> Result<String, url::ParseError> {
     let mut url = url::Url::parse(raw)?;

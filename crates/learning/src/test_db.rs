@@ -1,8 +1,9 @@
 //! A fresh, migrated PostgreSQL database for one test, on the server of `TECHHUB_POSTGRES_URL`
-//! (see `scripts/stores.sh`), dropped with the value. It is named like the API tests' ones
-//! (`techhub_test_<secs>_<random>`), so their sweep removes one a crashed run left behind.
+//! (see `scripts/stores.sh`), dropped with the value. It is named as the API tests' ones are
+//! ([`techhub_core::config::test_database_name`]), so their sweep removes one a crashed run
+//! left behind.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sqlx::{Connection, Executor};
 use techhub_core::config::with_database;
@@ -19,12 +20,7 @@ pub struct TestPg {
 impl TestPg {
     pub async fn create() -> TestPg {
         let base = Config::from_env().expect("TECHHUB_* variables parse");
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
-        let name = format!("techhub_test_{secs}_{suffix}");
+        let name = techhub_core::config::test_database_name();
         let mut server = sqlx::PgConnection::connect(&base.postgres_url)
             .await
             .expect("connect to PostgreSQL (scripts/stores.sh up starts it)");

@@ -149,7 +149,7 @@ impl Consumer for ActivityLog {
 }
 
 /// Post, profile and subscription events → drop the Redis cache entries computed from what
-/// changed (tag list, the user's dashboard). Deleting a key is idempotent.
+/// changed (the post, the user's dashboard and profile). Deleting a key is idempotent.
 pub struct CacheInvalidation(pub Redis);
 
 impl CacheInvalidation {
@@ -157,11 +157,7 @@ impl CacheInvalidation {
     pub fn keys_for(payload: &EventPayload) -> Vec<String> {
         use techhub_cache::entries::keys;
         if let Some(post) = payload.post_snapshot() {
-            return vec![
-                keys::TAGS.to_string(),
-                keys::dashboard(post.author_id),
-                keys::article(&post.slug),
-            ];
+            return vec![keys::dashboard(post.author_id), keys::article(&post.slug)];
         }
         match payload {
             EventPayload::PostLiked(r) | EventPayload::CommentCreated(r) => {

@@ -318,11 +318,7 @@ mod tests {
     /// one due post per list of pending events.
     async fn posts_with(pending: Vec<Vec<Bson>>) -> (Mongo, Vec<ObjectId>) {
         let base = Config::from_env().unwrap();
-        let secs = DateTime::now().timestamp_millis() / 1000;
-        let name = format!(
-            "techhub_test_{secs}_{}",
-            &Uuid::new_v4().simple().to_string()[..8]
-        );
+        let name = techhub_core::config::test_database_name();
         let mut settings = base.pool(Store::Mongodb);
         settings.url = with_database(&base.mongodb_url, &name).unwrap();
         let mongo = Mongo::connect(&settings).await.unwrap();

@@ -42,7 +42,7 @@ fn not_deleted() -> Document {
 }
 
 /// The fields a read of posts leaves out: long, and never shown.
-fn unread_fields() -> Document {
+pub(crate) fn unread_fields() -> Document {
     doc! { "favoritedBy": 0, "pendingEvents": 0, "deadEvents": 0 }
 }
 

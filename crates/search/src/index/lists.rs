@@ -11,7 +11,7 @@ use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermQuery
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocSet, Order, TantivyDocument, Term, TERMINATED};
 
-use super::schema::{stored_text, PUBLISHED};
+use super::schema::{leave_out, stored_text, PUBLISHED};
 use super::{IndexedPost, SearchIndex};
 
 /// Which published posts to list, newest first.
@@ -149,9 +149,9 @@ impl SearchIndex {
                 )),
             ));
         }
-        if !hidden.is_empty() {
-            let ids = hidden.iter().map(|id| Term::from_field_text(f.id, id));
-            clauses.push((Occur::MustNot, Box::new(TermSetQuery::new(ids))));
+        if let Some(clause) = leave_out(&f, hidden) {
+            clauses.push(clause);
+            // A query of exclusions alone matches nothing.
             if clauses.len() == 1 {
                 clauses.push((Occur::Must, Box::new(AllQuery)));
             }

@@ -9,13 +9,12 @@ use std::collections::BTreeSet;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
-    TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{TantivyDocument, Term};
 
-use super::schema::stored_text;
+use super::schema::{leave_out, stored_text};
 use super::{IndexedPost, SearchIndex};
 
 /// Field boosts.
@@ -155,10 +154,7 @@ impl SearchIndex {
         if let Some(a) = q.author_id {
             clauses.push(filter(Term::from_field_u64(f.author, a)));
         }
-        if !hidden.is_empty() {
-            let ids = hidden.iter().map(|id| Term::from_field_text(f.id, id));
-            clauses.push((Occur::MustNot, Box::new(TermSetQuery::new(ids))));
-        }
+        clauses.extend(leave_out(&f, hidden));
         Ok(Some(Box::new(BooleanQuery::new(clauses))))
     }
 

@@ -39,6 +39,21 @@ pub(super) fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
+/// The clause that leaves the posts `hidden` (hex ids) out of a query, if there are any.
+pub(super) fn leave_out(
+    f: &Fields,
+    hidden: &[String],
+) -> Option<(tantivy::query::Occur, Box<dyn tantivy::query::Query>)> {
+    (!hidden.is_empty()).then(|| {
+        let ids = hidden
+            .iter()
+            .map(|id| tantivy::Term::from_field_text(f.id, id));
+        let clause: Box<dyn tantivy::query::Query> =
+            Box::new(tantivy::query::TermSetQuery::new(ids));
+        (tantivy::query::Occur::MustNot, clause)
+    })
+}
+
 /// The first stored text of `field` in `doc` ("" when absent).
 pub(super) fn stored_text(doc: &TantivyDocument, field: Field) -> String {
     doc.get_first(field)

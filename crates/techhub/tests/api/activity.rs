@@ -55,7 +55,8 @@ async fn a_new_post_reaches_the_activity_log_and_search_within_a_second_and_cach
     let app = TestApp::spawn().await;
     let author = app.register("writer").await;
     let id = author.id;
-    // The tag list is cached; the new post's event must drop it.
+    // The tag list is counted (and kept) once per index commit: it must follow the new post
+    // as soon as the index shows it.
     assert_eq!(app.tags_ok().await, json!([]));
 
     let started = Instant::now();

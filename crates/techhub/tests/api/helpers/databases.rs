@@ -6,13 +6,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{StreamExt, TryStreamExt};
-use rand::Rng;
 use sqlx::{Connection, Executor};
 use techhub_core::config::{database_name, with_database};
 use techhub_core::Config;
 use tokio::sync::OnceCell;
 
-pub const TEST_PREFIX: &str = "techhub_test_";
+pub use techhub_core::config::TEST_DATABASE_PREFIX as TEST_PREFIX;
 const STALE_AFTER: Duration = Duration::from_secs(3600);
 
 /// Fresh, empty databases in every store, dropped with this value.
@@ -32,16 +31,7 @@ impl TestDatabases {
         static SWEPT: OnceCell<()> = OnceCell::const_new();
         SWEPT.get_or_init(|| sweep_stale(&base)).await;
 
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let suffix: String = rand::rng()
-            .sample_iter(rand::distr::Alphanumeric)
-            .take(8)
-            .map(|c| (c as char).to_ascii_lowercase())
-            .collect();
-        let name = format!("{TEST_PREFIX}{secs}_{suffix}");
+        let name = techhub_core::config::test_database_name();
 
         let mut mysql = sqlx::MySqlConnection::connect(&base.mysql_url)
             .await
@@ -267,6 +257,8 @@ fn test_database_names_carry_their_age() {
         .as_secs();
     assert!(!is_stale(&format!("{TEST_PREFIX}{now}_abcdefgh")));
     assert!(!is_stale("techhub"), "never a non-test database");
+    let fresh = techhub_core::config::test_database_name();
+    assert!(created_at(&fresh).is_some() && !is_stale(&fresh), "{fresh}");
     assert_eq!(
         database_name("mysql://u@h/techhub_test_1_x").as_deref(),
         Some("techhub_test_1_x")
