@@ -32,7 +32,7 @@ pub(crate) enum Change {
     /// A favorite is added or removed: it stamps `changedAt` (lists of what a user favorited
     /// come from the index) and a new one carries a `post.liked` event.
     Favorite,
-    /// A comment is added, with a `comment.created` event.
+    /// A comment is added, with a `comment.created` event (in the comment).
     CommentAdded,
     /// A comment is removed (its post's counter moves; no event).
     CommentRemoved,

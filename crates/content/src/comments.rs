@@ -1,5 +1,8 @@
-//! Comments on posts, in the `comments` collection. A post's `engagement.comments` counter
-//! moves with each comment that is added or removed.
+//! Comments on posts, in the `comments` collection. A new comment carries its own
+//! `comment.created` event (`pendingEvents`, `eventsDueAt`), so adding one is a single insert;
+//! its post's `engagement.comments` moves when the content relay delivers that event, in the
+//! transaction that removes it ([`crate::posts::comments_counted`]), and back when a counted
+//! comment is deleted, in the transaction that deletes it.
 
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
@@ -50,6 +53,8 @@ impl Comment {
     }
 }
 
+/// Adds `author_id`'s comment to the post, with its event: one insert, batched with the
+/// inserts of other requests (see [`crate::batch`]).
 pub async fn add(
     mongo: &Mongo,
     post_id: ObjectId,
@@ -58,31 +63,22 @@ pub async fn add(
     author_id: u64,
     body: &str,
 ) -> Result<Comment, MongoError> {
+    use techhub_core::events::{Event, EventPayload, Reaction};
     let now = DateTime::now();
     let comment = Comment::new(post_id, author_id, body, now);
-    // Both batched with the writes of other requests (see [`crate::batch`]); the post is
-    // updated only once the comment is in.
-    mongo.insert_batched(COMMENTS, comment.to_bson()?).await?;
-    // The counter and the comment's event move together, in one update of the post.
-    let event = techhub_core::events::Event::new(
-        techhub_core::events::EventPayload::CommentCreated(techhub_core::events::Reaction {
-            post_id: post_id.to_hex(),
-            slug: post_slug.to_string(),
-            author_id: post_author,
-            actor_id: author_id,
-        }),
+    let event = Event::new(EventPayload::CommentCreated(Reaction {
+        post_id: post_id.to_hex(),
+        slug: post_slug.to_string(),
+        author_id: post_author,
+        actor_id: author_id,
+    }));
+    let mut document = comment.to_bson()?;
+    document.insert(
+        "pendingEvents",
+        vec![crate::posts::document::event_bson(&event)],
     );
-    mongo
-        .update_batched(
-            POSTS,
-            doc! { "_id": post_id },
-            doc! {
-                "$inc": { "engagement.comments": 1_i64 },
-                "$push": { "pendingEvents": crate::posts::document::event_bson(&event) },
-                "$set": { "eventsDueAt": now },
-            },
-        )
-        .await?;
+    document.insert("eventsDueAt", now);
+    mongo.insert_batched(COMMENTS, document).await?;
     Ok(comment)
 }
 
@@ -93,6 +89,7 @@ pub async fn for_post(mongo: &Mongo, post_id: ObjectId) -> Result<Vec<Comment>, 
         .timed(async {
             comments
                 .find(doc! { "postId": post_id })
+                .projection(doc! { "pendingEvents": 0, "deadEvents": 0 })
                 .sort(doc! { "createdAt": 1, "_id": 1 })
                 .await?
                 .try_collect()
@@ -102,7 +99,9 @@ pub async fn for_post(mongo: &Mongo, post_id: ObjectId) -> Result<Vec<Comment>, 
     docs.into_iter().map(Comment::from_document).collect()
 }
 
-/// Deletes the comment if `author_id` wrote it.
+/// Deletes the comment if `author_id` wrote it. A comment already counted (its event
+/// delivered) takes its post's count down with it, in one transaction; one not yet counted
+/// goes alone, and with it its event: it is never counted.
 pub async fn delete(
     mongo: &Mongo,
     post_id: ObjectId,
@@ -111,7 +110,11 @@ pub async fn delete(
 ) -> Result<Result<(), Refusal>, MongoError> {
     let comments = mongo.db().collection::<Document>(COMMENTS);
     let Some(found) = mongo
-        .timed(comments.find_one(doc! { "_id": comment_id, "postId": post_id }))
+        .timed(
+            comments
+                .find_one(doc! { "_id": comment_id, "postId": post_id })
+                .projection(doc! { "pendingEvents": 0, "deadEvents": 0 }),
+        )
         .await?
     else {
         return Ok(Err(Refusal::NotFound));
@@ -119,17 +122,47 @@ pub async fn delete(
     if Comment::from_document(found)?.author_id != author_id {
         return Ok(Err(Refusal::NotYours));
     }
-    let deleted = mongo
-        .timed(comments.delete_one(doc! { "_id": comment_id }))
-        .await?;
-    if deleted.deleted_count == 1 {
-        let posts = mongo.db().collection::<Document>(POSTS);
-        mongo
-            .timed(posts.update_one(
-                doc! { "_id": post_id },
-                doc! { "$inc": { "engagement.comments": -1_i64 } },
-            ))
+    // The relay may count it between two tries: the second then finds it counted.
+    for _ in 0..2 {
+        let uncounted = mongo
+            .timed(
+                comments
+                    .delete_one(doc! { "_id": comment_id, "pendingEvents": { "$exists": true } }),
+            )
             .await?;
+        if uncounted.deleted_count == 1 {
+            return Ok(Ok(()));
+        }
+        let db = mongo.db().clone();
+        let counted = mongo
+            .transaction(move |session| {
+                let db = db.clone();
+                Box::pin(async move {
+                    let deleted = db
+                        .collection::<Document>(COMMENTS)
+                        .delete_one(
+                            doc! { "_id": comment_id, "pendingEvents": { "$exists": false } },
+                        )
+                        .session(&mut *session)
+                        .await?;
+                    if deleted.deleted_count == 0 {
+                        return Ok(None);
+                    }
+                    db.collection::<Document>(POSTS)
+                        .update_one(
+                            doc! { "_id": post_id },
+                            doc! { "$inc": { "engagement.comments": -1_i64 } },
+                        )
+                        .session(&mut *session)
+                        .await?;
+                    Ok(Some(()))
+                })
+            })
+            .await?;
+        if counted.is_some() {
+            return Ok(Ok(()));
+        }
     }
+    // Deleted meanwhile by another request.
     Ok(Ok(()))
 }

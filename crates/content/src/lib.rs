@@ -90,6 +90,9 @@ pub struct Mongo {
     batches: Arc<batch::Lanes>,
 }
 
+/// How many times [`Mongo::transaction`] runs a transaction that failed transiently.
+pub const TRANSACTION_ATTEMPTS: u32 = 5;
+
 /// How long the first read of a collection may take (see [`Mongo::warm_up`]).
 pub const WARM_UP_LIMIT: Duration = Duration::from_secs(300);
 
@@ -224,6 +227,61 @@ impl Mongo {
             }
             mongo.warming.store(false, Ordering::Release);
         });
+    }
+
+    /// Runs `body` in a multi-document transaction and commits what it did, or aborts it
+    /// when it returns `None` (nothing of it happens). A transaction MongoDB calls transient
+    /// (it met a concurrent write to the same document) is run again, up to
+    /// [`TRANSACTION_ATTEMPTS`] times; a commit whose outcome is unknown is retried as the
+    /// driver documents. `body` may run more than once, so it takes what it needs by value.
+    /// The whole of it runs under one [`Mongo::timed`] permit and limit.
+    ///
+    /// Transactions need a replica set: SecantusDB is one, and production MongoDB must be.
+    pub async fn transaction<T, F>(&self, mut body: F) -> Result<Option<T>, MongoError>
+    where
+        T: Send,
+        F: for<'s> FnMut(
+                &'s mut mongodb::ClientSession,
+            )
+                -> futures::future::BoxFuture<'s, mongodb::error::Result<Option<T>>>
+            + Send,
+    {
+        use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+        let client = self.client.clone();
+        let attempts = async move {
+            let mut session = client.start_session().await?;
+            let mut attempt = 1;
+            loop {
+                session.start_transaction().await?;
+                let outcome = match body(&mut session).await {
+                    Ok(Some(done)) => loop {
+                        match session.commit_transaction().await {
+                            Ok(()) => break Ok(Some(done)),
+                            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
+                                continue
+                            }
+                            Err(e) => break Err(e),
+                        }
+                    },
+                    Ok(None) => session.abort_transaction().await.map(|()| None),
+                    Err(e) => {
+                        // Already aborted by the server, or ours to abort; either way gone.
+                        let _ = session.abort_transaction().await;
+                        Err(e)
+                    }
+                };
+                match outcome {
+                    Err(e)
+                        if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+                            && attempt < TRANSACTION_ATTEMPTS =>
+                    {
+                        attempt += 1;
+                    }
+                    outcome => return outcome,
+                }
+            }
+        };
+        self.timed(attempts).await
     }
 
     pub fn client(&self) -> &Client {

@@ -43,6 +43,10 @@ const STEPS: &[Step] = &[
         version: 4,
         name: "posts count their indexed changes (changeSeq, read your writes)",
     },
+    Step {
+        version: 5,
+        name: "comments carry their own events (due-event index on comments)",
+    },
 ];
 
 /// Applies the steps not yet recorded in `_migrations`.
@@ -62,6 +66,7 @@ pub async fn migrate(db: &Database) -> mongodb::error::Result<MigrationReport> {
             2 => post_events(db).await?,
             3 => sparse_events_due(db).await?,
             4 => ensure_collection(db, POSTS, posts_validator()).await?,
+            5 => comment_events(db).await?,
             v => unreachable!("no code for content migration {v}"),
         }
         recorded
@@ -198,6 +203,25 @@ async fn sparse_events_due(db: &Database) -> mongodb::error::Result<()> {
     Ok(())
 }
 
+/// Comments carry their `comment.created` until the relay delivers it: the validator knows
+/// the fields, and a sparse index finds the comments with events due.
+async fn comment_events(db: &Database) -> mongodb::error::Result<()> {
+    ensure_collection(db, COMMENTS, comments_validator()).await?;
+    let due = IndexModel::builder()
+        .keys(doc! { "eventsDueAt": 1 })
+        .options(
+            IndexOptions::builder()
+                .name("idx_comments_events_due_sparse".to_string())
+                .sparse(true)
+                .build(),
+        )
+        .build();
+    db.collection::<Document>(COMMENTS)
+        .create_index(due)
+        .await?;
+    Ok(())
+}
+
 /// Creates `name` with `validator`, or sets the validator on an existing collection.
 async fn ensure_collection(
     db: &Database,
@@ -329,6 +353,9 @@ pub fn comments_validator() -> Document {
             "body": string(1, crate::comments::MAX_COMMENT_CHARS),
             "createdAt": { "bsonType": "date" },
             "updatedAt": { "bsonType": "date" },
+            "pendingEvents": { "bsonType": "array" },
+            "eventsDueAt": { "bsonType": "date" },
+            "deadEvents": { "bsonType": "array" },
         },
     } }
 }

@@ -106,7 +106,9 @@ pub async fn recompute(pg: &Postgres, user_id: u64) -> Result<f64, PgError> {
 /// `extract(epoch FROM now() - occurred_at) / 86400` (as an `f64`), clamped at 0 (an event
 /// stamped a little in the future counts in full), and nothing older than [`WINDOW_DAYS`]
 /// counts (the range condition serves the index; the `age <= $4` filter is `decayed`'s own
-/// cut-off). `power(float8, float8)` is the C library's `pow`, as is `f64::powf`.
+/// cut-off). `power(float8, float8)` is the C library's `pow`, as is `f64::powf`. Only a
+/// `post.created` row's status is read: taking it out of every row's `details` was most of
+/// the query's time for a user with thousands of comments.
 const INPUTS: &str = "\
 SELECT COALESCE(sum(e.factor) FILTER (WHERE e.kind = 'post.published' OR (e.kind = 'post.created' AND e.status = $3)), 0)::float8 AS posts, \
        COALESCE(sum(e.factor) FILTER (WHERE e.kind = 'comment.created'), 0)::float8 AS comments, \
@@ -116,7 +118,7 @@ SELECT COALESCE(sum(e.factor) FILTER (WHERE e.kind = 'post.published' OR (e.kind
           FROM learning_sessions WHERE user_id = $1 AND COALESCE(ended_at, started_at) > now() - interval '30 days') AS minutes, \
        (SELECT streak_days FROM user_analytics WHERE user_id = $1) AS streak \
 FROM (SELECT a.kind, a.status, power(0.5::float8, a.age / $2) AS factor \
-      FROM (SELECT kind, details->>'status' AS status, \
+      FROM (SELECT kind, CASE WHEN kind = 'post.created' THEN details->>'status' END AS status, \
                    greatest(extract(epoch FROM now() - occurred_at)::float8 / 86400, 0) AS age \
             FROM activity_events WHERE user_id = $1 AND occurred_at > now() - interval '30 days') a \
       WHERE a.age <= $4) e";

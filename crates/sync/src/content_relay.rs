@@ -1,7 +1,10 @@
-//! The content relay: delivers the events MongoDB posts carry in `pendingEvents` (written in
-//! the same document write as the change) to every consumer that wants them, then removes
-//! them. Posts are claimed with a lease, one atomic update each, so several relays never work
-//! on the same post; a post's events are delivered in order. Each consumer gets the events of
+//! The content relay: delivers the events MongoDB posts and comments carry in
+//! `pendingEvents` (written in the same document write as the change) to every consumer that
+//! wants them, then removes them. Posts are claimed with a lease, one atomic update each, so
+//! several relays never work on the same post; a post's events are delivered in order. New
+//! comments carry their one `comment.created` each and are not claimed: their posts' comment
+//! counts move in the transaction that removes the delivered events, which only one relay
+//! wins, and the consumers in [`ContentRelay::after_counting`] (the cache) hear of them then. Each consumer gets the events of
 //! a whole claimed batch at once ([`Consumer::apply_batch`]), falling back to post by post,
 //! event by event, when that fails.
 //! A failed delivery is retried with the same doubling back-off as the outbox relay; an
@@ -10,16 +13,21 @@
 use std::sync::Arc;
 
 use mongodb::bson::DateTime;
-use techhub_content::posts::{self, PendingPost};
+use techhub_content::posts::{self, Pending, Source};
 use techhub_content::Mongo;
 use techhub_core::events::Event;
 use tokio::sync::Notify;
 
 use crate::relay::{drive, Consumer, RelaySettings};
 
+/// How many comments the relay takes in a batch, per post it takes.
+const COMMENTS_PER_POST_BATCH: usize = 5;
+
 pub struct ContentRelay {
     mongo: Mongo,
     consumers: Vec<Arc<dyn Consumer>>,
+    /// Told of comments once their posts' counts moved.
+    counted: Vec<Arc<dyn Consumer>>,
     settings: RelaySettings,
     wake: Arc<Notify>,
 }
@@ -36,12 +44,29 @@ impl ContentRelay {
         ContentRelay {
             mongo,
             consumers,
+            counted: Vec::new(),
             settings,
             wake,
         }
     }
 
-    /// Claims one batch of posts with due events and delivers them. Returns how many posts.
+    /// Consumers that also get the events of delivered comments after their posts'
+    /// `engagement.comments` moved (the cache, whose entries show the counts), once per
+    /// batch. A crash between the two leaves them to their own expiry.
+    pub fn after_counting(mut self, consumers: Vec<Arc<dyn Consumer>>) -> Self {
+        self.counted = consumers;
+        self
+    }
+
+    /// Takes one batch of posts and one of comments with due events and delivers them.
+    /// Returns how many documents.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let posts = self.run_source(Source::Posts).await?;
+        let comments = self.run_source(Source::Comments).await?;
+        Ok(posts + comments)
+    }
+
+    /// Takes one batch of `source` with due events and delivers them. Returns how many.
     ///
     /// Unreadable events are parked first. Then each consumer gets the events it wants of all
     /// the claimed posts in one [`Consumer::apply_batch`] (in post order, each post's in its
@@ -49,13 +74,14 @@ impl ContentRelay {
     /// consumer's batch fail, its events are delivered to it again post by post, event by
     /// event, so one event it cannot apply holds back only its own post, which is retried
     /// with back-off.
-    pub async fn run_once(&self) -> anyhow::Result<usize> {
-        let claimed = posts::claim_pending(
-            &self.mongo,
-            self.settings.lease,
-            self.settings.batch as usize,
-        )
-        .await?;
+    async fn run_source(&self, source: Source) -> anyhow::Result<usize> {
+        // A comment is a small document with one small event: more of them go in a batch,
+        // and each batch costs PostgreSQL a score per user whatever its size.
+        let limit = match source {
+            Source::Posts => self.settings.batch as usize,
+            Source::Comments => self.settings.batch as usize * COMMENTS_PER_POST_BATCH,
+        };
+        let claimed = posts::claim_pending(&self.mongo, source, self.settings.lease, limit).await?;
         let readable =
             futures::future::join_all(claimed.iter().map(|post| self.readable(post))).await;
         let failed = self.deliver_batch(&readable).await;
@@ -78,11 +104,49 @@ impl ContentRelay {
                 event_ids.append(&mut ids);
             }
         }
-        if let Err(e) = posts::events_delivered_all(&self.mongo, &done, &event_ids).await {
-            // The lease runs out and the events are delivered again; consumers are idempotent.
-            tracing::warn!(posts = done.len(), error = %e, "could not record content deliveries");
+        match source {
+            Source::Posts => {
+                if let Err(e) = posts::events_delivered_all(&self.mongo, &done, &event_ids).await {
+                    // The lease runs out and the events are delivered again; consumers are
+                    // idempotent.
+                    tracing::warn!(posts = done.len(), error = %e, "could not record content deliveries");
+                }
+            }
+            Source::Comments => self.count(&done).await,
         }
         Ok(claimed.len())
+    }
+
+    /// Moves the posts' comment counts for the delivered `comments` and removes their events
+    /// ([`posts::comments_counted`]), then tells [`ContentRelay::after_counting`]'s consumers.
+    async fn count(&self, comments: &[&Pending]) {
+        let moved = match posts::comments_counted(&self.mongo, comments).await {
+            Ok(moved) => moved,
+            Err(e) => {
+                // They stay due and are delivered again; consumers are idempotent and the
+                // count moves only with the removal.
+                tracing::warn!(comments = comments.len(), error = %e, "could not count delivered comments");
+                return;
+            }
+        };
+        let events: Vec<&Event> = comments
+            .iter()
+            .filter(|c| moved.contains_key(&c.post_id))
+            .flat_map(|c| c.events.iter().filter_map(|e| e.as_ref().ok()))
+            .collect();
+        for consumer in &self.counted {
+            let wanted: Vec<&Event> = events
+                .iter()
+                .copied()
+                .filter(|e| consumer.wants(&e.payload))
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            if let Err(e) = consumer.apply_batch(&wanted).await {
+                tracing::warn!(consumer = consumer.name(), error = %format!("{e:#}"), "could not tell of counted comments");
+            }
+        }
     }
 
     /// Runs until `shutdown` resolves.
@@ -97,7 +161,7 @@ impl ContentRelay {
     /// Parks the post's unreadable events, in order, and returns the readable ones. Should
     /// parking fail, only the events before the unparked one are returned, with the failure:
     /// the post is retried after those are delivered.
-    async fn readable<'a>(&self, post: &'a PendingPost) -> Readable<'a> {
+    async fn readable<'a>(&self, post: &'a Pending) -> Readable<'a> {
         let mut events = Vec::with_capacity(post.events.len());
         let mut parked = 0;
         for (index, event) in post.events.iter().enumerate() {
@@ -192,7 +256,7 @@ impl ContentRelay {
     /// delivered events, puts the rest back to be retried with back-off, and returns `None`.
     async fn conclude(
         &self,
-        post: &PendingPost,
+        post: &Pending,
         delivered: Vec<String>,
         failure: Option<String>,
     ) -> Option<Vec<String>> {
@@ -218,7 +282,7 @@ impl ContentRelay {
 
 /// A claimed post's events that could be read (unreadable ones parked), in order.
 struct Readable<'a> {
-    post: &'a PendingPost,
+    post: &'a Pending,
     events: Vec<&'a Event>,
     /// Why the events after these were not taken (an unreadable one could not be parked).
     failure: Option<String>,
@@ -230,8 +294,9 @@ mod tests {
     use std::time::Duration;
 
     use futures::future::BoxFuture;
+    use futures::TryStreamExt;
     use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
-    use techhub_content::schema::POSTS;
+    use techhub_content::schema::{COMMENTS, POSTS};
     use techhub_core::config::with_database;
     use techhub_core::events::{EventPayload, Reaction};
     use techhub_core::{Config, Store};
@@ -316,12 +381,16 @@ mod tests {
 
     /// A fresh database (named so the API tests' sweep removes one a crashed run left), with
     /// one due post per list of pending events.
-    async fn posts_with(pending: Vec<Vec<Bson>>) -> (Mongo, Vec<ObjectId>) {
+    async fn database() -> Mongo {
         let base = Config::from_env().unwrap();
         let name = techhub_core::config::test_database_name();
         let mut settings = base.pool(Store::Mongodb);
         settings.url = with_database(&base.mongodb_url, &name).unwrap();
-        let mongo = Mongo::connect(&settings).await.unwrap();
+        Mongo::connect(&settings).await.unwrap()
+    }
+
+    async fn posts_with(pending: Vec<Vec<Bson>>) -> (Mongo, Vec<ObjectId>) {
+        let mongo = database().await;
         let due = DateTime::from_millis(DateTime::now().timestamp_millis() - 1000);
         let docs: Vec<Document> = pending
             .into_iter()
@@ -475,6 +544,76 @@ mod tests {
             0,
             "the retry waits its back-off"
         );
+        mongo.db().drop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn comments_delivered_by_two_relays_at_once_are_counted_once() {
+        let mongo = database().await;
+        let post_id = ObjectId::new();
+        let posts = mongo.db().collection::<Document>(POSTS);
+        posts
+            .insert_one(doc! { "_id": post_id, "engagement": { "comments": 5_i64 } })
+            .await
+            .unwrap();
+        let events: Vec<Event> = (0..20).map(|_| comment()).collect();
+        let poisoned = events[7].id;
+        let due = DateTime::from_millis(DateTime::now().timestamp_millis() - 1000);
+        let docs: Vec<Document> = events
+            .iter()
+            .map(|e| doc! { "_id": ObjectId::new(), "postId": post_id, "pendingEvents": [stored(e)], "eventsDueAt": due })
+            .collect();
+        let comments = mongo.db().collection::<Document>(COMMENTS);
+        comments.insert_many(docs).await.unwrap();
+        let (one, two) = (
+            Recorder::new("one", false, Some(poisoned)),
+            Recorder::new("two", false, Some(poisoned)),
+        );
+        let told = Recorder::new("told", false, None);
+        let relay_one = relay(&mongo, vec![one.clone() as Arc<dyn Consumer>])
+            .after_counting(vec![told.clone() as Arc<dyn Consumer>]);
+        let relay_two = relay(&mongo, vec![two.clone() as Arc<dyn Consumer>])
+            .after_counting(vec![told.clone() as Arc<dyn Consumer>]);
+
+        let (a, b) = tokio::join!(relay_one.run_once(), relay_two.run_once());
+        assert!(a.unwrap() + b.unwrap() >= 20);
+        // Every comment but the poisoned one counted, once, however many relays delivered it.
+        let post = posts
+            .find_one(doc! { "_id": post_id })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            post.get_document("engagement")
+                .unwrap()
+                .get_i64("comments")
+                .unwrap(),
+            5 + 19
+        );
+        let left: Vec<Document> = comments
+            .find(doc! { "pendingEvents": { "$exists": true } })
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(pending_ids(&left[0]), vec![poisoned.to_string()]);
+        assert_eq!(left[0].get_i64("eventAttempts").unwrap(), 1);
+        // The consumers after counting heard of each counted comment once or more (each
+        // relay tells of what its own transaction counted) and never of the poisoned one.
+        let mut heard: Vec<Uuid> = told.batches.lock().unwrap().concat();
+        heard.sort();
+        heard.dedup();
+        let mut counted: Vec<Uuid> = events
+            .iter()
+            .map(|e| e.id)
+            .filter(|id| *id != poisoned)
+            .collect();
+        counted.sort();
+        assert_eq!(heard, counted);
+        // Nothing is due before the poisoned comment's back-off runs out.
+        assert_eq!(relay_one.run_once().await.unwrap(), 0);
         mongo.db().drop().await.unwrap();
     }
 }

@@ -239,7 +239,8 @@ pub async fn open_search_index(config: &Config) -> anyhow::Result<Arc<SearchInde
     tokio::task::spawn_blocking(move || SearchIndex::open(&dir).map(Arc::new)).await?
 }
 
-/// The content relay with its consumers: the PostgreSQL activity log and cache invalidation.
+/// The content relay with its consumers: the PostgreSQL activity log and cache invalidation
+/// (again once comments are counted).
 pub fn build_content_relay(
     config: &Config,
     stores: &Stores,
@@ -254,4 +255,5 @@ pub fn build_content_relay(
         RelaySettings::from_config(config),
         wake,
     )
+    .after_counting(vec![Arc::new(CacheInvalidation(stores.redis.clone()))])
 }

@@ -1,6 +1,8 @@
 //! Comments on articles: `GET`/`POST /api/articles/{slug}/comments` and `DELETE
-//! /api/articles/{slug}/comments/{id}` (its author only). A comment moves the post's
-//! `engagement.comments` and carries a `comment.created` event in the post's update.
+//! /api/articles/{slug}/comments/{id}` (its author only). A new comment is one insert that
+//! carries its own `comment.created` event; the post's `engagement.comments` moves when the
+//! content relay delivers it (and drops the article's cache entry then), so until that the
+//! article and its cache entry are as they were.
 
 use std::collections::HashSet;
 
@@ -122,8 +124,9 @@ pub(crate) async fn add_comment(
             comments::add(mongo, post.id, &post.slug, post.author_id, auth.id, &body).await?;
         Ok(comment)
     };
+    // Nothing cached shows the comment before the relay counts it.
     let comment = write_path::write(&state, auth.id, Change::CommentAdded, add, |_| {
-        Effects::stale(vec![keys::article(&post.slug)])
+        Effects::stale(Vec::new())
     })
     .await?;
     let comment = render_comments(&state, Some(auth.id), vec![comment])

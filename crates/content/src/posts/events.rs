@@ -1,53 +1,163 @@
-//! The content relay's side of the posts collection: every content change pushes its event
-//! onto the post's `pendingEvents` and sets `eventsDueAt` in the same single-document write;
-//! the relay claims posts with events due ([`claim_pending`]), delivers them, and removes
-//! them here ([`events_delivered_all`]), or records the failure for a retry
-//! ([`events_failed`]); an unreadable event is parked in `deadEvents` ([`event_parked`]).
+//! The content relay's side of the posts and comments collections: every content change
+//! pushes its event onto the document's `pendingEvents` and sets `eventsDueAt` in the same
+//! single-document write (a post's change in the post, a new comment in the comment itself);
+//! the relay finds the documents with events due ([`claim_pending`]), delivers them, and
+//! removes them here ([`events_delivered_all`], [`comments_counted`]), or records the failure
+//! for a retry ([`events_failed`]); an unreadable event is parked in `deadEvents`
+//! ([`event_parked`]).
 
-use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
+use std::collections::BTreeMap;
+
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use mongodb::options::FindOptions;
 use techhub_core::events::Event;
 
 use super::document::event_from_bson;
-use super::{find_docs, int};
-use crate::schema::POSTS;
+use super::int;
+use crate::schema::{COMMENTS, POSTS};
 use crate::{Mongo, MongoError};
 
+/// Where pending events are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A post's own events (created, changed, liked …): claimed with a lease, so one relay
+    /// at a time delivers a post's events, in order.
+    Posts,
+    /// A new comment's `comment.created`, one per comment. No lease: the order of comments
+    /// does not matter, consumers are idempotent, and the post's comment count moves in the
+    /// transaction that removes the event ([`comments_counted`]), which only one relay wins.
+    Comments,
+}
+
+impl Source {
+    pub fn collection(self) -> &'static str {
+        match self {
+            Source::Posts => POSTS,
+            Source::Comments => COMMENTS,
+        }
+    }
+}
+
+/// A document with events due, as the relay took it.
 #[derive(Debug)]
-pub struct PendingPost {
+pub struct Pending {
+    pub source: Source,
+    /// The document's id (the post's, or the comment's).
     pub id: ObjectId,
+    /// The post the events are about (the comment's post for a comment).
+    pub post_id: ObjectId,
+    /// For posts, when the claim runs out; for comments, the `eventsDueAt` read.
     pub lease_until: DateTime,
-    /// The claim that took it (see [`claim_pending`]).
-    pub claim: ObjectId,
+    /// The claim that took it (see [`claim_pending`]); none for comments.
+    pub claim: Option<ObjectId>,
     /// How many deliveries of these events failed so far.
     pub attempts: i64,
     /// In the order they were written; an unreadable one is an `Err` with the reason.
     pub events: Vec<Result<Event, String>>,
 }
 
-/// Claims up to `limit` posts with events due, all until now + `lease`, in three operations
-/// whatever the batch: the ids of due posts, one update of those still due (atomic per
-/// document: a post another relay claimed meanwhile is no longer due, so two relays never
-/// hold the same post) stamping them with a fresh claim id, and a read of the posts carrying
-/// that id. One `findAndModify` per post capped the relay near 50 posts a second on
-/// SecantusDB, below the rate posts were written in the benchmark.
+impl Pending {
+    /// The filter matching the document only while it is as the relay took it.
+    fn as_taken(&self) -> Document {
+        let mut filter = doc! { "_id": self.id, "eventsDueAt": self.lease_until };
+        if let Some(claim) = self.claim {
+            filter.insert("eventsClaim", claim);
+        }
+        filter
+    }
+}
+
+async fn find_in(
+    mongo: &Mongo,
+    source: Source,
+    filter: Document,
+    mut options: FindOptions,
+) -> Result<Vec<Document>, MongoError> {
+    use futures::TryStreamExt;
+    options.max_time.get_or_insert(mongo.query_timeout());
+    let collection = mongo.db().collection::<Document>(source.collection());
+    mongo
+        .timed(async {
+            collection
+                .find(filter)
+                .with_options(options)
+                .await?
+                .try_collect()
+                .await
+        })
+        .await
+}
+
+fn pending_from(
+    source: Source,
+    d: &Document,
+    lease_until: Option<DateTime>,
+    claim: Option<ObjectId>,
+) -> Result<Pending, MongoError> {
+    let corrupt = |e: mongodb::bson::document::ValueAccessError| MongoError::Corrupt(e.to_string());
+    let id = d.get_object_id("_id").map_err(corrupt)?;
+    let post_id = match source {
+        Source::Posts => id,
+        Source::Comments => d.get_object_id("postId").map_err(corrupt)?,
+    };
+    let lease_until = match lease_until {
+        Some(at) => at,
+        None => *d.get_datetime("eventsDueAt").map_err(corrupt)?,
+    };
+    Ok(Pending {
+        source,
+        id,
+        post_id,
+        lease_until,
+        claim,
+        attempts: int(d, "eventAttempts"),
+        events: d
+            .get_array("pendingEvents")
+            .map(|a| a.iter().map(event_from_bson).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// Takes up to `limit` documents of `source` with events due.
+///
+/// Posts are claimed, all until now + `lease`, in three operations whatever the batch: the
+/// ids of due posts, one update of those still due (atomic per document: a post another relay
+/// claimed meanwhile is no longer due, so two relays never hold the same post) stamping them
+/// with a fresh claim id, and a read of the posts carrying that id. One `findAndModify` per
+/// post capped the relay near 50 posts a second on SecantusDB, below the rate posts were
+/// written in the benchmark. Comments are read, not claimed (see [`Source::Comments`]): a
+/// claim would cost a write per comment.
 pub async fn claim_pending(
     mongo: &Mongo,
+    source: Source,
     lease: std::time::Duration,
     limit: usize,
-) -> Result<Vec<PendingPost>, MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
+) -> Result<Vec<Pending>, MongoError> {
     let now = DateTime::now();
-    let until = DateTime::from_millis(now.timestamp_millis() + lease.as_millis() as i64);
     // Bounded on both sides: SecantusDB reads an open-ended range (and one sorted) by walking
-    // the whole index, posts without the field included; a closed range comes straight from
-    // the (sparse) index.
+    // the whole index, documents without the field included; a closed range comes straight
+    // from the (sparse) index.
     let due = doc! { "eventsDueAt": { "$gte": DateTime::MIN, "$lte": now } };
+    if source == Source::Comments {
+        let options = FindOptions::builder()
+            .projection(
+                doc! { "postId": 1, "eventsDueAt": 1, "pendingEvents": 1, "eventAttempts": 1 },
+            )
+            .limit(limit as i64)
+            .build();
+        let found = find_in(mongo, source, due, options).await?;
+        return found
+            .iter()
+            .map(|d| pending_from(source, d, None, None))
+            .collect();
+    }
+    let posts = mongo.db().collection::<Document>(POSTS);
+    let until = DateTime::from_millis(now.timestamp_millis() + lease.as_millis() as i64);
     let options = FindOptions::builder()
         .projection(doc! { "_id": 1 })
         .limit(limit as i64)
         .build();
-    let ids: Vec<ObjectId> = find_docs(mongo, due.clone(), options)
+    let ids: Vec<ObjectId> = find_in(mongo, source, due.clone(), options)
         .await?
         .iter()
         .filter_map(|d| d.get_object_id("_id").ok())
@@ -67,31 +177,20 @@ pub async fn claim_pending(
     let options = FindOptions::builder()
         .projection(doc! { "pendingEvents": 1, "eventAttempts": 1 })
         .build();
-    let won = find_docs(
+    let won = find_in(
         mongo,
+        source,
         doc! { "_id": { "$in": &ids }, "eventsClaim": claim },
         options,
     )
     .await?;
     won.iter()
-        .map(|d| {
-            Ok(PendingPost {
-                id: d
-                    .get_object_id("_id")
-                    .map_err(|e| MongoError::Corrupt(e.to_string()))?,
-                lease_until: until,
-                claim,
-                attempts: int(d, "eventAttempts"),
-                events: d
-                    .get_array("pendingEvents")
-                    .map(|a| a.iter().map(event_from_bson).collect())
-                    .unwrap_or_default(),
-            })
-        })
+        .map(|d| pending_from(source, d, Some(until), Some(claim)))
         .collect()
 }
 
-/// The fields that mark a post due (or claimed), removed once its events are all delivered.
+/// The fields that mark a document due (or claimed), removed once its events are all
+/// delivered.
 fn done_fields() -> Document {
     doc! { "eventsDueAt": "", "eventsClaim": "", "eventAttempts": "", "eventError": "" }
 }
@@ -103,12 +202,13 @@ fn done_fields() -> Document {
 /// rest; removing an event already removed changes nothing.
 pub async fn events_delivered_all(
     mongo: &Mongo,
-    done: &[&PendingPost],
+    done: &[&Pending],
     event_ids: &[String],
 ) -> Result<(), MongoError> {
     let Some(first) = done.first() else {
         return Ok(());
     };
+    debug_assert!(done.iter().all(|p| p.source == Source::Posts));
     let posts = mongo.db().collection::<Document>(POSTS);
     let ids: Vec<ObjectId> = done.iter().map(|p| p.id).collect();
     let pull = doc! { "pendingEvents": { "id": { "$in": event_ids } } };
@@ -126,38 +226,127 @@ pub async fn events_delivered_all(
     Ok(())
 }
 
-/// Removes the delivered events `event_ids` from a post whose other events are not yet
+/// Finishes delivered `comments`: their events leave them and their posts'
+/// `engagement.comments` move by as many, in one transaction, so a comment is counted exactly
+/// once, when its event leaves it, whichever relay (or how many) delivered it. When the
+/// update matches fewer comments than given (another relay finished some, or one was
+/// deleted), the transaction is undone and each comment is finished in its own. Returns how
+/// much each post's count moved.
+pub async fn comments_counted(
+    mongo: &Mongo,
+    comments: &[&Pending],
+) -> Result<BTreeMap<ObjectId, i64>, MongoError> {
+    debug_assert!(comments.iter().all(|c| c.source == Source::Comments));
+    let per_post = |comments: &[&Pending]| {
+        let mut moves = BTreeMap::new();
+        for comment in comments {
+            *moves.entry(comment.post_id).or_insert(0_i64) += 1;
+        }
+        moves
+    };
+    if comments.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let all = per_post(comments);
+    if count_together(mongo, comments, &all).await? {
+        return Ok(all);
+    }
+    let mut moved = BTreeMap::new();
+    for comment in comments {
+        let one = per_post(&[comment]);
+        if count_together(mongo, &[comment], &one).await? {
+            *moved.entry(comment.post_id).or_insert(0) += 1;
+        }
+    }
+    Ok(moved)
+}
+
+/// One transaction of [`comments_counted`]: true when it finished every one of `comments`.
+async fn count_together(
+    mongo: &Mongo,
+    comments: &[&Pending],
+    moves: &BTreeMap<ObjectId, i64>,
+) -> Result<bool, MongoError> {
+    let ids: Vec<ObjectId> = comments.iter().map(|c| c.id).collect();
+    let updates: Vec<Bson> = moves
+        .iter()
+        .map(|(post, n)| {
+            Bson::Document(
+                doc! { "q": { "_id": post }, "u": { "$inc": { "engagement.comments": n } } },
+            )
+        })
+        .collect();
+    let db = mongo.db().clone();
+    let mut unset = done_fields();
+    unset.insert("pendingEvents", "");
+    let done = mongo
+        .transaction(move |session| {
+            let (db, ids, updates, unset) =
+                (db.clone(), ids.clone(), updates.clone(), unset.clone());
+            Box::pin(async move {
+                let cleared = db
+                    .collection::<Document>(COMMENTS)
+                    .update_many(
+                        doc! { "_id": { "$in": &ids }, "pendingEvents": { "$exists": true } },
+                        doc! { "$unset": unset },
+                    )
+                    .session(&mut *session)
+                    .await?;
+                if cleared.modified_count != ids.len() as u64 {
+                    return Ok(None);
+                }
+                let reply = db
+                    .run_command(doc! { "update": POSTS, "updates": updates, "ordered": false })
+                    .session(&mut *session)
+                    .await?;
+                if let Ok(errors) = reply.get_array("writeErrors") {
+                    return Err(mongodb::error::Error::custom(format!(
+                        "moving comment counts: {errors:?}"
+                    )));
+                }
+                Ok(Some(()))
+            })
+        })
+        .await?;
+    Ok(done.is_some())
+}
+
+/// Removes the delivered events `event_ids` from a document whose other events are not yet
 /// delivered: it stays due for those (posts delivered whole are finished by
-/// [`events_delivered_all`]).
+/// [`events_delivered_all`]; a comment has one event, finished by [`comments_counted`]).
 pub async fn events_delivered(
     mongo: &Mongo,
-    post: &PendingPost,
+    pending: &Pending,
     event_ids: &[String],
 ) -> Result<(), MongoError> {
     if event_ids.is_empty() {
         return Ok(());
     }
-    let posts = mongo.db().collection::<Document>(POSTS);
+    let collection = mongo
+        .db()
+        .collection::<Document>(pending.source.collection());
     let pull = doc! { "pendingEvents": { "id": { "$in": event_ids } } };
     mongo
-        .timed(posts.update_one(doc! { "_id": post.id }, doc! { "$pull": pull }))
+        .timed(collection.update_one(doc! { "_id": pending.id }, doc! { "$pull": pull }))
         .await?;
     Ok(())
 }
 
-/// Moves an unreadable event out of the way into the post's `deadEvents`, with the reason,
-/// where `techhub doctor` reports it.
+/// Moves an unreadable event out of the way into the document's `deadEvents`, with the
+/// reason, where `techhub doctor` reports it.
 pub async fn event_parked(
     mongo: &Mongo,
-    post: &PendingPost,
+    pending: &Pending,
     index: usize,
     reason: &str,
 ) -> Result<(), MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
+    let collection = mongo
+        .db()
+        .collection::<Document>(pending.source.collection());
     let found = mongo
         .timed(
-            posts
-                .find_one(doc! { "_id": post.id })
+            collection
+                .find_one(doc! { "_id": pending.id })
                 .projection(doc! { "pendingEvents": 1 }),
         )
         .await?;
@@ -168,37 +357,45 @@ pub async fn event_parked(
     else {
         return Ok(());
     };
+    let mut update = doc! {
+        "$pull": { "pendingEvents": raw.clone() },
+        "$push": { "deadEvents": { "event": raw, "reason": reason, "at": DateTime::now() } },
+    };
+    if pending.source == Source::Comments {
+        // Its one event is gone: it is no longer due.
+        update.insert("$unset", done_fields());
+    }
     mongo
-        .timed(posts.update_one(
-            doc! { "_id": post.id },
-            doc! {
-                "$pull": { "pendingEvents": raw.clone() },
-                "$push": { "deadEvents": { "event": raw, "reason": reason, "at": DateTime::now() } },
-            },
-        ))
+        .timed(collection.update_one(doc! { "_id": pending.id }, update))
         .await?;
     Ok(())
 }
 
-/// How many posts hold events that could not be read (parked in `deadEvents`).
+/// How many posts and comments hold events that could not be read (parked in `deadEvents`).
 pub async fn parked_event_posts(mongo: &Mongo) -> Result<u64, MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
-    mongo
-        .timed(posts.count_documents(doc! { "deadEvents.0": { "$exists": true } }))
-        .await
+    let mut parked = 0;
+    for source in [Source::Posts, Source::Comments] {
+        let collection = mongo.db().collection::<Document>(source.collection());
+        parked += mongo
+            .timed(collection.count_documents(doc! { "deadEvents.0": { "$exists": true } }))
+            .await?;
+    }
+    Ok(parked)
 }
 
-/// Puts the post's events back to be retried at `retry_at`, counting the failed attempt.
+/// Puts the document's events back to be retried at `retry_at`, counting the failed attempt.
 pub async fn events_failed(
     mongo: &Mongo,
-    post: &PendingPost,
+    pending: &Pending,
     retry_at: DateTime,
     error: &str,
 ) -> Result<(), MongoError> {
-    let posts = mongo.db().collection::<Document>(POSTS);
+    let collection = mongo
+        .db()
+        .collection::<Document>(pending.source.collection());
     mongo
-        .timed(posts.update_one(
-            doc! { "_id": post.id, "eventsDueAt": post.lease_until, "eventsClaim": post.claim },
+        .timed(collection.update_one(
+            pending.as_taken(),
             doc! {
                 "$set": { "eventsDueAt": retry_at, "eventError": error },
                 "$inc": { "eventAttempts": 1_i64 },
@@ -220,8 +417,9 @@ pub async fn stuck_events(
         .projection(doc! { "slug": 1, "eventAttempts": 1, "eventError": 1 })
         .limit(100)
         .build();
-    let docs = find_docs(
+    let docs = find_in(
         mongo,
+        Source::Posts,
         doc! { "eventsDueAt": { "$ne": null }, "changedAt": { "$lte": cutoff }, "eventAttempts": { "$gte": 1 } },
         options,
     )

@@ -22,8 +22,8 @@ pub use document::{
     MAX_BODY_CHARS, MAX_DESCRIPTION_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TITLE_CHARS,
 };
 pub use events::{
-    claim_pending, event_parked, events_delivered, events_delivered_all, events_failed,
-    parked_event_posts, stuck_events, PendingPost,
+    claim_pending, comments_counted, event_parked, events_delivered, events_delivered_all,
+    events_failed, parked_event_posts, stuck_events, Pending, Source,
 };
 pub use feed::{
     any, changed_since, estimated_count, full_by_ids, published_between, published_count, Change,

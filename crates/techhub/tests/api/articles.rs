@@ -52,6 +52,61 @@ async fn duplicate_titles_get_distinct_slugs_and_lists_leave_out_the_body() {
     assert_eq!(app.tags_ok().await, json!(["intro", "rust"]));
 }
 
+/// The article's `engagement.comments` as MongoDB holds it.
+async fn comment_count(app: &TestApp, slug: &str) -> i64 {
+    let post = app.post_document(slug).await;
+    post.get_document("engagement")
+        .unwrap()
+        .get_i64("comments")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn comment_counts_move_once_per_comment_whether_deleted_before_or_after_counting() {
+    let app = TestApp::spawn().await;
+    let owner = app.register("owner").await;
+    let other = app.register("other").await;
+    let slug = create_article(&app, &owner, "Counted", &[]).await["slug"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut ids = Vec::new();
+    for (user, body) in [(&owner, "one"), (&other, "two"), (&other, "three")] {
+        let comment = expect_json(app.add_comment(user, &slug, body).await, 200, "comment").await;
+        ids.push(comment["comment"]["id"].as_str().unwrap().to_string());
+    }
+    // Each comment carries its event until the relay counts it.
+    app.settled().await;
+    assert_eq!(comment_count(&app, &slug).await, 3);
+    // A counted comment deleted takes the count down with it.
+    assert_eq!(
+        app.delete_comment(&other, &slug, &ids[1]).await.status(),
+        204
+    );
+    assert_eq!(comment_count(&app, &slug).await, 2);
+    // One deleted at once, counted or not yet, moves the count by nothing in the end.
+    let quick = expect_json(app.add_comment(&owner, &slug, "gone").await, 200, "comment").await;
+    let quick = quick["comment"]["id"].as_str().unwrap();
+    assert_eq!(app.delete_comment(&owner, &slug, quick).await.status(), 204);
+    app.settled().await;
+    assert_eq!(comment_count(&app, &slug).await, 2);
+    let article = app.get_article_ok(&slug, None).await;
+    assert_eq!(article["engagement"]["comments"], 2);
+    let listed = expect_json(
+        app.get(&format!("/api/articles/{slug}/comments")).await,
+        200,
+        "comments",
+    )
+    .await;
+    let bodies: Vec<&str> = listed["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["one", "three"]);
+}
+
 #[tokio::test]
 async fn editing_someone_elses_article_or_comment_is_403() {
     let app = TestApp::spawn().await;

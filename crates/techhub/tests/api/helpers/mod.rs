@@ -286,12 +286,15 @@ impl TestApp {
                     .fetch_one(&mut db)
                     .await
                     .unwrap();
-            let due = self
-                .mongo()
-                .collection::<mongodb::bson::Document>("posts")
-                .count_documents(mongodb::bson::doc! { "eventsDueAt": { "$exists": true } })
-                .await
-                .unwrap();
+            let mut due = 0;
+            for collection in ["posts", "comments"] {
+                due += self
+                    .mongo()
+                    .collection::<mongodb::bson::Document>(collection)
+                    .count_documents(mongodb::bson::doc! { "eventsDueAt": { "$exists": true } })
+                    .await
+                    .unwrap();
+            }
             (pending == 0 && due == 0).then_some(())
         })
         .await;
