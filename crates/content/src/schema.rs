@@ -190,16 +190,9 @@ async fn sparse_events_due(db: &Database) -> mongodb::error::Result<()> {
     if names.iter().any(|n| n == "idx_posts_events_due") {
         posts.drop_index("idx_posts_events_due").await?;
     }
-    let sparse = IndexModel::builder()
-        .keys(doc! { "eventsDueAt": 1 })
-        .options(
-            IndexOptions::builder()
-                .name("idx_posts_events_due_sparse".to_string())
-                .sparse(true)
-                .build(),
-        )
-        .build();
-    posts.create_index(sparse).await?;
+    posts
+        .create_index(sparse_events_due_index("idx_posts_events_due_sparse"))
+        .await?;
     Ok(())
 }
 
@@ -207,19 +200,23 @@ async fn sparse_events_due(db: &Database) -> mongodb::error::Result<()> {
 /// the fields, and a sparse index finds the comments with events due.
 async fn comment_events(db: &Database) -> mongodb::error::Result<()> {
     ensure_collection(db, COMMENTS, comments_validator()).await?;
-    let due = IndexModel::builder()
+    db.collection::<Document>(COMMENTS)
+        .create_index(sparse_events_due_index("idx_comments_events_due_sparse"))
+        .await?;
+    Ok(())
+}
+
+/// A sparse index on `eventsDueAt`: it holds only the documents with events due.
+fn sparse_events_due_index(name: &str) -> IndexModel {
+    IndexModel::builder()
         .keys(doc! { "eventsDueAt": 1 })
         .options(
             IndexOptions::builder()
-                .name("idx_comments_events_due_sparse".to_string())
+                .name(name.to_string())
                 .sparse(true)
                 .build(),
         )
-        .build();
-    db.collection::<Document>(COMMENTS)
-        .create_index(due)
-        .await?;
-    Ok(())
+        .build()
 }
 
 /// Creates `name` with `validator`, or sets the validator on an existing collection.

@@ -4,9 +4,9 @@
 //! several relays never work on the same post; a post's events are delivered in order. New
 //! comments carry their one `comment.created` each and are not claimed: their posts' comment
 //! counts move in the transaction that removes the delivered events, which only one relay
-//! wins, and the consumers in [`ContentRelay::after_counting`] (the cache) hear of them then. Each consumer gets the events of
-//! a whole claimed batch at once ([`Consumer::apply_batch`]), falling back to post by post,
-//! event by event, when that fails.
+//! wins, and the consumers in [`ContentRelay::after_counting`] (the cache) hear of them then.
+//! Each consumer gets the events of a whole batch at once ([`Consumer::apply_batch`]),
+//! falling back to document by document, event by event, when that fails.
 //! A failed delivery is retried with the same doubling back-off as the outbox relay; an
 //! unreadable event is parked in the post's `deadEvents` for `techhub doctor` to report.
 

@@ -13,7 +13,7 @@ use mongodb::options::FindOptions;
 use techhub_core::events::Event;
 
 use super::document::event_from_bson;
-use super::int;
+use super::{find_docs, find_docs_in, int};
 use crate::schema::{COMMENTS, POSTS};
 use crate::{Mongo, MongoError};
 
@@ -65,27 +65,6 @@ impl Pending {
         }
         filter
     }
-}
-
-async fn find_in(
-    mongo: &Mongo,
-    source: Source,
-    filter: Document,
-    mut options: FindOptions,
-) -> Result<Vec<Document>, MongoError> {
-    use futures::TryStreamExt;
-    options.max_time.get_or_insert(mongo.query_timeout());
-    let collection = mongo.db().collection::<Document>(source.collection());
-    mongo
-        .timed(async {
-            collection
-                .find(filter)
-                .with_options(options)
-                .await?
-                .try_collect()
-                .await
-        })
-        .await
 }
 
 fn pending_from(
@@ -145,7 +124,7 @@ pub async fn claim_pending(
             )
             .limit(limit as i64)
             .build();
-        let found = find_in(mongo, source, due, options).await?;
+        let found = find_docs_in(mongo, source.collection(), due, options).await?;
         return found
             .iter()
             .map(|d| pending_from(source, d, None, None))
@@ -157,7 +136,7 @@ pub async fn claim_pending(
         .projection(doc! { "_id": 1 })
         .limit(limit as i64)
         .build();
-    let ids: Vec<ObjectId> = find_in(mongo, source, due.clone(), options)
+    let ids: Vec<ObjectId> = find_docs_in(mongo, source.collection(), due.clone(), options)
         .await?
         .iter()
         .filter_map(|d| d.get_object_id("_id").ok())
@@ -177,9 +156,9 @@ pub async fn claim_pending(
     let options = FindOptions::builder()
         .projection(doc! { "pendingEvents": 1, "eventAttempts": 1 })
         .build();
-    let won = find_in(
+    let won = find_docs_in(
         mongo,
-        source,
+        source.collection(),
         doc! { "_id": { "$in": &ids }, "eventsClaim": claim },
         options,
     )
@@ -357,16 +336,14 @@ pub async fn event_parked(
     else {
         return Ok(());
     };
-    let mut update = doc! {
-        "$pull": { "pendingEvents": raw.clone() },
-        "$push": { "deadEvents": { "event": raw, "reason": reason, "at": DateTime::now() } },
-    };
-    if pending.source == Source::Comments {
-        // Its one event is gone: it is no longer due.
-        update.insert("$unset", done_fields());
-    }
     mongo
-        .timed(collection.update_one(doc! { "_id": pending.id }, update))
+        .timed(collection.update_one(
+            doc! { "_id": pending.id },
+            doc! {
+                "$pull": { "pendingEvents": raw.clone() },
+                "$push": { "deadEvents": { "event": raw, "reason": reason, "at": DateTime::now() } },
+            },
+        ))
         .await?;
     Ok(())
 }
@@ -417,9 +394,8 @@ pub async fn stuck_events(
         .projection(doc! { "slug": 1, "eventAttempts": 1, "eventError": 1 })
         .limit(100)
         .build();
-    let docs = find_in(
+    let docs = find_docs(
         mongo,
-        Source::Posts,
         doc! { "eventsDueAt": { "$ne": null }, "changedAt": { "$lte": cutoff }, "eventAttempts": { "$gte": 1 } },
         options,
     )

@@ -214,13 +214,23 @@ async fn find_posts(
 pub(crate) async fn find_docs(
     mongo: &Mongo,
     filter: Document,
+    options: FindOptions,
+) -> Result<Vec<Document>, MongoError> {
+    find_docs_in(mongo, POSTS, filter, options).await
+}
+
+/// [`find_docs`] in `collection`.
+pub(crate) async fn find_docs_in(
+    mongo: &Mongo,
+    collection: &str,
+    filter: Document,
     mut options: FindOptions,
 ) -> Result<Vec<Document>, MongoError> {
     options.max_time.get_or_insert(mongo.query_timeout());
-    let posts = mongo.db().collection::<Document>(POSTS);
+    let collection = mongo.db().collection::<Document>(collection);
     mongo
         .timed(async {
-            posts
+            collection
                 .find(filter)
                 .with_options(options)
                 .await?
