@@ -2,7 +2,7 @@
 //! deleted, likes and comments), recorded from content events. The event id is the primary
 //! key, so recording an event twice changes nothing; the per-kind counters in
 //! `user_analytics.activity_summary` move in the same transaction, only when the event is
-//! new, and the user's engagement score is recomputed there too.
+//! new, and the user's engagement score moves there too.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::{engagement, PgError, Postgres};
+use crate::engagement::{self, Earned};
+use crate::{PgError, Postgres};
 
 /// One activity to record.
 #[derive(Clone, Debug)]
@@ -34,7 +35,7 @@ pub async fn record(pg: &Postgres, activity: &Activity<'_>) -> Result<bool, PgEr
 /// Records `activities` once each and recomputes their users' engagement scores, in one
 /// transaction: one multi-row insert (an event already recorded is skipped), one
 /// upsert moving the counters of every (user, kind) by the number of fresh rows, then
-/// [`engagement::recompute_on`] once per distinct user with fresh rows. Returns how many were
+/// [`engagement::add_on`] for the users with fresh rows. Returns how many were
 /// fresh; replaying a batch changes nothing (the log, the counters, the score).
 pub async fn record_all(pg: &Postgres, activities: &[Activity<'_>]) -> Result<u64, PgError> {
     if activities.is_empty() {
@@ -63,7 +64,8 @@ pub(crate) async fn record_all_on(
     let inserted = sqlx::query(
         "INSERT INTO activity_events (event_id, user_id, kind, subject_id, details, occurred_at) \
          SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[]) \
-         ON CONFLICT (event_id) DO NOTHING RETURNING user_id, kind, occurred_at",
+         ON CONFLICT (event_id) DO NOTHING \
+         RETURNING user_id, kind, occurred_at, CASE WHEN kind = 'post.created' THEN details->>'status' END AS status",
     )
     .bind(rows.iter().map(|a| a.event_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|a| a.user_id as i64).collect::<Vec<_>>())
@@ -74,11 +76,16 @@ pub(crate) async fn record_all_on(
     .fetch_all(&mut *conn)
     .await?;
 
-    // Per user: how many fresh rows of each kind, and the latest.
+    // Per user: how many fresh rows of each kind, the latest, and what they earned.
     let mut fresh: BTreeMap<i64, (BTreeMap<String, i64>, DateTime<Utc>)> = BTreeMap::new();
+    let mut earned: BTreeMap<u64, Vec<(Earned, DateTime<Utc>)>> = BTreeMap::new();
     for row in &inserted {
         let (user_id, kind, at): (i64, String, DateTime<Utc>) =
             (row.get("user_id"), row.get("kind"), row.get("occurred_at"));
+        let new = earned.entry(user_id as u64).or_default();
+        if let Some(what) = Earned::of_activity(&kind, row.get::<Option<&str>, _>("status")) {
+            new.push((what, at));
+        }
         let (counts, last) = fresh.entry(user_id).or_insert((BTreeMap::new(), at));
         *counts.entry(kind).or_insert(0) += 1;
         *last = (*last).max(at);
@@ -110,11 +117,9 @@ pub(crate) async fn record_all_on(
         .await?;
     }
 
-    // Only users with fresh rows: a replayed event's score was recomputed in the transaction
-    // that recorded it. Their rows are locked already, in id order, by the upsert above.
-    for user in fresh.keys() {
-        engagement::recompute_on(&mut *conn, *user as u64, None).await?;
-    }
+    // Only users with fresh rows: a replayed event's score moved in the transaction that
+    // recorded it. Their rows are locked already, in id order, by the upsert above.
+    engagement::add_on(&mut *conn, &earned).await?;
     Ok(inserted.len() as u64)
 }
 

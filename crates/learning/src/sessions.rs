@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::{engagement, PgError, Postgres};
+use crate::engagement::{self, Earned};
+use crate::{PgError, Postgres};
 
 /// Content types a session may be about.
 pub const CONTENT_TYPES: [&str; 6] = [
@@ -122,7 +123,8 @@ pub fn add_progress(
 
 /// Records the session, updates the user's analytics and recomputes their engagement score,
 /// in one transaction of four statements (the analytics row locked, the session inserted and
-/// the row updated in one, then [`engagement::recompute_on`]'s two) and one commit.
+/// the row updated in one, then [`engagement::add_on`]'s two, which read the streak just
+/// stored) and one commit.
 pub async fn record(pg: &Postgres, new: &NewSession) -> Result<(Session, Standing), PgError> {
     let earned = points(new.duration_minutes, new.completion);
     let work = async {
@@ -188,7 +190,11 @@ pub async fn record(pg: &Postgres, new: &NewSession) -> Result<(Session, Standin
         .bind(&progress)
         .fetch_one(&mut *tx)
         .await?;
-        engagement::recompute_on(&mut tx, new.user_id, Some(streak)).await?;
+        let minutes = [(
+            new.user_id,
+            vec![(Earned::Minutes(new.duration_minutes), new.ended_at)],
+        )];
+        engagement::add_on(&mut tx, &minutes.into_iter().collect()).await?;
         tx.commit().await?;
         Ok::<_, sqlx::Error>((
             Session {
