@@ -436,11 +436,13 @@ mod tests {
         rows: &[(&str, Option<&str>, DateTime<Utc>)],
         minutes: &[(i32, DateTime<Utc>)],
     ) -> Moved {
-        sqlx::query("INSERT INTO user_analytics (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING")
-            .bind(user as i64)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO user_analytics (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(user as i64)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
         sqlx::query("SELECT 1 FROM user_analytics WHERE user_id = $1 FOR UPDATE")
             .bind(user as i64)
             .execute(&mut *conn)
@@ -507,7 +509,10 @@ mod tests {
             (stored.likes, full.likes),
             (stored.minutes, full.minutes),
         ] {
-            assert!((got - want).abs() <= 1e-12 * want.abs().max(1.0), "{stored:?} vs {full:?}");
+            assert!(
+                (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                "{stored:?} vs {full:?}"
+            );
         }
         let score: f64 = row.get("score");
         assert_eq!(score, full.score(streak.unwrap_or(0)));
@@ -515,7 +520,10 @@ mod tests {
     }
 
     async fn now(conn: &mut sqlx::PgConnection) -> DateTime<Utc> {
-        sqlx::query_scalar("SELECT now()").fetch_one(conn).await.unwrap()
+        sqlx::query_scalar("SELECT now()")
+            .fetch_one(conn)
+            .await
+            .unwrap()
     }
 
     fn days(n: f64) -> Duration {
@@ -538,7 +546,13 @@ mod tests {
         ];
         // No sums yet: from the history.
         let moved = log(&mut tx, user, &first, &[]).await;
-        assert_eq!(moved, Moved { running: 0, recomputed: 1 });
+        assert_eq!(
+            moved,
+            Moved {
+                running: 0,
+                recomputed: 1
+            }
+        );
         let before = matches_history(&mut tx, user).await;
         tx.commit().await.unwrap();
 
@@ -554,7 +568,13 @@ mod tests {
         ];
         // From the stored sums, decayed to now, with the new ones added.
         let moved = log(&mut tx, user, &second, &[(30, t - days(1.0))]).await;
-        assert_eq!(moved, Moved { running: 1, recomputed: 0 });
+        assert_eq!(
+            moved,
+            Moved {
+                running: 1,
+                recomputed: 0
+            }
+        );
         let after = matches_history(&mut tx, user).await;
         assert!(after > before, "{after} > {before}");
         tx.commit().await.unwrap();
@@ -563,7 +583,10 @@ mod tests {
         let mut tx = db.pg.pool().begin().await.unwrap();
         assert_eq!(
             log(&mut tx, user, &[], &[]).await,
-            Moved { running: 1, recomputed: 0 }
+            Moved {
+                running: 1,
+                recomputed: 0
+            }
         );
         matches_history(&mut tx, user).await;
         tx.commit().await.unwrap();
@@ -577,7 +600,11 @@ mod tests {
         let t0 = now(&mut tx).await;
         let edge = [
             // Leaves the window a second from now.
-            ("post.liked", None, t0 - days(WINDOW_DAYS) + Duration::seconds(1)),
+            (
+                "post.liked",
+                None,
+                t0 - days(WINDOW_DAYS) + Duration::seconds(1),
+            ),
             // Stamped two seconds ahead: counts in full until then.
             ("comment.created", None, t0 + Duration::seconds(2)),
             ("post.liked", None, t0 - days(1.0)),
@@ -590,11 +617,17 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
         let mut tx = db.pg.pool().begin().await.unwrap();
         let t1 = now(&mut tx).await;
-        assert!(t1 < t0 + Duration::seconds(2), "the test ran too slowly to see the second edge");
+        assert!(
+            t1 < t0 + Duration::seconds(2),
+            "the test ran too slowly to see the second edge"
+        );
         let like = [("post.liked", None, t1 - Duration::minutes(5))];
         assert_eq!(
             log(&mut tx, user, &like, &[]).await,
-            Moved { running: 0, recomputed: 1 }
+            Moved {
+                running: 0,
+                recomputed: 1
+            }
         );
         matches_history(&mut tx, user).await;
         tx.commit().await.unwrap();
@@ -604,7 +637,10 @@ mod tests {
         let mut tx = db.pg.pool().begin().await.unwrap();
         assert_eq!(
             log(&mut tx, user, &[], &[]).await,
-            Moved { running: 0, recomputed: 1 }
+            Moved {
+                running: 0,
+                recomputed: 1
+            }
         );
         matches_history(&mut tx, user).await;
         tx.commit().await.unwrap();
@@ -615,7 +651,10 @@ mod tests {
         let like = [("post.liked", None, t3)];
         assert_eq!(
             log(&mut tx, user, &like, &[]).await,
-            Moved { running: 1, recomputed: 0 }
+            Moved {
+                running: 1,
+                recomputed: 0
+            }
         );
         matches_history(&mut tx, user).await;
         tx.commit().await.unwrap();
