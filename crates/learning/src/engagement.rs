@@ -164,7 +164,33 @@ fn window() -> chrono::Duration {
     chrono::Duration::days(WINDOW_DAYS as i64)
 }
 
+/// The columns of `user_analytics` that hold a user's [`Sums`] (read by [`Sums::stored`]).
+pub(crate) const SUMS_COLUMNS: &str = "engagement_posts, engagement_comments, engagement_likes, \
+    engagement_minutes, engagement_at, engagement_exact_until";
+
 impl Sums {
+    /// The sums a `user_analytics` row read with [`SUMS_COLUMNS`] holds, if any.
+    pub(crate) fn stored(row: &sqlx::postgres::PgRow) -> Option<Sums> {
+        Some(Sums {
+            posts: row.get::<Option<f64>, _>("engagement_posts")?,
+            comments: row.get::<Option<f64>, _>("engagement_comments")?,
+            likes: row.get::<Option<f64>, _>("engagement_likes")?,
+            minutes: row.get::<Option<f64>, _>("engagement_minutes")?,
+            at: row.get::<Option<DateTime<Utc>>, _>("engagement_at")?,
+            exact_until: row.get("engagement_exact_until"),
+        })
+    }
+
+    /// The sums decayed to `now` with `earned` added, or `None` when that is not exact (see
+    /// [`Sums::advanced`], [`Sums::add`]).
+    pub fn moved(&self, now: DateTime<Utc>, earned: &[(Earned, DateTime<Utc>)]) -> Option<Sums> {
+        let mut sums = self.advanced(now)?;
+        earned
+            .iter()
+            .all(|(what, when)| sums.add(*what, *when))
+            .then_some(sums)
+    }
+
     /// The sums as of `now`, or `None` when decaying them there is not exact.
     pub fn advanced(&self, now: DateTime<Utc>) -> Option<Sums> {
         if now < self.at || self.exact_until.is_some_and(|until| now >= until) {
@@ -325,11 +351,9 @@ pub(crate) async fn add_on(
         return Ok(Moved::default());
     }
     let users: Vec<i64> = earned.keys().map(|u| *u as i64).collect();
-    let rows = sqlx::query(
-        "SELECT user_id, engagement_posts, engagement_comments, engagement_likes, engagement_minutes, \
-         engagement_at, engagement_exact_until, streak_days, now() AS now \
-         FROM user_analytics WHERE user_id = ANY($1)",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT user_id, {SUMS_COLUMNS}, streak_days, now() AS now FROM user_analytics WHERE user_id = ANY($1)"
+    ))
     .bind(&users)
     .fetch_all(&mut *conn)
     .await?;
@@ -338,22 +362,8 @@ pub(crate) async fn add_on(
     for row in rows {
         let user: i64 = row.get("user_id");
         let now: DateTime<Utc> = row.get("now");
-        let stored = (|| {
-            Some(Sums {
-                posts: row.get::<Option<f64>, _>("engagement_posts")?,
-                comments: row.get::<Option<f64>, _>("engagement_comments")?,
-                likes: row.get::<Option<f64>, _>("engagement_likes")?,
-                minutes: row.get::<Option<f64>, _>("engagement_minutes")?,
-                at: row.get::<Option<DateTime<Utc>>, _>("engagement_at")?,
-                exact_until: row.get("engagement_exact_until"),
-            })
-        })();
-        let running = stored.and_then(|s| s.advanced(now)).and_then(|mut sums| {
-            let new = earned.get(&(user as u64)).map(Vec::as_slice).unwrap_or(&[]);
-            new.iter()
-                .all(|(what, when)| sums.add(*what, *when))
-                .then_some(sums)
-        });
+        let new = earned.get(&(user as u64)).map(Vec::as_slice).unwrap_or(&[]);
+        let running = Sums::stored(&row).and_then(|s| s.moved(now, new));
         let (sums, streak) = match running {
             Some(sums) => {
                 moved.running += 1;
@@ -590,6 +600,73 @@ mod tests {
         );
         matches_history(&mut tx, user).await;
         tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn sessions_move_the_score_as_the_history_does() {
+        let db = TestPg::create().await;
+        let user = 9;
+        let session = |minutes: i32, ago_days: f64| {
+            let end = Utc::now() - days(ago_days);
+            crate::sessions::NewSession {
+                user_id: user,
+                content_type: "video".into(),
+                content_id: None,
+                technologies: vec!["rust".into()],
+                duration_minutes: minutes,
+                completion: 100.0,
+                difficulty: None,
+                rating: None,
+                notes: None,
+                started_at: end - Duration::minutes(minutes as i64),
+                ended_at: end,
+            }
+        };
+        let mut scores = Vec::new();
+        // The first from the history (no sums yet), the rest in the session's own update.
+        for (minutes, ago) in [(30, 2.0), (45, 0.0), (20, 10.0), (60, 0.5)] {
+            crate::sessions::record(&db.pg, &session(minutes, ago))
+                .await
+                .unwrap();
+            let mut conn = db.pg.pool().acquire().await.unwrap();
+            let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+            scores.push(matches_history_decayed(&mut tx, user).await);
+            tx.commit().await.unwrap();
+        }
+        assert!(scores.windows(2).all(|w| w[1] > w[0]), "{scores:?}");
+    }
+
+    /// [`matches_history`] for sums stored by an earlier transaction: decayed to this one's
+    /// time first.
+    async fn matches_history_decayed(conn: &mut sqlx::PgConnection, user: u64) -> f64 {
+        let row = sqlx::query(&format!(
+            "SELECT engagement_score::float8 AS score, streak_days, {SUMS_COLUMNS} FROM user_analytics WHERE user_id = $1"
+        ))
+        .bind(user as i64)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        let stored = Sums::stored(&row).expect("sums stored");
+        let (full, streak) = full_sums(conn, user).await.unwrap();
+        let now = stored.advanced(full.at).expect("still exact");
+        for (got, want) in [
+            (now.posts, full.posts),
+            (now.comments, full.comments),
+            (now.likes, full.likes),
+            (now.minutes, full.minutes),
+        ] {
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                "{now:?} vs {full:?}"
+            );
+        }
+        assert_eq!(stored.exact_until, full.exact_until);
+        // Stored at its own time, the score is what the history gave then; moments later the
+        // decay is far below a hundredth.
+        let score: f64 = row.get("score");
+        assert_eq!(score, full.score(streak.unwrap_or(0)));
+        assert_eq!(row.get::<i32, _>("streak_days"), streak.unwrap_or(0));
+        score
     }
 
     #[tokio::test]

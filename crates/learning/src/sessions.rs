@@ -121,24 +121,23 @@ pub fn add_progress(
     progress
 }
 
-/// Records the session, updates the user's analytics and recomputes their engagement score,
-/// in one transaction of four statements (the analytics row locked, the session inserted and
-/// the row updated in one, then [`engagement::add_on`]'s two, which read the streak just
-/// stored) and one commit.
+/// Records the session, updates the user's analytics and moves their engagement score, in one
+/// transaction of two statements (the analytics row locked with the score's stored sums, then
+/// the session inserted and the row updated, score included, in one) and one commit. When the
+/// stored sums are missing or no longer exact, [`engagement::add_on`] recomputes the score from
+/// the history, the new session included, in two more.
 pub async fn record(pg: &Postgres, new: &NewSession) -> Result<(Session, Standing), PgError> {
     let earned = points(new.duration_minutes, new.completion);
     let work = async {
         let mut tx = pg.pool().begin().await?;
         let uid = new.user_id as i64;
-        let locked = || {
-            sqlx::query(
-                "SELECT total_points::bigint AS total_points, streak_days, longest_streak, last_active_day, learning_progress, \
-                 local_day($2::timestamptz, timezone) AS day \
-                 FROM user_analytics WHERE user_id = $1 FOR UPDATE",
-            )
-            .bind(uid)
-            .bind(new.ended_at)
-        };
+        let select = format!(
+            "SELECT total_points::bigint AS total_points, streak_days, longest_streak, last_active_day, learning_progress, \
+             local_day($2::timestamptz, timezone) AS day, {}, now() AS now \
+             FROM user_analytics WHERE user_id = $1 FOR UPDATE",
+            engagement::SUMS_COLUMNS
+        );
+        let locked = || sqlx::query(&select).bind(uid).bind(new.ended_at);
         let row = match locked().fetch_optional(&mut *tx).await? {
             Some(row) => row,
             None => {
@@ -164,9 +163,21 @@ pub async fn record(pg: &Postgres, new: &NewSession) -> Result<(Session, Standin
             new.completion >= 100.0,
         );
         let total: i64 = row.get::<i64, _>("total_points") + earned;
+        // The score moves in the same update when the stored sums allow it; otherwise it is
+        // recomputed from the history once the session is in it.
+        let minutes = [(Earned::Minutes(new.duration_minutes), new.ended_at)];
+        let running =
+            engagement::Sums::stored(&row).and_then(|s| s.moved(row.get("now"), &minutes));
         let id: Uuid = sqlx::query_scalar(
             "WITH analytics AS (UPDATE user_analytics SET total_points = $12, streak_days = $13, longest_streak = $14, \
-               last_active_day = $15, learning_progress = $16, last_activity = GREATEST(last_activity, $11), updated_at = now() \
+               last_active_day = $15, learning_progress = $16, last_activity = GREATEST(last_activity, $11), updated_at = now(), \
+               engagement_score = CASE WHEN $17 THEN $18::float8::numeric(5,2) ELSE engagement_score END, \
+               engagement_posts = CASE WHEN $17 THEN $19 ELSE engagement_posts END, \
+               engagement_comments = CASE WHEN $17 THEN $20 ELSE engagement_comments END, \
+               engagement_likes = CASE WHEN $17 THEN $21 ELSE engagement_likes END, \
+               engagement_minutes = CASE WHEN $17 THEN $22 ELSE engagement_minutes END, \
+               engagement_at = CASE WHEN $17 THEN $23 ELSE engagement_at END, \
+               engagement_exact_until = CASE WHEN $17 THEN $24 ELSE engagement_exact_until END \
                WHERE user_id = $1) \
              INSERT INTO learning_sessions (user_id, content_type, content_id, technologies, duration_minutes, \
              completion_percentage, difficulty_level, rating, notes, started_at, ended_at) \
@@ -188,13 +199,20 @@ pub async fn record(pg: &Postgres, new: &NewSession) -> Result<(Session, Standin
         .bind(longest)
         .bind(last_day)
         .bind(&progress)
+        .bind(running.is_some())
+        .bind(running.map(|s| s.score(streak)))
+        .bind(running.map(|s| s.posts))
+        .bind(running.map(|s| s.comments))
+        .bind(running.map(|s| s.likes))
+        .bind(running.map(|s| s.minutes))
+        .bind(running.map(|s| s.at))
+        .bind(running.and_then(|s| s.exact_until))
         .fetch_one(&mut *tx)
         .await?;
-        let minutes = [(
-            new.user_id,
-            vec![(Earned::Minutes(new.duration_minutes), new.ended_at)],
-        )];
-        engagement::add_on(&mut tx, &minutes.into_iter().collect()).await?;
+        if running.is_none() {
+            let minutes = [(new.user_id, minutes.to_vec())];
+            engagement::add_on(&mut tx, &minutes.into_iter().collect()).await?;
+        }
         tx.commit().await?;
         Ok::<_, sqlx::Error>((
             Session {
