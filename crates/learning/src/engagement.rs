@@ -492,40 +492,52 @@ mod tests {
             .unwrap()
     }
 
-    /// The stored score and sums are what a full recompute in the same transaction gives
-    /// (the sums to rounding). Returns the score.
-    async fn matches_history(conn: &mut sqlx::PgConnection, user: u64) -> f64 {
-        let row = sqlx::query(
-            "SELECT engagement_score::float8 AS score, engagement_posts, engagement_comments, engagement_likes, \
-             engagement_minutes, engagement_at, engagement_exact_until FROM user_analytics WHERE user_id = $1",
-        )
+    /// When the stored sums were written, as [`matches_history`] checks them.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Stored {
+        /// In this transaction: at its time, to the last rounding.
+        Here,
+        /// By an earlier one: decayed to this one's time first.
+        Earlier,
+    }
+
+    /// The stored score, streak and sums are what a full recompute in this transaction gives
+    /// (the sums to rounding; see [`Stored`]). Returns the score.
+    async fn matches_history(conn: &mut sqlx::PgConnection, user: u64, when: Stored) -> f64 {
+        let row = sqlx::query(&format!(
+            "SELECT engagement_score::float8 AS score, streak_days, {SUMS_COLUMNS} FROM user_analytics WHERE user_id = $1"
+        ))
         .bind(user as i64)
         .fetch_one(&mut *conn)
         .await
         .unwrap();
-        let stored = Sums {
-            posts: row.get("engagement_posts"),
-            comments: row.get("engagement_comments"),
-            likes: row.get("engagement_likes"),
-            minutes: row.get("engagement_minutes"),
-            at: row.get("engagement_at"),
-            exact_until: row.get("engagement_exact_until"),
-        };
+        let stored = Sums::stored(&row).expect("sums stored");
         let (full, streak) = full_sums(conn, user).await.unwrap();
-        assert_eq!((stored.at, stored.exact_until), (full.at, full.exact_until));
+        let tolerance = match when {
+            Stored::Here => {
+                assert_eq!(stored.at, full.at);
+                1e-12
+            }
+            Stored::Earlier => 1e-9,
+        };
+        let now = stored.advanced(full.at).expect("still exact");
+        assert_eq!(stored.exact_until, full.exact_until);
         for (got, want) in [
-            (stored.posts, full.posts),
-            (stored.comments, full.comments),
-            (stored.likes, full.likes),
-            (stored.minutes, full.minutes),
+            (now.posts, full.posts),
+            (now.comments, full.comments),
+            (now.likes, full.likes),
+            (now.minutes, full.minutes),
         ] {
             assert!(
-                (got - want).abs() <= 1e-12 * want.abs().max(1.0),
-                "{stored:?} vs {full:?}"
+                (got - want).abs() <= tolerance * want.abs().max(1.0),
+                "{now:?} vs {full:?}"
             );
         }
+        // Stored at its own time, the score is what the history gave then; moments later the
+        // decay is far below a hundredth.
         let score: f64 = row.get("score");
         assert_eq!(score, full.score(streak.unwrap_or(0)));
+        assert_eq!(row.get::<i32, _>("streak_days"), streak.unwrap_or(0));
         score
     }
 
@@ -563,7 +575,7 @@ mod tests {
                 recomputed: 1
             }
         );
-        let before = matches_history(&mut tx, user).await;
+        let before = matches_history(&mut tx, user, Stored::Here).await;
         tx.commit().await.unwrap();
 
         let mut tx = db.pg.pool().begin().await.unwrap();
@@ -585,7 +597,7 @@ mod tests {
                 recomputed: 0
             }
         );
-        let after = matches_history(&mut tx, user).await;
+        let after = matches_history(&mut tx, user, Stored::Here).await;
         assert!(after > before, "{after} > {before}");
         tx.commit().await.unwrap();
 
@@ -598,7 +610,7 @@ mod tests {
                 recomputed: 0
             }
         );
-        matches_history(&mut tx, user).await;
+        matches_history(&mut tx, user, Stored::Here).await;
         tx.commit().await.unwrap();
     }
 
@@ -630,43 +642,10 @@ mod tests {
                 .unwrap();
             let mut conn = db.pg.pool().acquire().await.unwrap();
             let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-            scores.push(matches_history_decayed(&mut tx, user).await);
+            scores.push(matches_history(&mut tx, user, Stored::Earlier).await);
             tx.commit().await.unwrap();
         }
         assert!(scores.windows(2).all(|w| w[1] > w[0]), "{scores:?}");
-    }
-
-    /// [`matches_history`] for sums stored by an earlier transaction: decayed to this one's
-    /// time first.
-    async fn matches_history_decayed(conn: &mut sqlx::PgConnection, user: u64) -> f64 {
-        let row = sqlx::query(&format!(
-            "SELECT engagement_score::float8 AS score, streak_days, {SUMS_COLUMNS} FROM user_analytics WHERE user_id = $1"
-        ))
-        .bind(user as i64)
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-        let stored = Sums::stored(&row).expect("sums stored");
-        let (full, streak) = full_sums(conn, user).await.unwrap();
-        let now = stored.advanced(full.at).expect("still exact");
-        for (got, want) in [
-            (now.posts, full.posts),
-            (now.comments, full.comments),
-            (now.likes, full.likes),
-            (now.minutes, full.minutes),
-        ] {
-            assert!(
-                (got - want).abs() <= 1e-9 * want.abs().max(1.0),
-                "{now:?} vs {full:?}"
-            );
-        }
-        assert_eq!(stored.exact_until, full.exact_until);
-        // Stored at its own time, the score is what the history gave then; moments later the
-        // decay is far below a hundredth.
-        let score: f64 = row.get("score");
-        assert_eq!(score, full.score(streak.unwrap_or(0)));
-        assert_eq!(row.get::<i32, _>("streak_days"), streak.unwrap_or(0));
-        score
     }
 
     #[tokio::test]
@@ -687,7 +666,7 @@ mod tests {
             ("post.liked", None, t0 - days(1.0)),
         ];
         log(&mut tx, user, &edge, &[]).await;
-        matches_history(&mut tx, user).await;
+        matches_history(&mut tx, user, Stored::Here).await;
         tx.commit().await.unwrap();
 
         // Past the first like's exit: the sums are no longer exact.
@@ -706,7 +685,7 @@ mod tests {
                 recomputed: 1
             }
         );
-        matches_history(&mut tx, user).await;
+        matches_history(&mut tx, user, Stored::Here).await;
         tx.commit().await.unwrap();
 
         // Past the comment's own time: it has started to decay.
@@ -719,7 +698,7 @@ mod tests {
                 recomputed: 1
             }
         );
-        matches_history(&mut tx, user).await;
+        matches_history(&mut tx, user, Stored::Here).await;
         tx.commit().await.unwrap();
 
         // Exact again for a month: the next change runs on the sums.
@@ -733,7 +712,7 @@ mod tests {
                 recomputed: 0
             }
         );
-        matches_history(&mut tx, user).await;
+        matches_history(&mut tx, user, Stored::Here).await;
         tx.commit().await.unwrap();
     }
 
