@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 
-pub use techhub_cache::aside::{Loaded, WAIT};
+pub use techhub_cache::aside::{Loaded, CLAIM, WAIT};
 
 use crate::error::ApiError;
 use crate::AppState;

@@ -17,6 +17,7 @@ use techhub_cache::entries::keys;
 use techhub_content::profiles;
 use utoipa::ToSchema;
 
+use crate::cached::CLAIM;
 use crate::error::ApiError;
 use crate::extract::{AuthUser, MaybeAuthUser};
 use crate::write_path::{self, Change, Effects};
@@ -154,17 +155,22 @@ pub(crate) async fn public_profiles(
     if missing.is_empty() {
         return Ok(found);
     }
+    // Leased before reading, so a profile edited meanwhile is not cached as it was.
+    let missing_keys: Vec<String> = missing.iter().map(|&id| keys::user(id)).collect();
+    let lease = redis.lease_many(&missing_keys, CLAIM).await.ok();
     let loaded: Vec<PublicProfile> = users::find_many(&state.stores.mysql, &missing)
         .await?
         .iter()
         .map(PublicProfile::from)
         .collect();
-    let entries: Vec<(String, String)> = loaded
-        .iter()
-        .filter_map(|p| Some((keys::user(p.id), serde_json::to_string(p).ok()?)))
-        .collect();
-    if let Err(e) = redis.cache_many(&entries, PROFILE_TTL).await {
-        tracing::debug!(error = %e, "author profiles not cached");
+    if let Some(lease) = lease {
+        let entries: Vec<(String, String)> = loaded
+            .iter()
+            .filter_map(|p| Some((keys::user(p.id), serde_json::to_string(p).ok()?)))
+            .collect();
+        if let Err(e) = redis.cache_leased(&lease, &entries, PROFILE_TTL).await {
+            tracing::debug!(error = %e, "author profiles not cached");
+        }
     }
     found.extend(loaded);
     Ok(found)

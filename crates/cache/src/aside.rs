@@ -11,6 +11,10 @@
 //!   or its answer may not be cached) one of them claims it in turn; when the claimant is too
 //!   slow ([`WAIT`]) or Redis cannot be asked, they load themselves rather than wait longer.
 //!
+//! The claim is the load's lease too: an invalidation drops it with the entry, and the load
+//! caches its answer only while the claim holds ([`Redis::cache_claimed`]), so an answer read
+//! before a write is never cached after the writer dropped the entry.
+//!
 //! Redis being down only means every request loads (a miss), never an error.
 
 use std::collections::HashMap;
@@ -56,8 +60,8 @@ impl<E> Flights<E> {
 }
 
 /// How long a claim on loading a key lasts unless released: longer than any load takes (the
-/// dashboard gives each store one second).
-const CLAIM: Duration = Duration::from_secs(5);
+/// dashboard gives each store one second). Batch fills lease their keys for as long.
+pub const CLAIM: Duration = Duration::from_secs(5);
 /// How long an instance waits for another's load before loading itself.
 pub const WAIT: Duration = Duration::from_secs(2);
 /// How often a waiting instance looks for the entry.
@@ -119,23 +123,31 @@ where
         match redis.claim_load(key, &token, CLAIM).await {
             Ok(true) => {
                 // Whoever held the claim before cached before releasing it.
-                let loaded = match redis.cached(key).await {
-                    Ok(Some(json)) => Ok(Loaded {
+                if let Ok(Some(json)) = redis.cached(key).await {
+                    release(redis, key, &token).await;
+                    return Ok(Loaded {
                         json,
                         cacheable: false,
-                    }),
-                    _ => run(redis, flights, key, ttl, load()).await,
-                };
-                if let Err(e) = redis.release_load(key, &token).await {
-                    // The claim expires by itself; waiting instances load when it does.
-                    tracing::debug!(error = %e, key, "load claim not released");
+                    });
+                }
+                let loaded = run(flights, load()).await;
+                match &loaded {
+                    Ok(l) if l.cacheable => {
+                        // Caching gives up the claim; an invalidation since took it away.
+                        match redis.cache_claimed(key, &token, &l.json, ttl).await {
+                            Ok(true) => {}
+                            Ok(false) => tracing::debug!(key, "changed while loading; not cached"),
+                            Err(e) => tracing::debug!(error = %e, key, "not cached"),
+                        }
+                    }
+                    _ => release(redis, key, &token).await,
                 }
                 return loaded;
             }
             Ok(false) => {}
             Err(e) => {
                 tracing::debug!(error = %e, key, "no load claim; loading");
-                return run(redis, flights, key, ttl, load()).await;
+                return run(flights, load()).await;
             }
         }
         // Another instance is loading: wait for its entry.
@@ -152,32 +164,33 @@ where
                 // Released without an entry: claim it in turn.
                 Ok((None, false)) if Instant::now() < deadline => break,
                 Ok(_) => {
+                    // The claimant is stuck or gone: load without caching (only a claim
+                    // makes caching safe), until its claim expires and the next load takes it.
                     tracing::debug!(key, "waited long enough for another instance; loading");
-                    return run(redis, flights, key, ttl, load()).await;
+                    return run(flights, load()).await;
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, key, "cannot watch the claim; loading");
-                    return run(redis, flights, key, ttl, load()).await;
+                    return run(flights, load()).await;
                 }
             }
         }
     }
 }
 
-/// Goes to the stores (`loading`) and caches what may be cached.
+/// Goes to the stores (`loading`), counted.
 async fn run<E>(
-    redis: &Redis,
     flights: &Flights<E>,
-    key: &str,
-    ttl: Duration,
     loading: impl Future<Output = Result<Loaded, E>>,
 ) -> Result<Loaded, E> {
     flights.loads.fetch_add(1, Ordering::Relaxed);
-    let loaded = loading.await?;
-    if loaded.cacheable {
-        if let Err(e) = redis.cache(key, &loaded.json, ttl).await {
-            tracing::debug!(error = %e, key, "not cached");
-        }
+    loading.await
+}
+
+/// Gives up the claim on `key`, so waiting instances stop waiting.
+async fn release(redis: &Redis, key: &str, token: &str) {
+    if let Err(e) = redis.release_load(key, token).await {
+        // The claim expires by itself; waiting instances load when it does.
+        tracing::debug!(error = %e, key, "load claim not released");
     }
-    Ok(loaded)
 }

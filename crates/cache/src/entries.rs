@@ -5,6 +5,13 @@
 //! Loading a missing entry can be *claimed* ([`Redis::claim_load`]): a short-lived lock key
 //! next to the entry, set only if absent, so that of all the instances missing the same key at
 //! once one goes to the stores and the others wait for the entry to appear.
+//!
+//! The claim is also the loader's *lease* on the entry: [`Redis::invalidate`] drops the claim
+//! with the entry, and a loader caches what it loaded only while its claim still holds
+//! ([`Redis::cache_claimed`], [`Redis::cache_leased`]). So a load that read the stores before
+//! a write, and would cache its answer after the writer dropped the entry, caches nothing:
+//! without the lease that stale copy would be served until it expired. Batch fills (lists)
+//! take their leases with [`Redis::lease_many`] before reading the stores.
 
 use std::time::Duration;
 
@@ -61,6 +68,38 @@ end
 return 0
 "#;
 
+/// For each (entry, claim) pair in `KEYS`: when the claim still holds the token `ARGV[1]`,
+/// caches the pair's value (`ARGV[3]` onwards, in order; empty means nothing to cache) for
+/// `ARGV[2]` seconds and gives up the claim. Returns how many entries were cached.
+const CACHE_IF_CLAIMED: &str = r#"
+local cached = 0
+for i = 1, #KEYS, 2 do
+  if redis.call('GET', KEYS[i + 1]) == ARGV[1] then
+    local value = ARGV[2 + (i + 1) / 2]
+    if value ~= '' then
+      redis.call('SET', KEYS[i], value, 'EX', ARGV[2])
+      cached = cached + 1
+    end
+    redis.call('DEL', KEYS[i + 1])
+  end
+end
+return cached
+"#;
+
+/// The entries a batch fill holds the lease on (see the module docs), taken with one token.
+#[derive(Debug)]
+pub struct Lease {
+    token: String,
+    keys: Vec<String>,
+}
+
+impl Lease {
+    /// The entry keys this lease holds.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+}
+
 impl Redis {
     /// The cached value under `key`, if any.
     pub async fn cached(&self, key: &str) -> Result<Option<String>, RedisError> {
@@ -104,14 +143,109 @@ impl Redis {
             .await
     }
 
-    /// Drops the cached values under `keys`; returns how many existed.
+    /// Drops the cached values under `keys`, and the claims on loading them so that a load
+    /// in flight does not cache what it read before the change (see the module docs);
+    /// returns how many values existed.
     pub async fn invalidate(&self, keys: &[String]) -> Result<u64, RedisError> {
         if keys.is_empty() {
             return Ok(0);
         }
         let mut conn = self.conn();
-        let full: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        self.timed(conn.del(full)).await
+        let mut pipe = redis::pipe();
+        pipe.del(keys.iter().map(|k| self.key(k)).collect::<Vec<_>>())
+            .del(
+                keys.iter()
+                    .map(|k| self.key(&format!("nothing:{k}")))
+                    .collect::<Vec<_>>(),
+            )
+            .ignore();
+        let (dropped,): (u64,) = self.timed(pipe.query_async(&mut conn)).await?;
+        Ok(dropped)
+    }
+
+    /// Caches `value` under `key` for `ttl` if the claim taken with `token` still holds (no
+    /// invalidation dropped it since), and gives up the claim. True when it was cached.
+    pub async fn cache_claimed(
+        &self,
+        key: &str,
+        token: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, RedisError> {
+        let entry = [(key.to_string(), value.to_string())];
+        let cached = self
+            .cache_if_claimed(token, &entry, std::slice::from_ref(&entry[0].0), ttl)
+            .await?;
+        Ok(cached == 1)
+    }
+
+    /// Leases the entries `keys` for a batch fill (one round trip): the ones no other loader
+    /// has claimed. Cache what was loaded with [`Redis::cache_leased`].
+    pub async fn lease_many(&self, keys: &[String], ttl: Duration) -> Result<Lease, RedisError> {
+        let token = uuid::Uuid::new_v4().to_string();
+        if keys.is_empty() {
+            return Ok(Lease {
+                token,
+                keys: Vec::new(),
+            });
+        }
+        let mut conn = self.conn();
+        let mut pipe = redis::pipe();
+        let options = redis::SetOptions::default()
+            .conditional_set(redis::ExistenceCheck::NX)
+            .with_expiration(redis::SetExpiry::PX(ttl.as_millis().max(1) as u64));
+        for key in keys {
+            pipe.set_options(self.key(&keys::load_claim(key)), &token, options.clone());
+        }
+        let set: Vec<Option<String>> = self.timed(pipe.query_async(&mut conn)).await?;
+        let keys = keys
+            .iter()
+            .zip(set)
+            .filter(|(_, set)| set.is_some())
+            .map(|(key, _)| key.clone())
+            .collect();
+        Ok(Lease { token, keys })
+    }
+
+    /// Caches each of `entries` for `ttl` whose lease still holds, and gives up every lease
+    /// in `lease` (the entries not loaded too); returns how many were cached.
+    pub async fn cache_leased(
+        &self,
+        lease: &Lease,
+        entries: &[(String, String)],
+        ttl: Duration,
+    ) -> Result<u64, RedisError> {
+        self.cache_if_claimed(&lease.token, entries, &lease.keys, ttl)
+            .await
+    }
+
+    /// Runs [`CACHE_IF_CLAIMED`] over the claims on `claimed`, with the values `entries`
+    /// has for them.
+    async fn cache_if_claimed(
+        &self,
+        token: &str,
+        entries: &[(String, String)],
+        claimed: &[String],
+        ttl: Duration,
+    ) -> Result<u64, RedisError> {
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let values: std::collections::HashMap<&str, &str> = entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let script = redis::Script::new(CACHE_IF_CLAIMED);
+        let mut invocation = script.prepare_invoke();
+        invocation.arg(token).arg(ttl.as_secs().max(1));
+        for key in claimed {
+            invocation
+                .key(self.key(key))
+                .key(self.key(&keys::load_claim(key)))
+                .arg(values.get(key.as_str()).copied().unwrap_or(""));
+        }
+        let mut conn = self.conn();
+        self.timed(invocation.invoke_async::<u64>(&mut conn)).await
     }
 
     /// Claims the loading of `key` for `ttl`: true when this caller holds the claim now (no

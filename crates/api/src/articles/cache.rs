@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use techhub_cache::entries::keys;
 use techhub_content::posts::{self, Post};
 
-use crate::cached::Loaded;
+use crate::cached::{Loaded, CLAIM};
 use crate::error::ApiError;
 use crate::profiles::PublicProfile;
 use crate::AppState;
@@ -140,22 +140,27 @@ pub(crate) async fn published_posts(
         .filter(|p| p.status.is_published() && ids.contains(&p.id))
         .map(|p| (p.id, p))
         .collect();
-    let missing: Vec<ObjectId> = ids
+    let (missing, missing_keys): (Vec<ObjectId>, Vec<String>) = ids
         .iter()
-        .copied()
-        .filter(|id| !found.contains_key(id))
-        .collect();
+        .zip(keys)
+        .filter(|(id, _)| !found.contains_key(id))
+        .map(|(id, key)| (*id, key))
+        .unzip();
     if !missing.is_empty() {
+        // Leased before reading, so a post changed meanwhile is not cached as it was.
+        let lease = redis.lease_many(&missing_keys, CLAIM).await.ok();
         let loaded = posts::by_ids(&state.stores.mongo, &missing, true).await?;
-        let entries: Vec<(String, String)> = loaded
-            .iter()
-            .filter_map(|p| {
-                let json = CachedArticle::of(Some(p.clone())).to_json().ok()?;
-                Some((keys::article(&p.slug), json))
-            })
-            .collect();
-        if let Err(e) = redis.cache_many(&entries, ARTICLE_TTL).await {
-            tracing::debug!(error = %e, "listed articles not cached");
+        if let Some(lease) = lease {
+            let entries: Vec<(String, String)> = loaded
+                .iter()
+                .filter_map(|p| {
+                    let json = CachedArticle::of(Some(p.clone())).to_json().ok()?;
+                    Some((keys::article(&p.slug), json))
+                })
+                .collect();
+            if let Err(e) = redis.cache_leased(&lease, &entries, ARTICLE_TTL).await {
+                tracing::debug!(error = %e, "listed articles not cached");
+            }
         }
         found.extend(loaded.into_iter().map(|p| (p.id, p)));
     }

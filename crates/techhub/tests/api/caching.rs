@@ -1,7 +1,8 @@
 //! The Redis cache in front of the stores: published articles and profiles served from it
 //! until a change drops them (viewer flags still per request), single flight (a crowd of misses
 //! on one cold key makes one trip to the stores, on one instance or two), and a load claim left
-//! by a dead instance delaying a miss by at most the wait.
+//! by a dead instance delaying a miss by at most the wait, and loads overtaken by a change
+//! caching nothing (the claim is the load's lease).
 
 use std::time::{Duration, Instant};
 
@@ -80,7 +81,7 @@ async fn a_published_article_is_served_from_the_cache_until_a_change_drops_it() 
     // A comment is counted by the relay, which drops the entry once the count moved (a copy
     // cached before that would otherwise show 0 until it expires).
     assert_eq!(app.add_comment(&reader, &slug, "c").await.status(), 200);
-    eventually(Duration::from_secs(2), "the comment counted", || async {
+    eventually(Duration::from_secs(5), "the comment counted", || async {
         let (_, _, article) = read_article(&app, &slug, None).await;
         (article["engagement"]["comments"] == 1).then_some(())
     })
@@ -237,4 +238,87 @@ async fn a_claim_left_by_a_dead_instance_delays_a_miss_by_at_most_the_wait() {
         took >= wait && took < wait + Duration::from_millis(800),
         "waited {took:?}, the wait is {wait:?}"
     );
+}
+
+/// A load that read the stores before a write, and would cache after the writer dropped the
+/// entry, caches nothing: the invalidation took its claim away. Without it, that stale copy
+/// was served until it expired (a comment counted but shown as 0 for a minute).
+#[tokio::test]
+async fn a_load_overtaken_by_an_invalidation_caches_nothing() {
+    use techhub_cache::aside::{self, Flights, Loaded};
+    let app = TestApp::spawn().await;
+    let redis = &app.stores.redis;
+    let flights = Flights::<String>::default();
+    let key = "cache:test:overtaken".to_string();
+    let (json, hit) = aside::load(redis, &flights, &key, Duration::from_secs(60), || async {
+        // The writer commits and drops the entry while this load is on its way back.
+        redis.invalidate(std::slice::from_ref(&key)).await.unwrap();
+        Ok::<_, String>(Loaded {
+            json: "read before the write".into(),
+            cacheable: true,
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!((json.as_str(), hit), ("read before the write", false));
+    assert_eq!(
+        redis.cached(&key).await.unwrap(),
+        None,
+        "nothing stale cached"
+    );
+    // Undisturbed, the next load caches, and the one after hits.
+    let fresh = || async {
+        Ok::<_, String>(Loaded {
+            json: "after the write".into(),
+            cacheable: true,
+        })
+    };
+    let ttl = Duration::from_secs(60);
+    let first = aside::load(redis, &flights, &key, ttl, fresh)
+        .await
+        .unwrap();
+    let second = aside::load(redis, &flights, &key, ttl, fresh)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first, second),
+        (
+            ("after the write".to_string(), false),
+            ("after the write".to_string(), true)
+        )
+    );
+    assert_eq!(flights.loads(), 2);
+}
+
+/// A batch fill (a list's missing articles or authors) leases its keys before reading: it
+/// caches only those no invalidation dropped meanwhile and no other loader had claimed, and
+/// gives up every lease it took.
+#[tokio::test]
+async fn a_batch_fill_caches_only_the_entries_whose_lease_held() {
+    let app = TestApp::spawn().await;
+    let redis = &app.stores.redis;
+    let ttl = Duration::from_secs(60);
+    let [changed, kept, claimed] =
+        ["changed", "kept", "claimed"].map(|k| format!("cache:test:{k}"));
+    assert!(redis
+        .claim_load(&claimed, "another loader", ttl)
+        .await
+        .unwrap());
+    let keys = [changed.clone(), kept.clone(), claimed.clone()];
+    let lease = redis.lease_many(&keys, ttl).await.unwrap();
+    assert_eq!(lease.keys(), [changed.clone(), kept.clone()]);
+    redis
+        .invalidate(std::slice::from_ref(&changed))
+        .await
+        .unwrap();
+    let entries: Vec<(String, String)> = keys
+        .iter()
+        .map(|k| (k.clone(), format!("{k} as read")))
+        .collect();
+    assert_eq!(redis.cache_leased(&lease, &entries, ttl).await.unwrap(), 1);
+    let cached = redis.cached_many(&keys).await.unwrap();
+    assert_eq!(cached, [None, Some(format!("{kept} as read")), None]);
+    // Its leases are given up; the other loader's claim is left alone.
+    let again = redis.lease_many(&keys, ttl).await.unwrap();
+    assert_eq!(again.keys(), [changed, kept]);
 }
