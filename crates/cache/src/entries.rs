@@ -144,23 +144,28 @@ impl Redis {
     }
 
     /// Drops the cached values under `keys`, and the claims on loading them so that a load
-    /// in flight does not cache what it read before the change (see the module docs);
-    /// returns how many values existed.
-    pub async fn invalidate(&self, keys: &[String]) -> Result<u64, RedisError> {
+    /// in flight does not cache what it read before the change (see the module docs).
+    pub async fn invalidate(&self, keys: &[String]) -> Result<(), RedisError> {
         if keys.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
         let mut conn = self.conn();
         let mut pipe = redis::pipe();
+        self.drop_entries(&mut pipe, keys);
+        self.timed(pipe.query_async(&mut conn)).await
+    }
+
+    /// Adds to `pipe` what invalidating `keys` takes: a `DEL` of the entries and one of their
+    /// claims (replies ignored).
+    pub(crate) fn drop_entries(&self, pipe: &mut redis::Pipeline, keys: &[String]) {
         pipe.del(keys.iter().map(|k| self.key(k)).collect::<Vec<_>>())
+            .ignore()
             .del(
                 keys.iter()
-                    .map(|k| self.key(&format!("nothing:{k}")))
+                    .map(|k| self.key(&keys::load_claim(k)))
                     .collect::<Vec<_>>(),
             )
             .ignore();
-        let (dropped,): (u64,) = self.timed(pipe.query_async(&mut conn)).await?;
-        Ok(dropped)
     }
 
     /// Caches `value` under `key` for `ttl` if the claim taken with `token` still holds (no

@@ -38,8 +38,8 @@ impl Redis {
         let key = self.key(&key(user_id));
         let mut pipe = redis::pipe();
         if !stale.is_empty() {
-            let full: Vec<String> = stale.iter().map(|k| self.key(k)).collect();
-            pipe.del(full).ignore();
+            // Dropped as [`Redis::invalidate`] drops them, claims with them.
+            self.drop_entries(&mut pipe, stale);
         }
         pipe.zadd(&key, format!("{post_id}:{seq}"), now)
             .ignore()

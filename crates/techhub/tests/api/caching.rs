@@ -288,6 +288,19 @@ async fn a_load_overtaken_by_an_invalidation_caches_nothing() {
         )
     );
     assert_eq!(flights.loads(), 2);
+    // A content write drops its entries in the round trip that records it for its writer;
+    // the claims go with them there too.
+    assert!(redis.claim_load(&key, "a loader", ttl).await.unwrap());
+    let stale = std::slice::from_ref(&key);
+    redis.record_own_write(1, "post", 1, stale).await.unwrap();
+    assert_eq!(redis.cached(&key).await.unwrap(), None);
+    assert!(
+        redis
+            .claim_load(&key, "the next loader", ttl)
+            .await
+            .unwrap(),
+        "the claim went with the entry"
+    );
 }
 
 /// A batch fill (a list's missing articles or authors) leases its keys before reading: it
