@@ -33,6 +33,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the benchmark.
@@ -95,6 +97,11 @@ pub struct RunArgs {
     /// whose lists do not answer at the data set's size).
     #[arg(long)]
     pub discover_by_search: bool,
+    /// Zipf exponent of the article each single-article request draws (reads, comments,
+    /// favorites): 1.0 sends a few popular articles most requests; 0.0 draws uniformly, which
+    /// tells the cost of contention on popular articles from the cost of each request.
+    #[arg(long, default_value_t = 1.0)]
+    pub slug_skew: f64,
     /// Also run `wrk` (when on PATH) against floor-redis and the most popular article.
     #[arg(long)]
     pub wrk: bool,

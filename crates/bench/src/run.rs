@@ -28,6 +28,9 @@ pub async fn run(args: RunArgs) -> Result<()> {
     if args.open_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
         bail!("--open-rate must be above 0");
     }
+    if !(0.0..=10.0).contains(&args.slug_skew) {
+        bail!("--slug-skew must be in [0, 10]");
+    }
     if args.duration.is_zero() {
         bail!("--duration must be longer than 0");
     }
@@ -107,7 +110,7 @@ async fn run_all(
     } else {
         World::new(run_id.clone()).finish()
     };
-    let world = Arc::new(world);
+    let world = Arc::new(world.with_slug_skew(args.slug_skew));
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Argon2's cost, timed while the server is idle, for reading register and login.

@@ -321,6 +321,12 @@ impl World {
         }
     }
 
+    /// The same world with articles drawn with Zipf exponent `s` (`--slug-skew`).
+    pub fn with_slug_skew(mut self, s: f64) -> World {
+        self.slug_zipf = Zipf::new(self.slugs.len(), s);
+        self
+    }
+
     /// Builds the samplers and the `mixed` lists from the public fields.
     pub fn finish(mut self) -> World {
         self.slug_zipf = Zipf::new(self.slugs.len(), 1.0);
@@ -610,6 +616,24 @@ mod tests {
             learning: true,
         };
         w.finish()
+    }
+
+    #[test]
+    fn slug_skew_zero_draws_every_article_alike() {
+        let skewed = world();
+        let (first, second) = (
+            skewed.slug_zipf.probability(0),
+            skewed.slug_zipf.probability(1),
+        );
+        assert!((first - 2.0 / 3.0).abs() < 1e-9 && (second - 1.0 / 3.0).abs() < 1e-9);
+        let uniform = world().with_slug_skew(0.0);
+        assert_eq!(
+            (
+                uniform.slug_zipf.probability(0),
+                uniform.slug_zipf.probability(1)
+            ),
+            (0.5, 0.5)
+        );
     }
 
     #[test]
