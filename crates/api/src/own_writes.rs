@@ -2,11 +2,11 @@
 //! search come from this server's index, which shows a write a moment after MongoDB has it.
 //! Every indexed write records itself for its writer in Redis ([`crate::write_path`]); a
 //! signed-in reader's index reads overlay theirs that this index does not show yet, read from
-//! MongoDB as they are now ([`OwnWrites::of`]). The overlay costs one Redis read per signed-in
+//! MongoDB as they are now, with their own favorites ([`OwnWrites::of`]). The overlay costs one Redis read per signed-in
 //! index read, and a MongoDB read only in the moment between a write and the index showing it.
 
 use mongodb::bson::oid::ObjectId;
-use techhub_content::posts;
+use techhub_content::{favorites, posts};
 use techhub_search::indexer::indexed;
 use techhub_search::IndexedPost;
 
@@ -44,13 +44,27 @@ impl OwnWrites {
         if unseen.is_empty() {
             return Ok(Self::default());
         }
-        let now = posts::full_by_ids(&state.stores.mongo, &unseen).await?;
+        let mongo = &state.stores.mongo;
+        // Their favorites too: the posts' `favoritedBy` holds them once the relay counted them.
+        let (now, mine) = tokio::try_join!(
+            posts::full_by_ids(mongo, &unseen),
+            favorites::among(mongo, &unseen, user),
+        )?;
         Ok(OwnWrites {
             hidden: unseen.iter().map(|id| id.to_hex()).collect(),
             published: now
                 .iter()
                 .filter(|p| p.post.status.is_published())
-                .map(indexed)
+                .map(|p| {
+                    let mut shown = indexed(p);
+                    if let Some(favorite) = mine.get(&p.post.id) {
+                        shown.favorited_by.retain(|u| *u != user);
+                        if favorite.on {
+                            shown.favorited_by.push(user);
+                        }
+                    }
+                    shown
+                })
                 .collect(),
         })
     }

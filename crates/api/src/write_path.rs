@@ -2,7 +2,8 @@
 //! and follows goes through [`write`], which runs the same protocol around the MongoDB write:
 //!
 //! 1. register the write with this server's search index, when it stamps the post's
-//!    `changedAt` (so the indexer's next short scan reaches back to it);
+//!    `changedAt` (so the indexer's next short scan reaches back to it; a favorite's post
+//!    changes later, in the relay);
 //! 2. run the write (the post's events travel in the same document write);
 //! 3. wake this server's content relay (the events) and search indexer (the change);
 //! 4. drop the cache entries computed from what changed and, for writes the index lists
@@ -29,8 +30,10 @@ pub(crate) enum Change {
     /// A post is created, edited, published, unpublished or deleted: it stamps `changedAt`
     /// and carries an event.
     Post,
-    /// A favorite is added or removed: it stamps `changedAt` (lists of what a user favorited
-    /// come from the index) and a new one carries a `post.liked` event.
+    /// A favorite is added or removed: its document carries a `post.liked` or `post.unliked`
+    /// event, and the relay moves the post (its count, and `favoritedBy`, which the index's
+    /// lists of what a user favorited follow) when it delivers it. The writer's own lists show
+    /// it at once (the own-write record).
     Favorite,
     /// A comment is added, with a `comment.created` event (in the comment).
     CommentAdded,
@@ -41,8 +44,9 @@ pub(crate) enum Change {
 }
 
 impl Change {
+    /// Whether the write itself stamps a post's `changedAt` (the index's change feed).
     fn indexed(self) -> bool {
-        matches!(self, Change::Post | Change::Favorite)
+        matches!(self, Change::Post)
     }
 
     fn has_events(self) -> bool {

@@ -51,7 +51,11 @@ impl Projection {
 
 enum Statement {
     Insert(Document),
-    Update { filter: Document, update: Document },
+    Update {
+        filter: Document,
+        update: Document,
+        upsert: bool,
+    },
     Find(Bson),
 }
 
@@ -97,7 +101,33 @@ impl Mongo {
         self.batched(
             collection,
             Kind::Update,
-            Statement::Update { filter, update },
+            Statement::Update {
+                filter,
+                update,
+                upsert: false,
+            },
+        )
+        .await
+        .map(drop)
+    }
+
+    /// [`Mongo::update_batched`], inserting a document when none matches `filter` (its
+    /// equality fields and `update` make it). When a unique index already holds the key,
+    /// this statement fails alone with a duplicate key ([`MongoError::is_duplicate_key`]).
+    pub async fn upsert_batched(
+        &self,
+        collection: &'static str,
+        filter: Document,
+        update: Document,
+    ) -> Result<(), MongoError> {
+        self.batched(
+            collection,
+            Kind::Update,
+            Statement::Update {
+                filter,
+                update,
+                upsert: true,
+            },
         )
         .await
         .map(drop)
@@ -251,8 +281,12 @@ async fn execute(
             let updates: Vec<Bson> = statements
                 .into_iter()
                 .filter_map(|s| match s {
-                    Statement::Update { filter, update } => Some(Bson::Document(
-                        doc! { "q": filter, "u": update, "multi": false },
+                    Statement::Update {
+                        filter,
+                        update,
+                        upsert,
+                    } => Some(Bson::Document(
+                        doc! { "q": filter, "u": update, "multi": false, "upsert": upsert },
                     )),
                     _ => None,
                 })

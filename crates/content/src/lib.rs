@@ -10,6 +10,7 @@
 pub mod batch;
 pub mod bulk;
 pub mod comments;
+pub mod favorites;
 pub mod posts;
 pub mod profiles;
 pub mod render;
@@ -191,6 +192,7 @@ impl Mongo {
         for name in [
             schema::POSTS,
             schema::COMMENTS,
+            schema::FAVORITES,
             schema::USER_PROFILES,
             schema::NOTIFICATIONS,
         ] {

@@ -17,6 +17,7 @@ use crate::posts::{
 
 pub const POSTS: &str = "posts";
 pub const COMMENTS: &str = "comments";
+pub const FAVORITES: &str = "favorites";
 pub const USER_PROFILES: &str = "user_profiles";
 pub const NOTIFICATIONS: &str = "notifications";
 pub const MIGRATIONS: &str = "_migrations";
@@ -47,6 +48,10 @@ const STEPS: &[Step] = &[
         version: 5,
         name: "comments carry their own events (due-event index on comments)",
     },
+    Step {
+        version: 6,
+        name: "favorites: one document per user and post, counted into posts by the relay",
+    },
 ];
 
 /// Applies the steps not yet recorded in `_migrations`.
@@ -67,6 +72,7 @@ pub async fn migrate(db: &Database) -> mongodb::error::Result<MigrationReport> {
             3 => sparse_events_due(db).await?,
             4 => ensure_collection(db, POSTS, posts_validator()).await?,
             5 => comment_events(db).await?,
+            6 => favorites(db).await?,
             v => unreachable!("no code for content migration {v}"),
         }
         recorded
@@ -204,6 +210,57 @@ async fn comment_events(db: &Database) -> mongodb::error::Result<()> {
         .create_index(sparse_events_due_index("idx_comments_events_due_sparse"))
         .await?;
     Ok(())
+}
+
+/// Favorites get their own collection (see [`crate::favorites`]), with a sparse index on
+/// their due events; the favorites posts already list (`favoritedBy`) become documents there,
+/// counted.
+async fn favorites(db: &Database) -> mongodb::error::Result<()> {
+    use futures::TryStreamExt;
+    ensure_collection(db, FAVORITES, favorites_validator()).await?;
+    let favorites = db.collection::<Document>(FAVORITES);
+    favorites
+        .create_index(sparse_events_due_index("idx_favorites_events_due_sparse"))
+        .await?;
+    let mut posts = db
+        .collection::<Document>(POSTS)
+        .find(doc! { "favoritedBy.0": { "$exists": true } })
+        .projection(doc! { "favoritedBy": 1, "changeSeq": 1 })
+        .await?;
+    let mut documents = Vec::new();
+    while let Some(post) = posts.try_next().await? {
+        let (Ok(id), Ok(users)) = (post.get_object_id("_id"), post.get_array("favoritedBy")) else {
+            continue;
+        };
+        let users: Vec<u64> = users
+            .iter()
+            .filter_map(|u| match u {
+                Bson::Int32(v) => Some(*v as u64),
+                Bson::Int64(v) => Some(*v as u64),
+                _ => None,
+            })
+            .collect();
+        let seq = crate::posts::int(&post, "changeSeq");
+        documents.extend(crate::favorites::counted_documents(id, seq, &users));
+        if documents.len() >= 1000 {
+            insert_new(&favorites, std::mem::take(&mut documents)).await?;
+        }
+    }
+    insert_new(&favorites, documents).await
+}
+
+/// Inserts `documents`, leaving those whose `_id` is there already (a step run again).
+async fn insert_new(
+    collection: &mongodb::Collection<Document>,
+    documents: Vec<Document>,
+) -> mongodb::error::Result<()> {
+    if documents.is_empty() {
+        return Ok(());
+    }
+    match collection.insert_many(documents).ordered(false).await {
+        Err(e) if e.to_string().contains("E11000") => Ok(()),
+        other => other.map(drop),
+    }
 }
 
 /// A sparse index on `eventsDueAt`: it holds only the documents with events due.
@@ -352,6 +409,29 @@ pub fn comments_validator() -> Document {
             "updatedAt": { "bsonType": "date" },
             "pendingEvents": { "bsonType": "array" },
             "eventsDueAt": { "bsonType": "date" },
+            "deadEvents": { "bsonType": "array" },
+        },
+    } }
+}
+
+/// Favorites: the fields of [`crate::favorites`].
+pub fn favorites_validator() -> Document {
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["postId", "userId", "on", "counted", "seq", "at"],
+        "properties": {
+            "_id": string(26, 60),
+            "postId": { "bsonType": "objectId" },
+            "userId": user_id(),
+            "on": { "bsonType": "bool" },
+            "counted": { "bsonType": "bool" },
+            "countedSeq": non_negative_int(),
+            "seq": non_negative_int(),
+            "at": { "bsonType": "date" },
+            "pendingEvents": { "bsonType": "array" },
+            "eventsDueAt": { "bsonType": "date" },
+            "eventAttempts": non_negative_int(),
+            "eventError": { "bsonType": "string" },
             "deadEvents": { "bsonType": "array" },
         },
     } }

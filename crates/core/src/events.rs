@@ -55,6 +55,10 @@ pub enum EventPayload {
     /// Someone favorited a post (a like received by its author).
     #[serde(rename = "post.liked")]
     PostLiked(Reaction),
+    /// Someone removed their favorite of a post. Not an activity: it tells the post's
+    /// favorites count and cached copies to follow.
+    #[serde(rename = "post.unliked")]
+    PostUnliked(Reaction),
     /// Someone commented on a post.
     #[serde(rename = "comment.created")]
     CommentCreated(Reaction),
@@ -73,6 +77,7 @@ impl EventPayload {
             EventPayload::PostPublished(_) => "post.published",
             EventPayload::PostDeleted(_) => "post.deleted",
             EventPayload::PostLiked(_) => "post.liked",
+            EventPayload::PostUnliked(_) => "post.unliked",
             EventPayload::CommentCreated(_) => "comment.created",
         }
     }
@@ -89,9 +94,9 @@ impl EventPayload {
             | EventPayload::PostUpdated(p)
             | EventPayload::PostPublished(p)
             | EventPayload::PostDeleted(p) => ("post", p.post_id.clone()),
-            EventPayload::PostLiked(r) | EventPayload::CommentCreated(r) => {
-                ("post", r.post_id.clone())
-            }
+            EventPayload::PostLiked(r)
+            | EventPayload::PostUnliked(r)
+            | EventPayload::CommentCreated(r) => ("post", r.post_id.clone()),
         }
     }
 

@@ -148,6 +148,29 @@ impl Consumer for ActivityLog {
     }
 }
 
+/// Favorites counted into their posts → nudge this server's search index: its lists of what
+/// a user favorited follow the posts' `favoritedBy`, which moved without a request of this
+/// server waking the index.
+pub struct IndexNudge(pub Arc<tokio::sync::Notify>);
+
+impl Consumer for IndexNudge {
+    fn name(&self) -> &'static str {
+        "search.nudge"
+    }
+
+    fn wants(&self, payload: &EventPayload) -> bool {
+        matches!(
+            payload,
+            EventPayload::PostLiked(_) | EventPayload::PostUnliked(_)
+        )
+    }
+
+    fn apply<'a>(&'a self, _: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
+        self.0.notify_one();
+        Box::pin(async { Ok(()) })
+    }
+}
+
 /// Post, profile and subscription events → drop the Redis cache entries computed from what
 /// changed (the post, the user's dashboard and profile). Deleting a key is idempotent.
 pub struct CacheInvalidation(pub Redis);
@@ -160,7 +183,9 @@ impl CacheInvalidation {
             return vec![keys::dashboard(post.author_id), keys::article(&post.slug)];
         }
         match payload {
-            EventPayload::PostLiked(r) | EventPayload::CommentCreated(r) => {
+            EventPayload::PostLiked(r)
+            | EventPayload::PostUnliked(r)
+            | EventPayload::CommentCreated(r) => {
                 vec![keys::dashboard(r.author_id), keys::article(&r.slug)]
             }
             EventPayload::UserRegistered(u) | EventPayload::UserUpdated(u) => {

@@ -1,10 +1,11 @@
-//! The content relay: delivers the events MongoDB posts and comments carry in
+//! The content relay: delivers the events MongoDB posts, comments and favorites carry in
 //! `pendingEvents` (written in the same document write as the change) to every consumer that
 //! wants them, then removes them. Posts are claimed with a lease, one atomic update each, so
 //! several relays never work on the same post; a post's events are delivered in order. New
-//! comments carry their one `comment.created` each and are not claimed: their posts' comment
-//! counts move in the transaction that removes the delivered events, which only one relay
-//! wins, and the consumers in [`ContentRelay::after_counting`] (the cache) hear of them then.
+//! comments carry their one `comment.created` each, favorites their `post.liked` or
+//! `post.unliked`, and are not claimed: their posts' counts (and `favoritedBy`) move in the
+//! transaction that removes the delivered events, which only one relay wins, and the consumers
+//! in [`ContentRelay::after_counting`] (the cache, the search index) hear of them then.
 //! Each consumer gets the events of a whole batch at once ([`Consumer::apply_batch`]),
 //! falling back to document by document, event by event, when that fails.
 //! A failed delivery is retried with the same doubling back-off as the outbox relay; an
@@ -20,8 +21,8 @@ use tokio::sync::Notify;
 
 use crate::relay::{drive, Consumer, RelaySettings};
 
-/// How many comments the relay takes in a batch, per post it takes.
-const COMMENTS_PER_POST_BATCH: usize = 5;
+/// How many comments (or favorites) the relay takes in a batch, per post it takes.
+const SMALL_PER_POST_BATCH: usize = 5;
 
 pub struct ContentRelay {
     mongo: Mongo,
@@ -58,12 +59,14 @@ impl ContentRelay {
         self
     }
 
-    /// Takes one batch of posts and one of comments with due events and delivers them.
-    /// Returns how many documents.
+    /// Takes one batch each of posts, comments and favorites with due events and delivers
+    /// them. Returns how many documents.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
-        let posts = self.run_source(Source::Posts).await?;
-        let comments = self.run_source(Source::Comments).await?;
-        Ok(posts + comments)
+        let mut taken = 0;
+        for source in Source::ALL {
+            taken += self.run_source(source).await?;
+        }
+        Ok(taken)
     }
 
     /// Takes one batch of `source` with due events and delivers them. Returns how many.
@@ -75,11 +78,13 @@ impl ContentRelay {
     /// event, so one event it cannot apply holds back only its own post, which is retried
     /// with back-off.
     async fn run_source(&self, source: Source) -> anyhow::Result<usize> {
-        // A comment is a small document with one small event: more of them go in a batch,
-        // and each batch costs PostgreSQL a score per user whatever its size.
+        // A comment or a favorite is a small document with one small event: more of them go
+        // in a batch, and each batch costs PostgreSQL a score per user whatever its size.
         let limit = match source {
             Source::Posts => self.settings.batch as usize,
-            Source::Comments => self.settings.batch as usize * COMMENTS_PER_POST_BATCH,
+            Source::Comments | Source::Favorites => {
+                self.settings.batch as usize * SMALL_PER_POST_BATCH
+            }
         };
         let claimed = posts::claim_pending(&self.mongo, source, self.settings.lease, limit).await?;
         let readable =
@@ -113,8 +118,24 @@ impl ContentRelay {
                 }
             }
             Source::Comments => self.count(&done).await,
+            Source::Favorites => self.count_favorites(&done).await,
         }
         Ok(claimed.len())
+    }
+
+    /// Moves the posts' projections of the delivered `favorites` and removes their events
+    /// ([`posts::favorites_counted`]), then tells [`ContentRelay::after_counting`]'s consumers.
+    async fn count_favorites(&self, favorites: &[&Pending]) {
+        let finished = match posts::favorites_counted(&self.mongo, favorites).await {
+            Ok(finished) => finished,
+            Err(e) => {
+                // They stay due and are delivered again; consumers are idempotent and the
+                // projection moves only with the removal.
+                tracing::warn!(favorites = favorites.len(), error = %e, "could not count delivered favorites");
+                return;
+            }
+        };
+        self.tell_counted(&finished).await;
     }
 
     /// Moves the posts' comment counts for the delivered `comments` and removes their events
@@ -129,9 +150,18 @@ impl ContentRelay {
                 return;
             }
         };
-        let events: Vec<&Event> = comments
+        let counted: Vec<&Pending> = comments
             .iter()
+            .copied()
             .filter(|c| moved.contains_key(&c.post_id))
+            .collect();
+        self.tell_counted(&counted).await;
+    }
+
+    /// Gives [`ContentRelay::after_counting`]'s consumers the events of `counted`.
+    async fn tell_counted(&self, counted: &[&Pending]) {
+        let events: Vec<&Event> = counted
+            .iter()
             .flat_map(|c| c.events.iter().filter_map(|e| e.as_ref().ok()))
             .collect();
         for consumer in &self.counted {
@@ -144,7 +174,7 @@ impl ContentRelay {
                 continue;
             }
             if let Err(e) = consumer.apply_batch(&wanted).await {
-                tracing::warn!(consumer = consumer.name(), error = %format!("{e:#}"), "could not tell of counted comments");
+                tracing::warn!(consumer = consumer.name(), error = %format!("{e:#}"), "could not tell of counted comments or favorites");
             }
         }
     }
@@ -296,7 +326,7 @@ mod tests {
     use futures::future::BoxFuture;
     use futures::TryStreamExt;
     use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
-    use techhub_content::schema::{COMMENTS, POSTS};
+    use techhub_content::schema::{COMMENTS, FAVORITES, POSTS};
     use techhub_core::config::with_database;
     use techhub_core::events::{EventPayload, Reaction};
     use techhub_core::{Config, Store};
@@ -476,6 +506,74 @@ mod tests {
         mongo.db().drop().await.unwrap();
     }
 
+    /// Stands for a favorite arriving while a batch is delivered: pushes `event` onto `post`
+    /// (making it due again, as writes do) when it is given its first batch.
+    struct Interrupter {
+        mongo: Mongo,
+        post: ObjectId,
+        event: Mutex<Option<Event>>,
+    }
+
+    impl Consumer for Interrupter {
+        fn name(&self) -> &'static str {
+            "interrupter"
+        }
+
+        fn wants(&self, _: &EventPayload) -> bool {
+            true
+        }
+
+        fn apply<'a>(&'a self, _: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
+            Box::pin(async { Ok(()) })
+        }
+
+        fn apply_batch<'a>(&'a self, _: &'a [&'a Event]) -> BoxFuture<'a, anyhow::Result<()>> {
+            Box::pin(async move {
+                let event = self.event.lock().unwrap().take();
+                if let Some(event) = event {
+                    let update = doc! {
+                        "$push": { "pendingEvents": stored(&event) },
+                        "$set": { "eventsDueAt": DateTime::now() },
+                    };
+                    self.mongo
+                        .db()
+                        .collection::<Document>(POSTS)
+                        .update_one(doc! { "_id": self.post }, update)
+                        .await?;
+                }
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_arriving_during_delivery_keeps_its_post_due_and_the_others_finish() {
+        let (a1, a2, a3, late) = (like(), like(), like(), like());
+        let pending = vec![vec![stored(&a1)], vec![stored(&a2), stored(&a3)]];
+        let (mongo, ids) = posts_with(pending).await;
+        let interrupter = Arc::new(Interrupter {
+            mongo: mongo.clone(),
+            post: ids[1],
+            event: Mutex::new(Some(late.clone())),
+        });
+        let relay = relay(&mongo, vec![interrupter as Arc<dyn Consumer>]);
+
+        assert_eq!(relay.run_once().await.unwrap(), 2);
+        let (quiet, popular) = (post(&mongo, ids[0]).await, post(&mongo, ids[1]).await);
+        assert!(pending_ids(&quiet).is_empty() && !quiet.contains_key("eventsDueAt"));
+        // The delivered events left; the late one stays, due.
+        assert_eq!(pending_ids(&popular), vec![late.id.to_string()]);
+        assert!(popular.get_datetime("eventsDueAt").unwrap() <= &DateTime::now());
+        assert_eq!(
+            relay.run_once().await.unwrap(),
+            1,
+            "the late event goes next"
+        );
+        let popular = post(&mongo, ids[1]).await;
+        assert!(pending_ids(&popular).is_empty() && !popular.contains_key("eventsDueAt"));
+        mongo.db().drop().await.unwrap();
+    }
+
     #[tokio::test]
     async fn a_failed_batch_is_delivered_post_by_post_and_only_the_poisoned_post_waits() {
         let (a1, c1, a2, a3, a4, a5) = (like(), comment(), like(), like(), like(), like());
@@ -614,6 +712,149 @@ mod tests {
         assert_eq!(heard, counted);
         // Nothing is due before the poisoned comment's back-off runs out.
         assert_eq!(relay_one.run_once().await.unwrap(), 0);
+        mongo.db().drop().await.unwrap();
+    }
+
+    /// Stands for a user who clicks again while their favorite is delivered: on its first
+    /// batch it turns `key`'s favorite off, as a request does (its own `seq` and event).
+    struct Clicker {
+        mongo: Mongo,
+        key: String,
+        done: Mutex<bool>,
+    }
+
+    impl Consumer for Clicker {
+        fn name(&self) -> &'static str {
+            "clicker"
+        }
+
+        fn wants(&self, _: &EventPayload) -> bool {
+            true
+        }
+
+        fn apply<'a>(&'a self, _: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
+            Box::pin(async { Ok(()) })
+        }
+
+        fn apply_batch<'a>(&'a self, _: &'a [&'a Event]) -> BoxFuture<'a, anyhow::Result<()>> {
+            Box::pin(async move {
+                if std::mem::replace(&mut *self.done.lock().unwrap(), true) {
+                    return Ok(());
+                }
+                let update = doc! {
+                    "$set": { "on": false, "eventsDueAt": DateTime::now() },
+                    "$inc": { "seq": 1_i64 },
+                    "$push": { "pendingEvents": stored(&like()) },
+                };
+                self.mongo
+                    .db()
+                    .collection::<Document>(FAVORITES)
+                    .update_one(doc! { "_id": &self.key }, update)
+                    .await?;
+                Ok(())
+            })
+        }
+    }
+
+    fn favorite_doc(post: ObjectId, user: u64, on: bool, counted: bool, due: bool) -> Document {
+        let mut d = doc! {
+            "_id": techhub_content::favorites::key(post, user), "postId": post,
+            "userId": user as i64, "on": on, "counted": counted, "countedSeq": 0_i64,
+            "seq": 1_i64, "at": DateTime::now(),
+        };
+        if due {
+            d.insert("pendingEvents", vec![stored(&like())]);
+            d.insert(
+                "eventsDueAt",
+                DateTime::from_millis(DateTime::now().timestamp_millis() - 1000),
+            );
+        }
+        d
+    }
+
+    #[tokio::test]
+    async fn favorites_delivered_by_two_relays_at_once_are_counted_once_and_a_late_click_waits() {
+        let mongo = database().await;
+        let post_id = ObjectId::new();
+        let posts = mongo.db().collection::<Document>(POSTS);
+        posts
+            .insert_one(doc! {
+                "_id": post_id, "status": "published", "changeSeq": 4_i64,
+                "engagement": { "likes": 3_i64 }, "favoritedBy": [1_i64, 2_i64, 3_i64],
+            })
+            .await
+            .unwrap();
+        // Users 1-3 counted; 2 takes theirs back; 4-23 are new; 24 clicked twice (on, off)
+        // before any delivery, so nothing moves for them.
+        let mut docs = vec![
+            favorite_doc(post_id, 1, true, true, false),
+            favorite_doc(post_id, 2, false, true, true),
+            favorite_doc(post_id, 3, true, true, false),
+            favorite_doc(post_id, 24, false, false, true),
+        ];
+        docs.extend((4..24).map(|u| favorite_doc(post_id, u, true, false, true)));
+        let favorites = mongo.db().collection::<Document>(FAVORITES);
+        favorites.insert_many(docs).await.unwrap();
+        let clicker = Arc::new(Clicker {
+            mongo: mongo.clone(),
+            key: techhub_content::favorites::key(post_id, 4),
+            done: Mutex::new(false),
+        });
+        let told = Recorder::new("told", false, None);
+        let relay_one = relay(&mongo, vec![clicker as Arc<dyn Consumer>])
+            .after_counting(vec![told.clone() as Arc<dyn Consumer>]);
+        let relay_two = relay(
+            &mongo,
+            vec![Recorder::new("two", false, None) as Arc<dyn Consumer>],
+        )
+        .after_counting(vec![told.clone() as Arc<dyn Consumer>]);
+
+        let (a, b) = tokio::join!(relay_one.run_once(), relay_two.run_once());
+        assert!(a.unwrap() + b.unwrap() >= 22);
+        // Whatever either relay finished, a third pass finishes the rest (user 4's new click).
+        while relay_one.run_once().await.unwrap() > 0 {}
+        let post = posts
+            .find_one(doc! { "_id": post_id })
+            .await
+            .unwrap()
+            .unwrap();
+        let mut fans: Vec<i64> = post
+            .get_array("favoritedBy")
+            .unwrap()
+            .iter()
+            .map(|u| u.as_i64().unwrap())
+            .collect();
+        fans.sort_unstable();
+        let want: Vec<i64> = [1, 3].into_iter().chain(5..24).collect();
+        assert_eq!(fans, want, "2 and 4 took theirs back, 24 never counted");
+        let likes = post
+            .get_document("engagement")
+            .unwrap()
+            .get_i64("likes")
+            .unwrap();
+        assert_eq!(likes, want.len() as i64, "the count is the list's length");
+        let seq = post.get_i64("changeSeq").unwrap();
+        assert!(seq > 4, "the post changed: {seq}");
+        let all: Vec<Document> = favorites
+            .find(doc! {})
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 24, "a favorite taken back stays, off");
+        for f in &all {
+            assert!(
+                !f.contains_key("pendingEvents") && !f.contains_key("eventsDueAt"),
+                "{f}"
+            );
+            assert_eq!(
+                f.get_bool("on").unwrap(),
+                f.get_bool("counted").unwrap(),
+                "{f}"
+            );
+            assert!(f.get_i64("countedSeq").unwrap() <= seq, "{f}");
+        }
         mongo.db().drop().await.unwrap();
     }
 }

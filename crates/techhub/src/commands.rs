@@ -94,7 +94,8 @@ pub async fn relay(
 ) -> anyhow::Result<()> {
     let stores = Stores::connect(config).await?;
     let relay = crate::build_relay(config, &stores)?;
-    let content = crate::build_content_relay(config, &stores, Default::default());
+    let content =
+        crate::build_content_relay(config, &stores, Default::default(), Default::default());
     let mut jobs = crate::jobs::Jobs::default();
     jobs.spawn("outbox relay", move |stop| async move {
         relay.run(stop.requested()).await

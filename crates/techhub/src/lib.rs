@@ -17,7 +17,7 @@ use techhub_api::{AppState, Stores};
 use techhub_core::Config;
 use techhub_search::{Indexer, SearchIndex};
 use techhub_sync::consumers::{
-    ActivityLog, AnalyticsProjection, CacheInvalidation, Mailer, ProfileProjection,
+    ActivityLog, AnalyticsProjection, CacheInvalidation, IndexNudge, Mailer, ProfileProjection,
 };
 use techhub_sync::mail::{FileSink, MailSender, Smtp};
 use techhub_sync::{ContentRelay, Relay, RelaySettings};
@@ -124,8 +124,12 @@ impl Application {
             jobs.spawn("outbox relay", move |stop| async move {
                 relay.run(stop.requested()).await
             });
-            let content =
-                build_content_relay(config, stores, self.state.wake.content_relay.clone());
+            let content = build_content_relay(
+                config,
+                stores,
+                self.state.wake.content_relay.clone(),
+                self.state.wake.search.clone(),
+            );
             jobs.spawn("content relay", move |stop| async move {
                 content.run(stop.requested()).await
             });
@@ -240,11 +244,13 @@ pub async fn open_search_index(config: &Config) -> anyhow::Result<Arc<SearchInde
 }
 
 /// The content relay with its consumers: the PostgreSQL activity log and cache invalidation
-/// (again once comments are counted).
+/// (again once comments and favorites are counted, with a nudge to `search`, the search
+/// indexer's wake-up).
 pub fn build_content_relay(
     config: &Config,
     stores: &Stores,
     wake: Arc<tokio::sync::Notify>,
+    search: Arc<tokio::sync::Notify>,
 ) -> ContentRelay {
     ContentRelay::new(
         stores.mongo.clone(),
@@ -255,5 +261,8 @@ pub fn build_content_relay(
         RelaySettings::from_config(config),
         wake,
     )
-    .after_counting(vec![Arc::new(CacheInvalidation(stores.redis.clone()))])
+    .after_counting(vec![
+        Arc::new(CacheInvalidation(stores.redis.clone())),
+        Arc::new(IndexNudge(search)),
+    ])
 }

@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use techhub_cache::entries::keys;
+use techhub_content::favorites::{self, Favorite};
 use techhub_content::posts::{self, Post, Refusal};
 use techhub_core::domain::PostStatus;
 
@@ -195,18 +195,24 @@ async fn set_favorite(
     on: bool,
 ) -> Result<Json<ArticleResponse>, ApiError> {
     let post = cached_post_or_404(state, slug).await?;
+    let mongo = &state.stores.mongo;
     let change = async {
-        posts::set_favorite(&state.stores.mongo, &post, auth.id, on)
-            .await?
-            .ok_or(ApiError::NotFound("article"))
+        favorites::set(mongo, &post, auth.id, on).await?;
+        // The favorite as it is now, after the copy of the post read before the write: the
+        // copy is then at most one count of this user's favorite behind, which
+        // `Favorite::counted_in` allows for (the post itself is not written).
+        Ok::<_, ApiError>(favorites::one(mongo, post.id, auth.id).await?)
     };
-    let post = write_path::write(state, auth.id, Change::Favorite, change, |p: &Post| {
-        Effects::post(p, vec![keys::article(slug)])
+    let favorite = write_path::write(state, auth.id, Change::Favorite, change, |f: &Favorite| {
+        // The change number from which the post counts the writer's favorite as it is: the
+        // next one, when the relay has not counted it yet.
+        let seq = post.change_seq.max(f.counted_seq) + i64::from(f.counted != f.on);
+        Effects::post_id(post.id.to_hex(), seq, Vec::new())
     })
     .await?;
     let reader = Reader::Favoriting {
         id: auth.id,
-        favorited: on,
+        favorite,
     };
     article_response(state, reader, post).await
 }

@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 use axum::Json;
 use mongodb::bson::oid::ObjectId;
 use serde::Serialize;
-use techhub_content::posts::{self, Post};
+use techhub_content::favorites::{self, Favorite};
+use techhub_content::posts::Post;
 use techhub_content::profiles;
 use utoipa::ToSchema;
 
@@ -124,11 +125,11 @@ pub(crate) enum Reader<'a> {
     Id(u64),
     /// A signed-in reader whose profile was read already.
     Loaded(&'a Viewer),
-    /// A signed-in reader who just (un)favorited the posts: whether they favorite them is
-    /// known without a read.
+    /// A signed-in reader who just (un)favorited the post: their favorite as read after
+    /// the write.
     Favoriting {
         id: u64,
-        favorited: bool,
+        favorite: Favorite,
     },
 }
 
@@ -157,7 +158,9 @@ pub(crate) enum Shape {
 
 /// Renders `posts` for `reader`: authors (cached; `known` are profiles the caller already
 /// read), and for a signed-in reader the following and bookmark flags (one profile read,
-/// unless loaded already) and favorites (one read), concurrently.
+/// unless loaded already) and their favorites (one read), concurrently. A reader's own
+/// favorite shows at once, in the flag and the count, though the post's count may not hold it
+/// yet ([`Favorite::adjustment`]).
 pub(crate) async fn render_articles(
     state: &AppState,
     reader: Reader<'_>,
@@ -178,12 +181,12 @@ pub(crate) async fn render_articles(
         crate::profiles::public_profiles(state, &authors, known),
         async {
             match reader {
-                Reader::Favoriting { favorited, .. } => {
-                    Ok(ids.iter().copied().filter(|_| favorited).collect())
+                Reader::Favoriting { favorite, .. } => {
+                    Ok(ids.iter().map(|id| (*id, favorite)).collect())
                 }
                 _ => match reader.id() {
-                    Some(v) => Ok(posts::favorited_among(mongo, &ids, v).await?),
-                    None => Ok::<_, ApiError>(HashSet::new()),
+                    Some(v) => Ok(favorites::among(mongo, &ids, v).await?),
+                    None => Ok::<_, ApiError>(HashMap::new()),
                 },
             }
         },
@@ -225,8 +228,10 @@ pub(crate) async fn render_articles(
                 ))
             })?;
             let seo = p.metadata.seo;
+            let own = favorited.get(&p.id);
+            let likes = (p.engagement.likes + own.map_or(0, |f| f.adjustment(p.change_seq))).max(0);
             Ok(ArticleBody {
-                favorited: favorited.contains(&p.id),
+                favorited: own.is_some_and(|f| f.on),
                 bookmarked: bookmarked.contains(&p.id),
                 body_html: with_body.then(|| {
                     html.take()
@@ -245,11 +250,11 @@ pub(crate) async fn render_articles(
                 },
                 engagement: EngagementBody {
                     views: p.engagement.views,
-                    likes: p.engagement.likes,
+                    likes,
                     comments: p.engagement.comments,
                     bookmarks: p.engagement.bookmarks,
                 },
-                favorites_count: p.engagement.likes,
+                favorites_count: likes,
                 published_at: p.published_at.map(time),
                 version: p.version,
                 slug: p.slug,

@@ -51,7 +51,8 @@ pub struct Post {
     pub estimated_read_time: i64,
     #[serde(default)]
     pub metadata: Metadata,
-    /// `likes` is the favorites count: it moves in the same update as `favoritedBy`.
+    /// `likes` is the favorites count: it moves in the same update as `favoritedBy`, when the
+    /// relay counts favorites (see [`crate::favorites`]).
     pub engagement: Engagement,
     pub published_at: Option<DateTime>,
     /// Increases with every change (optimistic concurrency).
@@ -99,7 +100,8 @@ pub struct Engagement {
 pub struct PostDocument {
     #[serde(flatten)]
     pub post: Post,
-    /// Who favorited it (`engagement.likes` counts them).
+    /// Who favorited it, as counted from their favorite documents (`engagement.likes` counts
+    /// them; see [`crate::favorites`]).
     pub favorited_by: Vec<u64>,
     /// Events not yet delivered by the content relay, oldest first (see [`event_bson`]).
     pub pending_events: Vec<Bson>,

@@ -1,10 +1,10 @@
-//! The content relay's side of the posts and comments collections: every content change
-//! pushes its event onto the document's `pendingEvents` and sets `eventsDueAt` in the same
-//! single-document write (a post's change in the post, a new comment in the comment itself);
-//! the relay finds the documents with events due ([`claim_pending`]), delivers them, and
-//! removes them here ([`events_delivered_all`], [`comments_counted`]), or records the failure
-//! for a retry ([`events_failed`]); an unreadable event is parked in `deadEvents`
-//! ([`event_parked`]).
+//! The content relay's side of the posts, comments and favorites collections: every content
+//! change pushes its event onto the document's `pendingEvents` and sets `eventsDueAt` in the
+//! same single-document write (a post's change in the post, a new comment in the comment
+//! itself, a favorite in its favorite document); the relay finds the documents with events due
+//! ([`claim_pending`]), delivers them, and removes them here ([`events_delivered_all`],
+//! [`comments_counted`], [`favorites_counted`]), or records the failure for a retry
+//! ([`events_failed`]); an unreadable event is parked in `deadEvents` ([`event_parked`]).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,7 @@ use techhub_core::events::Event;
 
 use super::document::event_from_bson;
 use super::{find_docs, find_docs_in, int};
-use crate::schema::{COMMENTS, POSTS};
+use crate::schema::{COMMENTS, FAVORITES, POSTS};
 use crate::{Mongo, MongoError};
 
 /// Where pending events are kept.
@@ -27,25 +27,46 @@ pub enum Source {
     /// does not matter, consumers are idempotent, and the post's comment count moves in the
     /// transaction that removes the event ([`comments_counted`]), which only one relay wins.
     Comments,
+    /// A favorite's change (`post.liked`, `post.unliked`), one document per user and post. No
+    /// lease, as for comments: the post's projection of favorites moves in the transaction
+    /// that removes the events ([`favorites_counted`]), for the documents still as read.
+    Favorites,
 }
 
 impl Source {
+    pub const ALL: [Source; 3] = [Source::Posts, Source::Comments, Source::Favorites];
+
     pub fn collection(self) -> &'static str {
         match self {
             Source::Posts => POSTS,
             Source::Comments => COMMENTS,
+            Source::Favorites => FAVORITES,
         }
     }
+}
+
+/// A favorite document as the relay read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Toggle {
+    pub user_id: u64,
+    /// Whether the user favorites the post now.
+    pub on: bool,
+    /// Whether the post's projection includes the user.
+    pub counted: bool,
+    /// The document's change number: the count moves only while it is unchanged.
+    pub seq: i64,
 }
 
 /// A document with events due, as the relay took it.
 #[derive(Debug)]
 pub struct Pending {
     pub source: Source,
-    /// The document's id (the post's, or the comment's).
-    pub id: ObjectId,
-    /// The post the events are about (the comment's post for a comment).
+    /// The document's id (the post's, the comment's, or the favorite's string key).
+    pub id: Bson,
+    /// The post the events are about (the comment's or favorite's post for those).
     pub post_id: ObjectId,
+    /// For a favorite, its state as read.
+    pub toggle: Option<Toggle>,
     /// For posts, when the claim runs out; for comments, the `eventsDueAt` read.
     pub lease_until: DateTime,
     /// The claim that took it (see [`claim_pending`]); none for comments.
@@ -59,7 +80,7 @@ pub struct Pending {
 impl Pending {
     /// The filter matching the document only while it is as the relay took it.
     fn as_taken(&self) -> Document {
-        let mut filter = doc! { "_id": self.id, "eventsDueAt": self.lease_until };
+        let mut filter = doc! { "_id": &self.id, "eventsDueAt": self.lease_until };
         if let Some(claim) = self.claim {
             filter.insert("eventsClaim", claim);
         }
@@ -74,10 +95,22 @@ fn pending_from(
     claim: Option<ObjectId>,
 ) -> Result<Pending, MongoError> {
     let corrupt = |e: mongodb::bson::document::ValueAccessError| MongoError::Corrupt(e.to_string());
-    let id = d.get_object_id("_id").map_err(corrupt)?;
+    let id = d
+        .get("_id")
+        .cloned()
+        .ok_or_else(|| MongoError::Corrupt("a document without _id".into()))?;
     let post_id = match source {
-        Source::Posts => id,
-        Source::Comments => d.get_object_id("postId").map_err(corrupt)?,
+        Source::Posts => d.get_object_id("_id").map_err(corrupt)?,
+        Source::Comments | Source::Favorites => d.get_object_id("postId").map_err(corrupt)?,
+    };
+    let toggle = match source {
+        Source::Favorites => Some(Toggle {
+            user_id: int(d, "userId") as u64,
+            on: d.get_bool("on").map_err(corrupt)?,
+            counted: d.get_bool("counted").map_err(corrupt)?,
+            seq: int(d, "seq"),
+        }),
+        _ => None,
     };
     let lease_until = match lease_until {
         Some(at) => at,
@@ -87,6 +120,7 @@ fn pending_from(
         source,
         id,
         post_id,
+        toggle,
         lease_until,
         claim,
         attempts: int(d, "eventAttempts"),
@@ -117,11 +151,12 @@ pub async fn claim_pending(
     // the whole index, documents without the field included; a closed range comes straight
     // from the (sparse) index.
     let due = doc! { "eventsDueAt": { "$gte": DateTime::MIN, "$lte": now } };
-    if source == Source::Comments {
+    if source != Source::Posts {
         let options = FindOptions::builder()
-            .projection(
-                doc! { "postId": 1, "eventsDueAt": 1, "pendingEvents": 1, "eventAttempts": 1 },
-            )
+            .projection(doc! {
+                "postId": 1, "eventsDueAt": 1, "pendingEvents": 1, "eventAttempts": 1,
+                "userId": 1, "on": 1, "counted": 1, "seq": 1,
+            })
             .limit(limit as i64)
             .build();
         let found = find_docs_in(mongo, source.collection(), due, options).await?;
@@ -177,8 +212,9 @@ fn done_fields() -> Document {
 /// Removes the delivered events `event_ids` from `posts` (all taken by one claim), in one
 /// update for the lot: each post whose claim still holds (no new event arrived since; a write
 /// that adds events makes the post due again) stops being due. When some did not (the update
-/// matched fewer), each post is stripped of the delivered events alone and stays due for the
-/// rest; removing an event already removed changes nothing.
+/// matched fewer), the posts still carrying delivered events (those alone: a popular post
+/// gets a new favorite while its batch is delivered, and the others need no second rewrite)
+/// are stripped of them and stay due for the rest.
 pub async fn events_delivered_all(
     mongo: &Mongo,
     done: &[&Pending],
@@ -189,7 +225,7 @@ pub async fn events_delivered_all(
     };
     debug_assert!(done.iter().all(|p| p.source == Source::Posts));
     let posts = mongo.db().collection::<Document>(POSTS);
-    let ids: Vec<ObjectId> = done.iter().map(|p| p.id).collect();
+    let ids: Vec<&Bson> = done.iter().map(|p| &p.id).collect();
     let pull = doc! { "pendingEvents": { "id": { "$in": event_ids } } };
     let finished = mongo
         .timed(posts.update_many(
@@ -198,8 +234,10 @@ pub async fn events_delivered_all(
         ))
         .await?;
     if finished.matched_count < ids.len() as u64 && !event_ids.is_empty() {
+        let still_carrying =
+            doc! { "_id": { "$in": &ids }, "pendingEvents.id": { "$in": event_ids } };
         mongo
-            .timed(posts.update_many(doc! { "_id": { "$in": &ids } }, doc! { "$pull": pull }))
+            .timed(posts.update_many(still_carrying, doc! { "$pull": pull }))
             .await?;
     }
     Ok(())
@@ -246,7 +284,7 @@ async fn count_together(
     comments: &[&Pending],
     moves: &BTreeMap<ObjectId, i64>,
 ) -> Result<bool, MongoError> {
-    let ids: Vec<ObjectId> = comments.iter().map(|c| c.id).collect();
+    let ids: Vec<Bson> = comments.iter().map(|c| c.id.clone()).collect();
     let updates: Vec<Bson> = moves
         .iter()
         .map(|(post, n)| {
@@ -290,6 +328,187 @@ async fn count_together(
     Ok(done.is_some())
 }
 
+/// Finishes delivered `favorites` (documents of [`Source::Favorites`]): their events leave
+/// them and their posts' projections (`favoritedBy`, `engagement.likes`, `changeSeq`,
+/// `changedAt`) take the users they add or remove, in one transaction for the lot, so a
+/// favorite is counted exactly once whichever relay (or how many) delivered it. Only documents
+/// still as the relay read them (same `seq`) are finished: when some changed meanwhile (their
+/// user toggled again), the transaction is undone and each is finished in its own; a changed
+/// one stays due with its new events (so does one whose transaction kept conflicting with
+/// its user's clicks). A post's new change number becomes the `countedSeq` of the favorites
+/// that moved it (see [`crate::favorites::Favorite::counted_in`]). A deleted
+/// post's projection stays empty. Returns the favorites finished.
+pub async fn favorites_counted<'a>(
+    mongo: &Mongo,
+    favorites: &[&'a Pending],
+) -> Result<Vec<&'a Pending>, MongoError> {
+    debug_assert!(favorites.iter().all(|f| f.toggle.is_some()));
+    if favorites.is_empty() || finished(count_favorites_together(mongo, favorites).await)? {
+        return Ok(favorites.to_vec());
+    }
+    // Post by post, then favorite by favorite within a post that did not finish whole.
+    let mut by_post: BTreeMap<ObjectId, Vec<&'a Pending>> = BTreeMap::new();
+    for favorite in favorites {
+        by_post.entry(favorite.post_id).or_default().push(favorite);
+    }
+    let mut done = Vec::new();
+    for group in by_post.into_values() {
+        if group.len() > 1 && finished(count_favorites_together(mongo, &group).await)? {
+            done.extend(group);
+            continue;
+        }
+        for favorite in group {
+            if finished(count_favorites_together(mongo, &[favorite]).await)? {
+                done.push(favorite);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Whether a transaction of [`favorites_counted`] finished its favorites: a write conflict
+/// (a user clicked again while it ran, and it kept conflicting) finished none of them, and
+/// they stay due; other failures are the caller's.
+fn finished(outcome: Result<bool, MongoError>) -> Result<bool, MongoError> {
+    match outcome {
+        Err(MongoError::Db(e))
+            if e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+                || e.to_string().contains("WriteConflict") =>
+        {
+            Ok(false)
+        }
+        other => other,
+    }
+}
+
+/// One transaction of [`favorites_counted`]: true when it finished every one of `favorites`.
+async fn count_favorites_together(
+    mongo: &Mongo,
+    favorites: &[&Pending],
+) -> Result<bool, MongoError> {
+    // Per post, the users its projection gains and loses.
+    let mut moves: BTreeMap<ObjectId, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
+    for favorite in favorites {
+        let Some(t) = favorite.toggle else { continue };
+        if t.on != t.counted {
+            let (adds, removes) = moves.entry(favorite.post_id).or_default();
+            (if t.on { adds } else { removes }).push(t.user_id as i64);
+        }
+    }
+    let favorites: Vec<(Bson, ObjectId, Toggle)> = favorites
+        .iter()
+        .filter_map(|f| Some((f.id.clone(), f.post_id, f.toggle?)))
+        .collect();
+    let db = mongo.db().clone();
+    let mut unset = done_fields();
+    unset.insert("pendingEvents", "");
+    let done = mongo
+        .transaction(move |session| {
+            let (db, moves, favorites, unset) =
+                (db.clone(), moves.clone(), favorites.clone(), unset.clone());
+            Box::pin(async move {
+                // The posts' change numbers, read in the transaction: each moves by one.
+                let ids: Vec<ObjectId> = moves.keys().copied().collect();
+                let mut seqs = std::collections::HashMap::new();
+                if !ids.is_empty() {
+                    let mut cursor = db
+                        .collection::<Document>(POSTS)
+                        .find(doc! { "_id": { "$in": &ids }, "status": super::not_deleted() })
+                        .projection(doc! { "changeSeq": 1 })
+                        .session(&mut *session)
+                        .await?;
+                    while let Some(post) = cursor.next(&mut *session).await.transpose()? {
+                        if let Ok(id) = post.get_object_id("_id") {
+                            seqs.insert(id, int(&post, "changeSeq") + 1);
+                        }
+                    }
+                }
+                // The favorites as they are in the transaction: all must still be due (not
+                // finished by another relay meanwhile) and as the relay delivered them (a click
+                // after this read makes the transaction conflict). Then one `updateMany` per post and state finishes them: far
+                // cheaper in SecantusDB than a statement per favorite.
+                let keys: Vec<&Bson> = favorites.iter().map(|(id, _, _)| id).collect();
+                let mut now_seqs = std::collections::HashMap::new();
+                let mut cursor = db
+                    .collection::<Document>(FAVORITES)
+                    .find(doc! { "_id": { "$in": &keys }, "eventsDueAt": { "$exists": true } })
+                    .projection(doc! { "seq": 1 })
+                    .session(&mut *session)
+                    .await?;
+                while let Some(f) = cursor.next(&mut *session).await.transpose()? {
+                    if let Some(id) = f.get("_id") {
+                        now_seqs.insert(id.to_string(), int(&f, "seq"));
+                    }
+                }
+                if favorites
+                    .iter()
+                    .any(|(id, _, t)| now_seqs.get(&id.to_string()) != Some(&t.seq))
+                {
+                    return Ok(None);
+                }
+                let mut groups: BTreeMap<(ObjectId, Option<bool>), Vec<&Bson>> = BTreeMap::new();
+                for (id, post, t) in &favorites {
+                    let moved = (t.on != t.counted).then_some(t.on);
+                    groups.entry((*post, moved)).or_default().push(id);
+                }
+                for ((post, moved), ids) in groups {
+                    let mut u = doc! { "$unset": unset.clone() };
+                    if let Some(on) = moved {
+                        let seq = seqs.get(&post).copied().unwrap_or(0);
+                        u.insert("$set", doc! { "counted": on, "countedSeq": seq });
+                    }
+                    db.collection::<Document>(FAVORITES)
+                        .update_many(doc! { "_id": { "$in": ids } }, u)
+                        .session(&mut *session)
+                        .await?;
+                }
+                let now = DateTime::now();
+                let mut updates = Vec::new();
+                for (post, (adds, removes)) in &moves {
+                    if !seqs.contains_key(post) {
+                        continue;
+                    }
+                    let delta = adds.len() as i64 - removes.len() as i64;
+                    let mut u = doc! {
+                        "$inc": { "engagement.likes": delta, "changeSeq": 1_i64 },
+                        "$set": { "changedAt": now },
+                    };
+                    match (adds.is_empty(), removes.is_empty()) {
+                        (false, true) => {
+                            u.insert("$addToSet", doc! { "favoritedBy": { "$each": adds } });
+                        }
+                        (true, false) => {
+                            u.insert("$pull", doc! { "favoritedBy": { "$in": removes } });
+                        }
+                        _ => {
+                            // One path cannot be added to and pulled from in one update.
+                            updates.push(Bson::Document(doc! {
+                                "q": { "_id": post },
+                                "u": { "$pull": { "favoritedBy": { "$in": removes } } },
+                            }));
+                            u.insert("$addToSet", doc! { "favoritedBy": { "$each": adds } });
+                        }
+                    }
+                    updates.push(Bson::Document(doc! { "q": { "_id": post }, "u": u }));
+                }
+                if !updates.is_empty() {
+                    let reply = db
+                        .run_command(doc! { "update": POSTS, "updates": updates, "ordered": true })
+                        .session(&mut *session)
+                        .await?;
+                    if let Ok(errors) = reply.get_array("writeErrors") {
+                        return Err(mongodb::error::Error::custom(format!(
+                            "counting favorites: {errors:?}"
+                        )));
+                    }
+                }
+                Ok(Some(()))
+            })
+        })
+        .await?;
+    Ok(done.is_some())
+}
+
 /// Removes the delivered events `event_ids` from a document whose other events are not yet
 /// delivered: it stays due for those (posts delivered whole are finished by
 /// [`events_delivered_all`]; a comment has one event, finished by [`comments_counted`]).
@@ -306,7 +525,7 @@ pub async fn events_delivered(
         .collection::<Document>(pending.source.collection());
     let pull = doc! { "pendingEvents": { "id": { "$in": event_ids } } };
     mongo
-        .timed(collection.update_one(doc! { "_id": pending.id }, doc! { "$pull": pull }))
+        .timed(collection.update_one(doc! { "_id": &pending.id }, doc! { "$pull": pull }))
         .await?;
     Ok(())
 }
@@ -325,7 +544,7 @@ pub async fn event_parked(
     let found = mongo
         .timed(
             collection
-                .find_one(doc! { "_id": pending.id })
+                .find_one(doc! { "_id": &pending.id })
                 .projection(doc! { "pendingEvents": 1 }),
         )
         .await?;
@@ -338,7 +557,7 @@ pub async fn event_parked(
     };
     mongo
         .timed(collection.update_one(
-            doc! { "_id": pending.id },
+            doc! { "_id": &pending.id },
             doc! {
                 "$pull": { "pendingEvents": raw.clone() },
                 "$push": { "deadEvents": { "event": raw, "reason": reason, "at": DateTime::now() } },
@@ -348,10 +567,11 @@ pub async fn event_parked(
     Ok(())
 }
 
-/// How many posts and comments hold events that could not be read (parked in `deadEvents`).
+/// How many posts, comments and favorites hold events that could not be read (parked in
+/// `deadEvents`).
 pub async fn parked_event_posts(mongo: &Mongo) -> Result<u64, MongoError> {
     let mut parked = 0;
-    for source in [Source::Posts, Source::Comments] {
+    for source in Source::ALL {
         let collection = mongo.db().collection::<Document>(source.collection());
         parked += mongo
             .timed(collection.count_documents(doc! { "deadEvents.0": { "$exists": true } }))

@@ -9,8 +9,6 @@ pub mod events;
 pub mod feed;
 pub mod writes;
 
-use std::collections::HashSet;
-
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
 use mongodb::options::FindOptions;
@@ -23,15 +21,13 @@ pub use document::{
 };
 pub use events::{
     claim_pending, comments_counted, event_parked, events_delivered, events_delivered_all,
-    events_failed, parked_event_posts, stuck_events, Pending, Source,
+    events_failed, favorites_counted, parked_event_posts, stuck_events, Pending, Source, Toggle,
 };
 pub use feed::{
     any, changed_since, estimated_count, full_by_ids, published_between, published_count, Change,
     Indexable,
 };
-pub use writes::{
-    add_to_counter, create, delete, set_favorite, update, Counter, NewPost, PostChanges, Refusal,
-};
+pub use writes::{add_to_counter, create, delete, update, Counter, NewPost, PostChanges, Refusal};
 
 use crate::schema::POSTS;
 use crate::{Mongo, MongoError};
@@ -47,7 +43,7 @@ pub(crate) fn unread_fields() -> Document {
 }
 
 /// An integer field of `d` however it was stored (0 when absent).
-fn int(d: &Document, key: &str) -> i64 {
+pub(crate) fn int(d: &Document, key: &str) -> i64 {
     match d.get(key) {
         Some(Bson::Int32(v)) => *v as i64,
         Some(Bson::Int64(v)) => *v,
@@ -137,28 +133,6 @@ async fn page(
         ),
     )?;
     Ok((to_posts(docs)?, count))
-}
-
-/// The subset of `ids` that `user_id` has favorited.
-pub async fn favorited_among(
-    mongo: &Mongo,
-    ids: &[ObjectId],
-    user_id: u64,
-) -> Result<HashSet<ObjectId>, MongoError> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let options = FindOptions::builder().projection(doc! { "_id": 1 }).build();
-    let docs = find_docs(
-        mongo,
-        doc! { "_id": { "$in": ids }, "favoritedBy": user_id as i64 },
-        options,
-    )
-    .await?;
-    Ok(docs
-        .iter()
-        .filter_map(|d| d.get_object_id("_id").ok())
-        .collect())
 }
 
 pub async fn drafts(

@@ -5,7 +5,7 @@
 
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use techhub_core::domain::PostStatus;
-use techhub_core::events::{Event, EventPayload, PostSnapshot, Reaction};
+use techhub_core::events::{Event, EventPayload, PostSnapshot};
 
 use super::document::{event_bson, Engagement, Metadata, PostDocument, Seo};
 use super::{by_slug, estimated_read_time, int, not_deleted, slugify, Post};
@@ -240,57 +240,6 @@ pub async fn delete(
         .timed(comments.delete_many(doc! { "postId": current.id }))
         .await?;
     Ok(Ok((current.id, int(&deleted, "changeSeq"))))
-}
-
-/// Adds or removes `user_id`'s favorite of `post` (as the caller read it: its id, slug and
-/// author). Only a real change moves the counter: the filter matches only when the user is
-/// (not) in `favoritedBy` yet, in one atomic update, batched with the updates of other
-/// requests (see [`crate::batch`]). Returns the post as it is after the update, or `None`
-/// when it is gone.
-pub async fn set_favorite(
-    mongo: &Mongo,
-    post: &Post,
-    user_id: u64,
-    favorite: bool,
-) -> Result<Option<Post>, MongoError> {
-    let uid = user_id as i64;
-    let now = DateTime::now();
-    let (filter, update) = if favorite {
-        // The like is an event for its author's activity, carried in the same update.
-        let event = Event::new(EventPayload::PostLiked(Reaction {
-            post_id: post.id.to_hex(),
-            slug: post.slug.clone(),
-            author_id: post.author_id,
-            actor_id: user_id,
-        }));
-        (
-            doc! { "_id": post.id, "status": not_deleted(), "favoritedBy": { "$ne": uid } },
-            doc! {
-                "$push": { "favoritedBy": uid, "pendingEvents": event_bson(&event) },
-                "$inc": { "engagement.likes": 1_i64, "changeSeq": 1_i64 },
-                // The index lists what a user favorited: it follows `changedAt`.
-                "$set": { "eventsDueAt": now, "changedAt": now },
-            },
-        )
-    } else {
-        (
-            doc! { "_id": post.id, "status": not_deleted(), "favoritedBy": uid },
-            doc! {
-                "$pull": { "favoritedBy": uid },
-                "$inc": { "engagement.likes": -1_i64, "changeSeq": 1_i64 },
-                "$set": { "changedAt": now },
-            },
-        )
-    };
-    mongo.update_batched(POSTS, filter, update).await?;
-    // The post as it is now: with this change, or as it was when there was nothing to change.
-    let now = mongo
-        .find_batched(POSTS, post.id, crate::batch::Projection::Shown)
-        .await?;
-    Ok(now
-        .map(Post::from_document)
-        .transpose()?
-        .filter(|p| p.status != PostStatus::Deleted))
 }
 
 /// An `engagement` counter that moves outside the favorite/comment writes.

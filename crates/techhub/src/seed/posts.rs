@@ -12,8 +12,9 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Pareto};
 use techhub_content::bulk::BATCH as MONGO_BATCH;
 use techhub_content::comments::Comment;
+use techhub_content::favorites;
 use techhub_content::posts::{self, Engagement, Metadata, Post, PostDocument, Seo, DIFFICULTIES};
-use techhub_content::schema::{COMMENTS, POSTS};
+use techhub_content::schema::{COMMENTS, FAVORITES, POSTS};
 use techhub_core::domain::PostStatus;
 
 use super::vocabulary::{COMMENT_BODIES, OPENERS, TAGS, TOPICS, WORDS};
@@ -79,6 +80,10 @@ pub(super) async fn seed_posts(
     let comments_bar = bar(multi, "mongodb comments", sizes.comments);
     let (post_tx, post_rx) = tokio::sync::mpsc::channel::<Vec<Document>>(6);
     let (comment_tx, comment_rx) = tokio::sync::mpsc::channel::<Vec<Document>>(6);
+    // How many favorites there are is known as they are drawn: the bar grows with them.
+    let favorites_bar = bar(multi, "mongodb favorites", 0);
+    let (favorite_tx, favorite_rx) = tokio::sync::mpsc::channel::<Vec<Document>>(6);
+    let favorites_drawn = favorites_bar.clone();
     let ids: Arc<Vec<(u64, String, DateTime<Utc>)>> = Arc::new(
         users
             .iter()
@@ -96,6 +101,7 @@ pub(super) async fn seed_posts(
         let mut slugs = Vec::new();
         let mut posts = Vec::with_capacity(MONGO_BATCH);
         let mut comments = Vec::with_capacity(MONGO_BATCH);
+        let mut favorites = Vec::with_capacity(MONGO_BATCH);
         let send = |tx: &tokio::sync::mpsc::Sender<Vec<Document>>, batch: &mut Vec<Document>| {
             let full = std::mem::replace(batch, Vec::with_capacity(MONGO_BATCH));
             tx.blocking_send(full).is_ok()
@@ -175,6 +181,15 @@ pub(super) async fn seed_posts(
                 created_at: when,
                 updated_at: when,
             };
+            // Each favorite is also its own document, counted in the post (see
+            // `techhub_content::favorites`).
+            favorites.extend(favorites::counted_documents(id, 1, &favorited));
+            if favorites.len() >= MONGO_BATCH {
+                favorites_drawn.inc_length(favorites.len() as u64);
+                if !send(&favorite_tx, &mut favorites) {
+                    return Ok(slugs);
+                }
+            }
             let document = PostDocument {
                 post,
                 favorited_by: favorited,
@@ -209,18 +224,25 @@ pub(super) async fn seed_posts(
         if !comments.is_empty() {
             send(&comment_tx, &mut comments);
         }
+        if !favorites.is_empty() {
+            favorites_drawn.inc_length(favorites.len() as u64);
+            send(&favorite_tx, &mut favorites);
+        }
         Ok(slugs)
     });
-    let (posts_written, comments_written) = tokio::try_join!(
+    let (posts_written, comments_written, favorites_written) = tokio::try_join!(
         insert_all(stores, POSTS, post_rx, &posts_bar),
         insert_all(stores, COMMENTS, comment_rx, &comments_bar),
+        insert_all(stores, FAVORITES, favorite_rx, &favorites_bar),
     )?;
     let slugs = generator.await??;
     posts_bar.finish();
     comments_bar.finish();
+    favorites_bar.finish();
     let took = t.elapsed();
     summary.add("mongodb posts", posts_written, took);
     summary.add("mongodb comments", comments_written, took);
+    summary.add("mongodb favorites", favorites_written, took);
     Ok(slugs)
 }
 

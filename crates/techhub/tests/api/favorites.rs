@@ -1,9 +1,12 @@
 //! Favorites and bookmarks: counted exactly under concurrency, idempotent, taken back, listed
-//! per user, and refused on drafts.
+//! per user, and refused on drafts. A favorite is counted into its post by the content relay,
+//! moments after the request: its writer sees it at once, everyone once it is counted.
+
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{eventually, TestApp};
 use crate::routes::{new_article, With};
 
 fn post(title: &str) -> Value {
@@ -32,6 +35,14 @@ async fn favorite_counts(app: &TestApp, slug: &str) -> (i64, i64, i64) {
     (article["favoritesCount"].as_i64().unwrap(), likes, fans)
 }
 
+/// Waits until [`favorite_counts`] are `want` (the relay counts favorites moments after).
+async fn counted(app: &TestApp, slug: &str, want: (i64, i64, i64)) {
+    eventually(Duration::from_secs(5), "the favorites counted", || async {
+        (favorite_counts(app, slug).await == want).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_hundred_concurrent_favorites_count_exactly_and_unfavorites_bring_it_back_to_zero() {
     let app = TestApp::spawn().await;
@@ -41,18 +52,58 @@ async fn a_hundred_concurrent_favorites_count_exactly_and_unfavorites_bring_it_b
 
     let path = format!("/api/articles/{slug}/favorite");
     let results = app.send_all(reqwest::Method::POST, &path, &tokens).await;
-    assert!(results.iter().all(|r| r.status() == 200));
-    assert_eq!(favorite_counts(&app, &slug).await, (100, 100, 100));
+    for response in results {
+        assert_eq!(response.status(), 200);
+        let article: Value = response.json().await.unwrap();
+        assert_eq!(article["article"]["favorited"], true);
+        let count = article["article"]["favoritesCount"].as_i64().unwrap();
+        assert!((1..=100).contains(&count), "{count}: each counts its own");
+    }
+    counted(&app, &slug, (100, 100, 100)).await;
     // Favoriting twice changes nothing.
     let twice = app
         .send_all(reqwest::Method::POST, &path, &tokens[..10])
         .await;
     assert!(twice.iter().all(|r| r.status() == 200));
+    app.settled().await;
     assert_eq!(favorite_counts(&app, &slug).await, (100, 100, 100));
 
     let results = app.send_all(reqwest::Method::DELETE, &path, &tokens).await;
     assert!(results.iter().all(|r| r.status() == 200));
-    assert_eq!(favorite_counts(&app, &slug).await, (0, 0, 0));
+    counted(&app, &slug, (0, 0, 0)).await;
+}
+
+#[tokio::test]
+async fn a_favoriter_sees_their_favorite_at_once_and_toggling_fast_ends_as_the_last_click() {
+    let app = TestApp::spawn().await;
+    let author = app.register("toggled").await;
+    let fan = app.register("toggler").await;
+    let slug = app.publish(&author, post("Click me")).await;
+    app.settled().await;
+    // Ten clicks in a row, each answered as it left things, and each read back by the
+    // clicker at once, counted, before the relay may have counted it into the post.
+    for click in 0..10 {
+        let on = click % 2 == 0;
+        let response = if on {
+            app.favorite(&fan, &slug).await
+        } else {
+            app.unfavorite(&fan, &slug).await
+        };
+        assert_eq!(response.status(), 200);
+        let answered: Value = response.json().await.unwrap();
+        let read = app.get_article_ok(&slug, Some(&fan)).await;
+        for article in [&answered["article"], &read] {
+            assert_eq!(article["favorited"], on, "click {click}");
+            assert_eq!(article["favoritesCount"], i64::from(on), "click {click}");
+        }
+    }
+    // The last click took it back: nothing stays counted, and no event stays due.
+    app.settled().await;
+    counted(&app, &slug, (0, 0, 0)).await;
+    assert_eq!(app.favorite(&fan, &slug).await.status(), 200);
+    counted(&app, &slug, (1, 1, 1)).await;
+    // Counted means finished: the favorite documents carry no event any more.
+    app.settled().await;
 }
 
 #[tokio::test]

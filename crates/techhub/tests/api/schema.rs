@@ -3,7 +3,7 @@
 
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use sqlx::Row;
-use techhub_content::schema::{COMMENTS, NOTIFICATIONS, POSTS, USER_PROFILES};
+use techhub_content::schema::{COMMENTS, FAVORITES, NOTIFICATIONS, POSTS, USER_PROFILES};
 
 use crate::helpers::{mongo_collection_names, mongo_index_names, mongo_indexes, TestApp};
 
@@ -440,7 +440,7 @@ async fn mongodb_has_the_collections_and_indexes() {
     let app = TestApp::spawn().await;
     let db = app.mongo();
     let names = mongo_collection_names(db).await;
-    for c in [COMMENTS, NOTIFICATIONS, POSTS, USER_PROFILES] {
+    for c in [COMMENTS, FAVORITES, NOTIFICATIONS, POSTS, USER_PROFILES] {
         assert!(names.iter().any(|n| n == c), "{c} missing from {names:?}");
     }
     let posts = mongo_index_names(db, POSTS).await;

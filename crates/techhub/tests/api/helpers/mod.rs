@@ -275,8 +275,9 @@ fn decode_quoted_printable(text: &str) -> String {
 }
 
 impl TestApp {
-    /// Waits until every event so far is delivered (the outbox and the posts' pending events),
-    /// so the invalidations they carry cannot land in the middle of a cache assertion.
+    /// Waits until every event so far is delivered (the outbox and the pending events of posts,
+    /// comments and favorites), so the invalidations they carry cannot land in the middle of a
+    /// cache assertion.
     pub async fn settled(&self) {
         let mysql_url = self.dbs.config.mysql_url.clone();
         eventually(Duration::from_secs(3), "all events delivered", || async {
@@ -287,7 +288,7 @@ impl TestApp {
                     .await
                     .unwrap();
             let mut due = 0;
-            for collection in ["posts", "comments"] {
+            for collection in ["posts", "comments", "favorites"] {
                 due += self
                     .mongo()
                     .collection::<mongodb::bson::Document>(collection)
