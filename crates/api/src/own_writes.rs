@@ -2,8 +2,9 @@
 //! search come from this server's index, which shows a write a moment after MongoDB has it.
 //! Every indexed write records itself for its writer in Redis ([`crate::write_path`]); a
 //! signed-in reader's index reads overlay theirs that this index does not show yet, read from
-//! MongoDB as they are now, with their own favorites ([`OwnWrites::of`]). The overlay costs one Redis read per signed-in
-//! index read, and a MongoDB read only in the moment between a write and the index showing it.
+//! MongoDB as they are now, with their own favorites ([`OwnWrites::of`]). The overlay costs
+//! one Redis read per signed-in index read, and MongoDB reads only in the moment between a
+//! write and the index showing it.
 
 use mongodb::bson::oid::ObjectId;
 use techhub_content::{favorites, posts};

@@ -98,17 +98,8 @@ impl Mongo {
         filter: Document,
         update: Document,
     ) -> Result<(), MongoError> {
-        self.batched(
-            collection,
-            Kind::Update,
-            Statement::Update {
-                filter,
-                update,
-                upsert: false,
-            },
-        )
-        .await
-        .map(drop)
+        self.update_statement(collection, filter, update, false)
+            .await
     }
 
     /// [`Mongo::update_batched`], inserting a document when none matches `filter` (its
@@ -120,17 +111,25 @@ impl Mongo {
         filter: Document,
         update: Document,
     ) -> Result<(), MongoError> {
-        self.batched(
-            collection,
-            Kind::Update,
-            Statement::Update {
-                filter,
-                update,
-                upsert: true,
-            },
-        )
-        .await
-        .map(drop)
+        self.update_statement(collection, filter, update, true)
+            .await
+    }
+
+    async fn update_statement(
+        &self,
+        collection: &'static str,
+        filter: Document,
+        update: Document,
+        upsert: bool,
+    ) -> Result<(), MongoError> {
+        let statement = Statement::Update {
+            filter,
+            update,
+            upsert,
+        };
+        self.batched(collection, Kind::Update, statement)
+            .await
+            .map(drop)
     }
 
     /// The document of `collection` with this `_id`, read in one query with the reads by id

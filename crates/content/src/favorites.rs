@@ -6,10 +6,10 @@
 //! posts get hundreds of times a second.
 //!
 //! Each change bumps `seq` and carries its event (`post.liked`, `post.unliked`) in
-//! `pendingEvents`, due once the favorite has been left alone for [`SETTLE`]. The relay delivers the events, then in one transaction moves
-//! the posts' projections for the documents still as it read them (same `seq`) and marks them
-//! `counted` (whether the post's projection includes the user) at the post's change number
-//! `countedSeq`. A reader's own favorites are read from here, so they see their change at once,
+//! `pendingEvents`, due once the favorite has been left alone for [`SETTLE`]. The relay
+//! delivers the events, then in one transaction moves the posts' projections for the
+//! documents still as it read them (same `seq`) and marks them `counted` (whether the post's
+//! projection includes the user) at the post's change number `countedSeq`. A reader's own favorites are read from here, so they see their change at once,
 //! with counts that include it ([`Favorite::adjustment`]); others see it once it is counted,
 //! moments later. An unfavorited document stays (`on: false`): a later favorite reuses it.
 

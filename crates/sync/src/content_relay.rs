@@ -506,17 +506,35 @@ mod tests {
         mongo.db().drop().await.unwrap();
     }
 
-    /// Stands for a favorite arriving while a batch is delivered: pushes `event` onto `post`
-    /// (making it due again, as writes do) when it is given its first batch.
-    struct Interrupter {
+    /// Stands for a request arriving while a batch is delivered: when given its first batch,
+    /// applies `update` to the document `filter` matches in `collection`, as the request's
+    /// write would (making the document due again).
+    struct Meanwhile {
         mongo: Mongo,
-        post: ObjectId,
-        event: Mutex<Option<Event>>,
+        collection: &'static str,
+        filter: Document,
+        update: Mutex<Option<Document>>,
     }
 
-    impl Consumer for Interrupter {
+    impl Meanwhile {
+        fn new(
+            mongo: &Mongo,
+            collection: &'static str,
+            filter: Document,
+            update: Document,
+        ) -> Arc<Self> {
+            Arc::new(Meanwhile {
+                mongo: mongo.clone(),
+                collection,
+                filter,
+                update: Mutex::new(Some(update)),
+            })
+        }
+    }
+
+    impl Consumer for Meanwhile {
         fn name(&self) -> &'static str {
-            "interrupter"
+            "meanwhile"
         }
 
         fn wants(&self, _: &EventPayload) -> bool {
@@ -529,16 +547,12 @@ mod tests {
 
         fn apply_batch<'a>(&'a self, _: &'a [&'a Event]) -> BoxFuture<'a, anyhow::Result<()>> {
             Box::pin(async move {
-                let event = self.event.lock().unwrap().take();
-                if let Some(event) = event {
-                    let update = doc! {
-                        "$push": { "pendingEvents": stored(&event) },
-                        "$set": { "eventsDueAt": DateTime::now() },
-                    };
+                let update = self.update.lock().unwrap().take();
+                if let Some(update) = update {
                     self.mongo
                         .db()
-                        .collection::<Document>(POSTS)
-                        .update_one(doc! { "_id": self.post }, update)
+                        .collection::<Document>(self.collection)
+                        .update_one(self.filter.clone(), update)
                         .await?;
                 }
                 Ok(())
@@ -551,12 +565,13 @@ mod tests {
         let (a1, a2, a3, late) = (like(), like(), like(), like());
         let pending = vec![vec![stored(&a1)], vec![stored(&a2), stored(&a3)]];
         let (mongo, ids) = posts_with(pending).await;
-        let interrupter = Arc::new(Interrupter {
-            mongo: mongo.clone(),
-            post: ids[1],
-            event: Mutex::new(Some(late.clone())),
-        });
-        let relay = relay(&mongo, vec![interrupter as Arc<dyn Consumer>]);
+        // A favorite of the second post, as the request made them: pushed with the post due.
+        let favorite = doc! {
+            "$push": { "pendingEvents": stored(&late) },
+            "$set": { "eventsDueAt": DateTime::now() },
+        };
+        let meanwhile = Meanwhile::new(&mongo, POSTS, doc! { "_id": ids[1] }, favorite);
+        let relay = relay(&mongo, vec![meanwhile as Arc<dyn Consumer>]);
 
         assert_eq!(relay.run_once().await.unwrap(), 2);
         let (quiet, popular) = (post(&mongo, ids[0]).await, post(&mongo, ids[1]).await);
@@ -715,47 +730,6 @@ mod tests {
         mongo.db().drop().await.unwrap();
     }
 
-    /// Stands for a user who clicks again while their favorite is delivered: on its first
-    /// batch it turns `key`'s favorite off, as a request does (its own `seq` and event).
-    struct Clicker {
-        mongo: Mongo,
-        key: String,
-        done: Mutex<bool>,
-    }
-
-    impl Consumer for Clicker {
-        fn name(&self) -> &'static str {
-            "clicker"
-        }
-
-        fn wants(&self, _: &EventPayload) -> bool {
-            true
-        }
-
-        fn apply<'a>(&'a self, _: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
-            Box::pin(async { Ok(()) })
-        }
-
-        fn apply_batch<'a>(&'a self, _: &'a [&'a Event]) -> BoxFuture<'a, anyhow::Result<()>> {
-            Box::pin(async move {
-                if std::mem::replace(&mut *self.done.lock().unwrap(), true) {
-                    return Ok(());
-                }
-                let update = doc! {
-                    "$set": { "on": false, "eventsDueAt": DateTime::now() },
-                    "$inc": { "seq": 1_i64 },
-                    "$push": { "pendingEvents": stored(&like()) },
-                };
-                self.mongo
-                    .db()
-                    .collection::<Document>(FAVORITES)
-                    .update_one(doc! { "_id": &self.key }, update)
-                    .await?;
-                Ok(())
-            })
-        }
-    }
-
     fn favorite_doc(post: ObjectId, user: u64, on: bool, counted: bool, due: bool) -> Document {
         let mut d = doc! {
             "_id": techhub_content::favorites::key(post, user), "postId": post,
@@ -795,11 +769,15 @@ mod tests {
         docs.extend((4..24).map(|u| favorite_doc(post_id, u, true, false, true)));
         let favorites = mongo.db().collection::<Document>(FAVORITES);
         favorites.insert_many(docs).await.unwrap();
-        let clicker = Arc::new(Clicker {
-            mongo: mongo.clone(),
-            key: techhub_content::favorites::key(post_id, 4),
-            done: Mutex::new(false),
-        });
+        // User 4 clicks again while their favorite is delivered: off, as a request does (its
+        // own `seq` and event).
+        let click = doc! {
+            "$set": { "on": false, "eventsDueAt": DateTime::now() },
+            "$inc": { "seq": 1_i64 },
+            "$push": { "pendingEvents": stored(&like()) },
+        };
+        let key = techhub_content::favorites::key(post_id, 4);
+        let clicker = Meanwhile::new(&mongo, FAVORITES, doc! { "_id": key }, click);
         let told = Recorder::new("told", false, None);
         let relay_one = relay(&mongo, vec![clicker as Arc<dyn Consumer>])
             .after_counting(vec![told.clone() as Arc<dyn Consumer>]);

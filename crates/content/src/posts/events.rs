@@ -312,15 +312,7 @@ async fn count_together(
                 if cleared.modified_count != ids.len() as u64 {
                     return Ok(None);
                 }
-                let reply = db
-                    .run_command(doc! { "update": POSTS, "updates": updates, "ordered": false })
-                    .session(&mut *session)
-                    .await?;
-                if let Ok(errors) = reply.get_array("writeErrors") {
-                    return Err(mongodb::error::Error::custom(format!(
-                        "moving comment counts: {errors:?}"
-                    )));
-                }
+                update_posts(&db, session, updates, "moving comment counts").await?;
                 Ok(Some(()))
             })
         })
@@ -332,10 +324,10 @@ async fn count_together(
 /// them and their posts' projections (`favoritedBy`, `engagement.likes`, `changeSeq`,
 /// `changedAt`) take the users they add or remove, in one transaction for the lot, so a
 /// favorite is counted exactly once whichever relay (or how many) delivered it. Only documents
-/// still as the relay read them (same `seq`) are finished: when some changed meanwhile (their
-/// user toggled again), the transaction is undone and each is finished in its own; a changed
-/// one stays due with its new events (so does one whose transaction kept conflicting with
-/// its user's clicks). A post's new change number becomes the `countedSeq` of the favorites
+/// still due and as the relay read them (same `seq`) are finished: when some changed
+/// meanwhile (their user toggled again) or the transaction kept conflicting, it is undone and
+/// the favorites are finished post by post, then one by one; a changed one stays due with its
+/// new events (so does one whose transaction kept conflicting with its user's clicks). A post's new change number becomes the `countedSeq` of the favorites
 /// that moved it (see [`crate::favorites::Favorite::counted_in`]). A deleted
 /// post's projection stays empty. Returns the favorites finished.
 pub async fn favorites_counted<'a>(
@@ -411,31 +403,22 @@ async fn count_favorites_together(
                 let ids: Vec<ObjectId> = moves.keys().copied().collect();
                 let mut seqs = std::collections::HashMap::new();
                 if !ids.is_empty() {
-                    let mut cursor = db
-                        .collection::<Document>(POSTS)
-                        .find(doc! { "_id": { "$in": &ids }, "status": super::not_deleted() })
-                        .projection(doc! { "changeSeq": 1 })
-                        .session(&mut *session)
-                        .await?;
-                    while let Some(post) = cursor.next(&mut *session).await.transpose()? {
+                    let filter = doc! { "_id": { "$in": &ids }, "status": super::not_deleted() };
+                    for post in find_in(&db, session, POSTS, filter, "changeSeq").await? {
                         if let Ok(id) = post.get_object_id("_id") {
                             seqs.insert(id, int(&post, "changeSeq") + 1);
                         }
                     }
                 }
                 // The favorites as they are in the transaction: all must still be due (not
-                // finished by another relay meanwhile) and as the relay delivered them (a click
-                // after this read makes the transaction conflict). Then one `updateMany` per post and state finishes them: far
-                // cheaper in SecantusDB than a statement per favorite.
+                // finished by another relay meanwhile) and as the relay delivered them (a
+                // click after this read makes the transaction conflict). Then one
+                // `updateMany` per post and state finishes them: far cheaper in SecantusDB
+                // than a statement per favorite.
                 let keys: Vec<&Bson> = favorites.iter().map(|(id, _, _)| id).collect();
+                let filter = doc! { "_id": { "$in": &keys }, "eventsDueAt": { "$exists": true } };
                 let mut now_seqs = std::collections::HashMap::new();
-                let mut cursor = db
-                    .collection::<Document>(FAVORITES)
-                    .find(doc! { "_id": { "$in": &keys }, "eventsDueAt": { "$exists": true } })
-                    .projection(doc! { "seq": 1 })
-                    .session(&mut *session)
-                    .await?;
-                while let Some(f) = cursor.next(&mut *session).await.transpose()? {
+                for f in find_in(&db, session, FAVORITES, filter, "seq").await? {
                     if let Some(id) = f.get("_id") {
                         now_seqs.insert(id.to_string(), int(&f, "seq"));
                     }
@@ -492,21 +475,55 @@ async fn count_favorites_together(
                     updates.push(Bson::Document(doc! { "q": { "_id": post }, "u": u }));
                 }
                 if !updates.is_empty() {
-                    let reply = db
-                        .run_command(doc! { "update": POSTS, "updates": updates, "ordered": true })
-                        .session(&mut *session)
-                        .await?;
-                    if let Ok(errors) = reply.get_array("writeErrors") {
-                        return Err(mongodb::error::Error::custom(format!(
-                            "counting favorites: {errors:?}"
-                        )));
-                    }
+                    update_posts(&db, session, updates, "counting favorites").await?;
                 }
                 Ok(Some(()))
             })
         })
         .await?;
     Ok(done.is_some())
+}
+
+/// The documents of `collection` matching `filter`, with `_id` and `field`, read in the
+/// transaction of `session`.
+async fn find_in(
+    db: &mongodb::Database,
+    session: &mut mongodb::ClientSession,
+    collection: &str,
+    filter: Document,
+    field: &str,
+) -> mongodb::error::Result<Vec<Document>> {
+    let mut cursor = db
+        .collection::<Document>(collection)
+        .find(filter)
+        .projection(doc! { field: 1 })
+        .session(&mut *session)
+        .await?;
+    let mut found = Vec::new();
+    while let Some(d) = cursor.next(&mut *session).await.transpose()? {
+        found.push(d);
+    }
+    Ok(found)
+}
+
+/// Runs `updates` (update statements, in order) on posts in the transaction of `session`; a
+/// statement MongoDB refuses fails the transaction, saying what it was `doing`.
+async fn update_posts(
+    db: &mongodb::Database,
+    session: &mut mongodb::ClientSession,
+    updates: Vec<Bson>,
+    doing: &str,
+) -> mongodb::error::Result<()> {
+    let reply = db
+        .run_command(doc! { "update": POSTS, "updates": updates, "ordered": true })
+        .session(session)
+        .await?;
+    match reply.get_array("writeErrors") {
+        Ok(errors) => Err(mongodb::error::Error::custom(format!(
+            "{doing}: {errors:?}"
+        ))),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Removes the delivered events `event_ids` from a document whose other events are not yet
