@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::Connection;
 use techhub_core::{MigrationReport, PoolSettings, Probe, Store};
 
 /// Migrations embedded at compile time; `techhub migrate` and `serve` apply them.
@@ -51,7 +52,15 @@ impl MySql {
             .min_connections(0)
             .acquire_timeout(settings.connect_timeout)
             .idle_timeout(Some(Duration::from_secs(300)))
-            .test_before_acquire(true)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > techhub_core::store::PING_AFTER_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         Ok(MySql {
             pool,

@@ -2,7 +2,20 @@
 //! sanitised with ammonia's allow-list, so no script, event handler or `javascript:` URL
 //! survives, whatever the author wrote (Markdown may contain raw HTML).
 
+use std::sync::LazyLock;
+
 use pulldown_cmark::{html, Options, Parser};
+
+/// The sanitiser, built once: building one (its allow-lists of tags, attributes and schemes)
+/// cost as much as cleaning a short body, and every created post, favorite answer and cache
+/// fill renders one.
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::default();
+    builder
+        .url_schemes(["http", "https", "mailto"].into())
+        .link_rel(Some("noopener noreferrer nofollow"));
+    builder
+});
 
 pub fn markdown_to_safe_html(markdown: &str) -> String {
     let mut options = Options::empty();
@@ -11,11 +24,7 @@ pub fn markdown_to_safe_html(markdown: &str) -> String {
     options.insert(Options::ENABLE_TASKLISTS);
     let mut unsafe_html = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut unsafe_html, Parser::new_ext(markdown, options));
-    ammonia::Builder::default()
-        .url_schemes(["http", "https", "mailto"].into())
-        .link_rel(Some("noopener noreferrer nofollow"))
-        .clean(&unsafe_html)
-        .to_string()
+    SANITIZER.clean(&unsafe_html).to_string()
 }
 
 /// The words of a Markdown body without its markup (for the search index and snippets): text,

@@ -145,7 +145,8 @@ pub struct Config {
     #[arg(long, env = "TECHHUB_RELAY", default_value_t = true, action = clap::ArgAction::Set)]
     pub relay: bool,
 
-    /// Outbox events the relay claims at once.
+    /// Outbox events the relay claims at once; the content relay takes 4 times as many posts,
+    /// 5 times as many comments and favorites.
     #[arg(long, env = "TECHHUB_RELAY_BATCH", default_value_t = 100)]
     pub relay_batch: u32,
 

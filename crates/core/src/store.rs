@@ -116,6 +116,12 @@ where
     }
 }
 
+/// A pooled SQL connection idle for longer than this is pinged before it is handed out; a busy
+/// one is not. A ping is a full round trip: pinging before every query (sqlx's default) doubled
+/// the round trips of a one-query request, while a connection the server dropped is almost
+/// always one that sat idle. One that breaks anyway fails its query, and the pool drops it.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Connection settings of one store's pool. `Debug` redacts the URL's password.
 #[derive(Clone)]
 pub struct PoolSettings {

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection;
 use techhub_core::{MigrationReport, PoolSettings, Probe, Store};
 
 /// Migrations embedded at compile time; `techhub migrate` and `serve` apply them.
@@ -56,7 +57,15 @@ impl Postgres {
             .min_connections(0)
             .acquire_timeout(settings.connect_timeout)
             .idle_timeout(Some(Duration::from_secs(300)))
-            .test_before_acquire(true)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > techhub_core::store::PING_AFTER_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         Ok(Postgres {
             pool,

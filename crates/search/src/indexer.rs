@@ -242,7 +242,21 @@ impl Indexer {
             let mut shown = Vec::with_capacity(fresh.len());
             for chunk in fresh.chunks(LOAD) {
                 let ids: Vec<ObjectId> = chunk.iter().map(|c| c.id).collect();
-                let loaded = posts::full_by_ids(&self.mongo, &ids).await?;
+                // Posts this process created come as written; the rest are read.
+                let mut loaded = Vec::new();
+                let mut unread = Vec::new();
+                for c in chunk {
+                    match self.index.take_created(c.id, c.changed_at) {
+                        Some(post) => loaded.push(Indexable {
+                            post,
+                            favorited_by: Vec::new(),
+                        }),
+                        None => unread.push(c.id),
+                    }
+                }
+                if !unread.is_empty() {
+                    loaded.extend(posts::full_by_ids(&self.mongo, &unread).await?);
+                }
                 for id in &ids {
                     let found = loaded.iter().find(|p| p.post.id == *id);
                     // A post gone from MongoDB shows every change it had.
@@ -278,6 +292,7 @@ impl Indexer {
         self.low_ms = new_low;
         let horizon = self.low_ms - OVERLAP.as_millis() as i64;
         self.seen.retain(|_, at| at.timestamp_millis() >= horizon);
+        self.index.forget_created_before(horizon);
         Ok(progress)
     }
 

@@ -24,7 +24,7 @@ use crate::extract::{ApiJson, AuthUser, MaybeAuthUser};
 use crate::write_path::{self, post_entries, Change, Effects};
 use crate::AppState;
 use input::{NewArticleRequest, UpdateArticleRequest};
-use render::{article_response, render_articles, ArticleResponse, Reader, Shape};
+use render::{article_response, render_articles, ArticleResponse, Reader, Shape, Viewer};
 
 /// The post `slug` (any status but deleted), or 404.
 pub(crate) async fn post_or_404(state: &AppState, slug: &str) -> Result<Post, ApiError> {
@@ -109,7 +109,12 @@ pub(crate) async fn create_article(
 ) -> Result<(StatusCode, Json<ArticleResponse>), ApiError> {
     let new = req.article.parse(auth.id)?;
     crate::policy::may_write_post(&state, auth.id, new.status == PostStatus::Draft).await?;
-    let create = async { Ok(posts::create(&state.stores.mongo, new).await?) };
+    let create = async {
+        let post = posts::create(&state.stores.mongo, new).await?;
+        // This server's index takes it as written, not read back.
+        state.search.created(&post, post.created_at);
+        Ok(post)
+    };
     let post = write_path::write(&state, auth.id, Change::Post, create, |p: &Post| {
         Effects::post(p, post_entries(p.author_id, &p.slug))
     })
@@ -194,7 +199,10 @@ async fn set_favorite(
     slug: &str,
     on: bool,
 ) -> Result<Json<ArticleResponse>, ApiError> {
-    let post = cached_post_or_404(state, slug).await?;
+    // The cached copy comes with its rendered body and its author's profile: the answer
+    // needs neither a second render nor a second read.
+    let found = cache::article_by_slug(state, slug).await?;
+    let post = found.article.post.ok_or(ApiError::NotFound("article"))?;
     let mongo = &state.stores.mongo;
     let change = async {
         favorites::set(mongo, &post, auth.id, on).await?;
@@ -203,16 +211,23 @@ async fn set_favorite(
         // `Favorite::counted_in` allows for (the post itself is not written).
         Ok::<_, ApiError>(favorites::one(mongo, post.id, auth.id).await?)
     };
-    let favorite = write_path::write(state, auth.id, Change::Favorite, change, |f: &Favorite| {
+    let write = write_path::write(state, auth.id, Change::Favorite, change, |f: &Favorite| {
         // The change number from which the post counts the writer's favorite as it is: the
         // next one, when the relay has not counted it yet.
         let seq = post.change_seq.max(f.counted_seq) + i64::from(f.counted != f.on);
         Effects::post_id(post.id.to_hex(), seq, Vec::new())
-    })
-    .await?;
+    });
+    // The reader's follows and bookmarks (for the answer's flags) are read meanwhile.
+    let (favorite, viewer) = tokio::try_join!(write, Viewer::load(state, auth.id))?;
     let reader = Reader::Favoriting {
-        id: auth.id,
+        viewer: &viewer,
         favorite,
     };
-    article_response(state, reader, post).await
+    let full = Shape::Full {
+        html: found.article.body_html,
+    };
+    let article = render_articles(state, reader, vec![post], full, found.author)
+        .await?
+        .remove(0);
+    Ok(Json(ArticleResponse { article }))
 }

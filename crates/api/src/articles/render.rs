@@ -125,10 +125,10 @@ pub(crate) enum Reader<'a> {
     Id(u64),
     /// A signed-in reader whose profile was read already.
     Loaded(&'a Viewer),
-    /// A signed-in reader who just (un)favorited the post: their favorite as read after
-    /// the write.
+    /// A signed-in reader, their profile read, who just (un)favorited the post: their
+    /// favorite as read after the write.
     Favoriting {
-        id: u64,
+        viewer: &'a Viewer,
         favorite: Favorite,
     },
 }
@@ -144,7 +144,7 @@ impl Reader<'_> {
             Reader::Anonymous => None,
             Reader::Id(id) => Some(*id),
             Reader::Loaded(v) => Some(v.id),
-            Reader::Favoriting { id, .. } => Some(*id),
+            Reader::Favoriting { viewer, .. } => Some(viewer.id),
         }
     }
 }
@@ -192,15 +192,13 @@ pub(crate) async fn render_articles(
         },
         async {
             match reader {
-                Reader::Id(id) | Reader::Favoriting { id, .. } => {
-                    Ok(Some(Viewer::load(state, id).await?))
-                }
+                Reader::Id(id) => Ok(Some(Viewer::load(state, id).await?)),
                 _ => Ok::<_, ApiError>(None),
             }
         },
     )?;
     let viewer = match reader {
-        Reader::Loaded(v) => Some(v),
+        Reader::Loaded(v) | Reader::Favoriting { viewer: v, .. } => Some(v),
         _ => loaded.as_ref(),
     };
     let (no_one, no_bookmarks) = (HashSet::new(), HashSet::new());

@@ -1,8 +1,8 @@
 //! The content relay's side of the posts, comments and favorites collections: every content
 //! change pushes its event onto the document's `pendingEvents` and sets `eventsDueAt` in the
 //! same single-document write (a post's change in the post, a new comment in the comment
-//! itself, a favorite in its favorite document); the relay finds the documents with events due
-//! ([`claim_pending`]), delivers them, and removes them here ([`events_delivered_all`],
+//! itself, a favorite in its favorite document); the relay reads the documents with events due
+//! ([`take_due`]), delivers them, and removes them here ([`events_delivered_all`],
 //! [`comments_counted`], [`favorites_counted`]), or records the failure for a retry
 //! ([`events_failed`]); an unreadable event is parked in `deadEvents` ([`event_parked`]).
 
@@ -20,8 +20,10 @@ use crate::{Mongo, MongoError};
 /// Where pending events are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// A post's own events (created, changed, liked …): claimed with a lease, so one relay
-    /// at a time delivers a post's events, in order.
+    /// A post's own events (created, changed, published, deleted), in the order they were
+    /// written. Read, not claimed: consumers are idempotent, and a post's events leave it
+    /// only while it holds exactly the events delivered ([`events_delivered_all`]), so one
+    /// that changed meanwhile stays due for its new ones.
     Posts,
     /// A new comment's `comment.created`, one per comment. No lease: the order of comments
     /// does not matter, consumers are idempotent, and the post's comment count moves in the
@@ -67,10 +69,8 @@ pub struct Pending {
     pub post_id: ObjectId,
     /// For a favorite, its state as read.
     pub toggle: Option<Toggle>,
-    /// For posts, when the claim runs out; for comments, the `eventsDueAt` read.
-    pub lease_until: DateTime,
-    /// The claim that took it (see [`claim_pending`]); none for comments.
-    pub claim: Option<ObjectId>,
+    /// Its `eventsDueAt` as read: a failure is recorded only while it is unchanged.
+    pub due_at: DateTime,
     /// How many deliveries of these events failed so far.
     pub attempts: i64,
     /// In the order they were written; an unreadable one is an `Err` with the reason.
@@ -78,22 +78,13 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// The filter matching the document only while it is as the relay took it.
+    /// The filter matching the document only while it is due as the relay read it.
     fn as_taken(&self) -> Document {
-        let mut filter = doc! { "_id": &self.id, "eventsDueAt": self.lease_until };
-        if let Some(claim) = self.claim {
-            filter.insert("eventsClaim", claim);
-        }
-        filter
+        doc! { "_id": &self.id, "eventsDueAt": self.due_at }
     }
 }
 
-fn pending_from(
-    source: Source,
-    d: &Document,
-    lease_until: Option<DateTime>,
-    claim: Option<ObjectId>,
-) -> Result<Pending, MongoError> {
+fn pending_from(source: Source, d: &Document) -> Result<Pending, MongoError> {
     let corrupt = |e: mongodb::bson::document::ValueAccessError| MongoError::Corrupt(e.to_string());
     let id = d
         .get("_id")
@@ -112,17 +103,13 @@ fn pending_from(
         }),
         _ => None,
     };
-    let lease_until = match lease_until {
-        Some(at) => at,
-        None => *d.get_datetime("eventsDueAt").map_err(corrupt)?,
-    };
+    let due_at = *d.get_datetime("eventsDueAt").map_err(corrupt)?;
     Ok(Pending {
         source,
         id,
         post_id,
         toggle,
-        lease_until,
-        claim,
+        due_at,
         attempts: int(d, "eventAttempts"),
         events: d
             .get_array("pendingEvents")
@@ -131,19 +118,18 @@ fn pending_from(
     })
 }
 
-/// Takes up to `limit` documents of `source` with events due.
+/// Reads up to `limit` documents of `source` with events due, in one read whatever the batch.
 ///
-/// Posts are claimed, all until now + `lease`, in three operations whatever the batch: the
-/// ids of due posts, one update of those still due (atomic per document: a post another relay
-/// claimed meanwhile is no longer due, so two relays never hold the same post) stamping them
-/// with a fresh claim id, and a read of the posts carrying that id. One `findAndModify` per
-/// post capped the relay near 50 posts a second on SecantusDB, below the rate posts were
-/// written in the benchmark. Comments are read, not claimed (see [`Source::Comments`]): a
-/// claim would cost a write per comment.
-pub async fn claim_pending(
+/// Nothing is claimed: a claim (an update stamping the due posts with a lease, then a read of
+/// those it won) cost SecantusDB two more passes over every post, about a third of a new
+/// post's cost there, for what idempotent consumers already give. Two relays that read the
+/// same document deliver its events twice, and only the removal decides what is finished:
+/// comments and favorites are counted in the transaction that removes their events
+/// ([`comments_counted`], [`favorites_counted`]); a post's events leave it only while it holds
+/// exactly those delivered ([`events_delivered_all`]).
+pub async fn take_due(
     mongo: &Mongo,
     source: Source,
-    lease: std::time::Duration,
     limit: usize,
 ) -> Result<Vec<Pending>, MongoError> {
     let now = DateTime::now();
@@ -151,91 +137,74 @@ pub async fn claim_pending(
     // the whole index, documents without the field included; a closed range comes straight
     // from the (sparse) index.
     let due = doc! { "eventsDueAt": { "$gte": DateTime::MIN, "$lte": now } };
-    if source != Source::Posts {
-        let options = FindOptions::builder()
-            .projection(doc! {
-                "postId": 1, "eventsDueAt": 1, "pendingEvents": 1, "eventAttempts": 1,
-                "userId": 1, "on": 1, "counted": 1, "seq": 1,
-            })
-            .limit(limit as i64)
-            .build();
-        let found = find_docs_in(mongo, source.collection(), due, options).await?;
-        return found
-            .iter()
-            .map(|d| pending_from(source, d, None, None))
-            .collect();
-    }
-    let posts = mongo.db().collection::<Document>(POSTS);
-    let until = DateTime::from_millis(now.timestamp_millis() + lease.as_millis() as i64);
+    let projection = match source {
+        Source::Posts => doc! { "eventsDueAt": 1, "pendingEvents": 1, "eventAttempts": 1 },
+        Source::Comments | Source::Favorites => doc! {
+            "postId": 1, "eventsDueAt": 1, "pendingEvents": 1, "eventAttempts": 1,
+            "userId": 1, "on": 1, "counted": 1, "seq": 1,
+        },
+    };
     let options = FindOptions::builder()
-        .projection(doc! { "_id": 1 })
+        .projection(projection)
         .limit(limit as i64)
         .build();
-    let ids: Vec<ObjectId> = find_docs_in(mongo, source.collection(), due.clone(), options)
-        .await?
-        .iter()
-        .filter_map(|d| d.get_object_id("_id").ok())
-        .collect();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let claim = ObjectId::new();
-    let mut still_due = due;
-    still_due.insert("_id", doc! { "$in": &ids });
-    mongo
-        .timed(posts.update_many(
-            still_due,
-            doc! { "$set": { "eventsDueAt": until, "eventsClaim": claim } },
-        ))
-        .await?;
-    let options = FindOptions::builder()
-        .projection(doc! { "pendingEvents": 1, "eventAttempts": 1 })
-        .build();
-    let won = find_docs_in(
-        mongo,
-        source.collection(),
-        doc! { "_id": { "$in": &ids }, "eventsClaim": claim },
-        options,
-    )
-    .await?;
-    won.iter()
-        .map(|d| pending_from(source, d, Some(until), Some(claim)))
-        .collect()
+    let found = find_docs_in(mongo, source.collection(), due, options).await?;
+    found.iter().map(|d| pending_from(source, d)).collect()
 }
 
-/// The fields that mark a document due (or claimed), removed once its events are all
-/// delivered.
+/// The fields that mark a document due, removed once its events are all delivered
+/// (`eventsClaim` is left by relays of earlier versions, which claimed posts).
 fn done_fields() -> Document {
     doc! { "eventsDueAt": "", "eventsClaim": "", "eventAttempts": "", "eventError": "" }
 }
 
-/// Removes the delivered events `event_ids` from `posts` (all taken by one claim), in one
-/// update for the lot: each post whose claim still holds (no new event arrived since; a write
-/// that adds events makes the post due again) stops being due. When some did not (the update
-/// matched fewer), the posts still carrying delivered events (those alone: a popular post
-/// gets a new favorite while its batch is delivered, and the others need no second rewrite)
-/// are stripped of them and stay due for the rest.
+/// Finishes the posts `done`, whose events were all delivered (`event_ids`, theirs): a post
+/// still holding exactly the events read stops being due, in one update per number of events
+/// (one for a burst of new posts), matched by its last event's id and the absence of one
+/// after it (events are only appended, and removed from the front once delivered, so that
+/// pins the whole array). A post that changed meanwhile (an edit added an event, another
+/// relay finished it first) is only stripped of the delivered events and stays due for the
+/// rest, if any.
 pub async fn events_delivered_all(
     mongo: &Mongo,
     done: &[&Pending],
     event_ids: &[String],
 ) -> Result<(), MongoError> {
-    let Some(first) = done.first() else {
+    if done.is_empty() {
         return Ok(());
-    };
+    }
     debug_assert!(done.iter().all(|p| p.source == Source::Posts));
     let posts = mongo.db().collection::<Document>(POSTS);
-    let ids: Vec<&Bson> = done.iter().map(|p| &p.id).collect();
-    let pull = doc! { "pendingEvents": { "id": { "$in": event_ids } } };
-    let finished = mongo
-        .timed(posts.update_many(
-            doc! { "_id": { "$in": &ids }, "eventsDueAt": first.lease_until, "eventsClaim": first.claim },
-            doc! { "$pull": pull.clone(), "$unset": done_fields() },
-        ))
-        .await?;
-    if finished.matched_count < ids.len() as u64 && !event_ids.is_empty() {
+    // Posts by how many events they hold (the readable ones: unreadable ones were parked
+    // before delivery): (ids, their last events' ids).
+    let mut by_count: BTreeMap<usize, (Vec<&Bson>, Vec<String>)> = BTreeMap::new();
+    for post in done {
+        let readable: Vec<&Event> = post.events.iter().filter_map(|e| e.as_ref().ok()).collect();
+        let (ids, last) = by_count.entry(readable.len()).or_default();
+        ids.push(&post.id);
+        if let Some(event) = readable.last() {
+            last.push(event.id.to_string());
+        }
+    }
+    let mut unset = done_fields();
+    unset.insert("pendingEvents", "");
+    let mut finished = 0;
+    for (count, (ids, last)) in &by_count {
+        let mut exactly = doc! { "_id": { "$in": ids } };
+        if let Some(at) = count.checked_sub(1) {
+            exactly.insert(format!("pendingEvents.{at}.id"), doc! { "$in": last });
+        }
+        exactly.insert(format!("pendingEvents.{count}"), doc! { "$exists": false });
+        finished += mongo
+            .timed(posts.update_many(exactly, doc! { "$unset": unset.clone() }))
+            .await?
+            .matched_count;
+    }
+    if finished < done.len() as u64 && !event_ids.is_empty() {
+        let ids: Vec<&Bson> = done.iter().map(|p| &p.id).collect();
         let still_carrying =
             doc! { "_id": { "$in": &ids }, "pendingEvents.id": { "$in": event_ids } };
+        let pull = doc! { "pendingEvents": { "id": { "$in": event_ids } } };
         mongo
             .timed(posts.update_many(still_carrying, doc! { "$pull": pull }))
             .await?;

@@ -20,8 +20,8 @@ pub use document::{
     MAX_BODY_CHARS, MAX_DESCRIPTION_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TITLE_CHARS,
 };
 pub use events::{
-    claim_pending, comments_counted, event_parked, events_delivered, events_delivered_all,
-    events_failed, favorites_counted, parked_event_posts, stuck_events, Pending, Source, Toggle,
+    comments_counted, event_parked, events_delivered, events_delivered_all, events_failed,
+    favorites_counted, parked_event_posts, stuck_events, take_due, Pending, Source, Toggle,
 };
 pub use feed::{
     any, changed_since, estimated_count, full_by_ids, published_between, published_count, Change,

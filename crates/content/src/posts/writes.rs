@@ -39,6 +39,7 @@ fn snapshot(post: &Post) -> PostSnapshot {
 }
 
 /// Writes a new post with its `post.created` event, under a fresh slug drawn from the title.
+/// Its `changedAt` is its `createdAt`.
 pub async fn create(mongo: &Mongo, new: NewPost) -> Result<Post, MongoError> {
     let now = DateTime::now();
     loop {

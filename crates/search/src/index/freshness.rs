@@ -5,9 +5,19 @@
 //! ([`SearchIndex::write_starting`]) so the indexer's short scans, which read a fraction of a
 //! second of the change feed, reach back far enough to see them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use mongodb::bson::{oid::ObjectId, DateTime};
+use techhub_content::posts::Post;
 
 use super::SearchIndex;
+
+/// The most created posts kept for the indexer at once; beyond it, it reads them back.
+const CREATED_MAX: usize = 4_096;
+
+/// Posts this process created, by id, with the `changedAt` they were written with.
+#[derive(Default)]
+pub(crate) struct Created(HashMap<ObjectId, (DateTime, Post)>);
 
 impl SearchIndex {
     /// The indexer starts reading MongoDB for changes: returns the scan's number, to pass to
@@ -112,6 +122,40 @@ impl Drop for LocalWrite {
     }
 }
 
+impl SearchIndex {
+    /// Hands the indexer a post this process just created, as written with `changedAt` =
+    /// `changed_at`, so its next scan indexes it from here instead of reading it back from
+    /// MongoDB (a whole post, body included, per created post: about a quarter of the
+    /// database's time under a burst of new posts). The scan still finds the post through
+    /// the change feed, and takes it from here only at that same `changedAt`: a post changed
+    /// since (a favorite counted, an edit) is read as it is now.
+    pub fn created(&self, post: &Post, changed_at: DateTime) {
+        let mut created = self.created.lock().expect("created posts lock poisoned");
+        if created.0.len() < CREATED_MAX {
+            created.0.insert(post.id, (changed_at, post.clone()));
+        }
+    }
+
+    /// The post `id` as this process created it, if it is still as written at `changed_at`;
+    /// forgets it either way.
+    pub fn take_created(&self, id: ObjectId, changed_at: DateTime) -> Option<Post> {
+        let mut created = self.created.lock().expect("created posts lock poisoned");
+        match created.0.remove(&id) {
+            Some((at, post)) if at == changed_at => Some(post),
+            _ => None,
+        }
+    }
+
+    /// Forgets created posts written before `horizon_ms` (the change feed's scans no longer
+    /// reach them).
+    pub fn forget_created_before(&self, horizon_ms: i64) {
+        let mut created = self.created.lock().expect("created posts lock poisoned");
+        created
+            .0
+            .retain(|_, (at, _)| at.timestamp_millis() >= horizon_ms);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +226,37 @@ mod tests {
         );
         index.mark_covered(next);
         assert!(waiting.await.unwrap());
+    }
+
+    #[test]
+    fn a_created_post_is_taken_once_and_only_as_written() {
+        use mongodb::bson::doc;
+        let index = SearchIndex::in_memory(&[]).unwrap();
+        let at = DateTime::from_millis(1_000_000);
+        let post: Post = mongodb::bson::from_document(doc! {
+            "_id": ObjectId::new(), "slug": "s", "title": "t", "description": "d",
+            "authorId": 1_i64, "status": "published", "tags": [], "engagement": {},
+            "publishedAt": at, "version": 1_i64, "changeSeq": 1_i64,
+            "createdAt": at, "updatedAt": at,
+        })
+        .unwrap();
+        index.created(&post, at);
+        assert_eq!(index.take_created(post.id, at), Some(post.clone()));
+        assert_eq!(index.take_created(post.id, at), None, "taken once");
+        index.created(&post, at);
+        let later = DateTime::from_millis(1_000_001);
+        assert_eq!(
+            index.take_created(post.id, later),
+            None,
+            "changed since it was written: read it"
+        );
+        assert_eq!(index.take_created(post.id, at), None, "and forgotten");
+        index.created(&post, at);
+        index.forget_created_before(later.timestamp_millis());
+        assert_eq!(
+            index.take_created(post.id, at),
+            None,
+            "out of the scans' reach"
+        );
     }
 }

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use tokio::sync::watch;
 
+use freshness::Created;
 pub use freshness::LocalWrite;
 pub use lists::{ListPage, ListQuery};
 pub use query::{
@@ -93,6 +94,8 @@ pub struct SearchIndex {
     /// The change numbers of the posts changed lately, as searches see them (see
     /// [`SearchIndex::shows`]).
     shown: Mutex<std::collections::HashMap<String, (i64, std::time::Instant)>>,
+    /// Posts this process just created, as written (see [`SearchIndex::created`]).
+    created: Mutex<Created>,
     /// Commits so far; what [`SearchIndex::tags_now`] last counted, and at which commit.
     commits: std::sync::atomic::AtomicU64,
     tags_counted: Mutex<Option<TagCount>>,
@@ -174,6 +177,7 @@ impl SearchIndex {
                 finished_min: i64::MAX,
             }),
             shown: Default::default(),
+            created: Default::default(),
             commits: Default::default(),
             tags_counted: Default::default(),
         })

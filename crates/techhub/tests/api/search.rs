@@ -205,3 +205,56 @@ async fn techhub_reindex_rebuilds_from_mongodb_and_refuses_while_a_server_holds_
         .unwrap();
     assert_eq!(page.total, 5);
 }
+
+#[tokio::test]
+async fn the_change_feed_pages_through_posts_changed_in_the_same_millisecond_once_each() {
+    use mongodb::bson::{doc, DateTime, Document};
+    use techhub_content::posts::{changed_since, Change};
+
+    let app = TestApp::spawn().await;
+    let author = app.register("feeder").await;
+    let mut slugs = Vec::new();
+    for i in 0..8 {
+        slugs.push(
+            app.publish(&author, new_article(&format!("Feed {i}")))
+                .await,
+        );
+    }
+    // Five posts changed in one millisecond, three in a later one (a bulk write stamps many
+    // posts alike): pages must cut through the group without repeating or skipping a post.
+    let posts = app.mongo().collection::<Document>("posts");
+    let since = DateTime::from_millis(DateTime::now().timestamp_millis() + 60_000);
+    let later = DateTime::from_millis(since.timestamp_millis() + 7);
+    for (i, slug) in slugs.iter().enumerate() {
+        let at = if i < 5 { since } else { later };
+        posts
+            .update_one(doc! { "slug": slug }, doc! { "$set": { "changedAt": at } })
+            .await
+            .unwrap();
+    }
+    let mongo = app.stores.mongo.clone();
+    let whole = changed_since(&mongo, since, None, 100).await.unwrap();
+    assert_eq!(whole.len(), 8, "{whole:?}");
+    let mut order: Vec<(DateTime, _)> = whole.iter().map(|c| (c.changed_at, c.id)).collect();
+    order.sort();
+    assert_eq!(
+        order,
+        whole
+            .iter()
+            .map(|c| (c.changed_at, c.id))
+            .collect::<Vec<_>>(),
+        "oldest change first, then by id"
+    );
+    let mut paged: Vec<Change> = Vec::new();
+    loop {
+        let page = changed_since(&mongo, since, paged.last().copied(), 3)
+            .await
+            .unwrap();
+        assert!(page.len() <= 3);
+        if page.is_empty() {
+            break;
+        }
+        paged.extend(page);
+    }
+    assert_eq!(paged, whole);
+}
