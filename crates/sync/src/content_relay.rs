@@ -454,7 +454,7 @@ mod tests {
             .unwrap()
     }
 
-    /// The ids of the post's undelivered events (none once finished: the array goes).
+    /// The ids of the post's undelivered events.
     fn pending_ids(post: &Document) -> Vec<String> {
         post.get_array("pendingEvents")
             .map(|events| {

@@ -186,8 +186,7 @@ pub async fn events_delivered_all(
             last.push(event.id.to_string());
         }
     }
-    let mut unset = done_fields();
-    unset.insert("pendingEvents", "");
+    let finish = doc! { "$set": { "pendingEvents": [] }, "$unset": done_fields() };
     let mut finished = 0;
     for (count, (ids, last)) in &by_count {
         let mut exactly = doc! { "_id": { "$in": ids } };
@@ -196,7 +195,7 @@ pub async fn events_delivered_all(
         }
         exactly.insert(format!("pendingEvents.{count}"), doc! { "$exists": false });
         finished += mongo
-            .timed(posts.update_many(exactly, doc! { "$unset": unset.clone() }))
+            .timed(posts.update_many(exactly, finish.clone()))
             .await?
             .matched_count;
     }

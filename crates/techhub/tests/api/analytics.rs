@@ -109,7 +109,7 @@ async fn insights_article_analytics_for_the_author_only_and_admin_reports_for_ad
     let week = format!("{slug}?days=7");
     let stats: Value = eventually(
         Duration::from_secs(2),
-        "the like and comment in the activity log",
+        "the like and comment in the activity log and the post's counts",
         || async {
             let s: Value = app
                 .article_analytics(&author, &week)
@@ -118,7 +118,9 @@ async fn insights_article_analytics_for_the_author_only_and_admin_reports_for_ad
                 .await
                 .unwrap();
             let today = s["daily"].as_array().unwrap().last().cloned().unwrap();
-            (today["likes"] == 1 && today["comments"] == 1).then_some(s)
+            // The relay logs the activity, then counts it into the post: wait for both.
+            let counted = s["totals"]["likes"] == 1 && s["totals"]["comments"] == 1;
+            (today["likes"] == 1 && today["comments"] == 1 && counted).then_some(s)
         },
     )
     .await;
