@@ -151,7 +151,9 @@ async fn fill_redis(conn: &ConnectionManager) -> Result<()> {
 }
 
 /// Creates the floor database and table when missing, fills them, and returns a pool sized
-/// and configured like TechHub's PostgreSQL pool.
+/// like TechHub's PostgreSQL pool. It keeps sqlx's default of pinging a connection before
+/// every query, as the reference figure for this machine does, where TechHub pings only
+/// connections idle for a while (`techhub_core::store::PING_AFTER_IDLE`).
 async fn prepare_postgres(config: &Config) -> Result<PgPool> {
     create_database(config).await?;
     let url = techhub_core::config::with_database(&config.postgres_url, DATABASE)?;
