@@ -1,10 +1,11 @@
 //! The content relay: delivers the events MongoDB posts, comments and favorites carry in
 //! `pendingEvents` (written in the same document write as the change) to every consumer that
-//! wants them, then removes them. Posts are claimed with a lease, one atomic update each, so
-//! several relays never work on the same post; a post's events are delivered in order. New
-//! comments carry their one `comment.created` each, favorites their `post.liked` or
-//! `post.unliked`, and are not claimed: their posts' counts (and `favoritedBy`) move in the
-//! transaction that removes the delivered events, which only one relay wins, and the consumers
+//! wants them, then removes them. Nothing is claimed (consumers are idempotent): a post's
+//! events, delivered in order, leave it only while it holds exactly those delivered, so one
+//! that changed meanwhile stays due. New comments carry their one `comment.created` each,
+//! favorites their `post.liked` or `post.unliked`: their posts' counts (and `favoritedBy`)
+//! move in the transaction that removes the delivered events, which only one relay wins, and
+//! the consumers
 //! in [`ContentRelay::after_counting`] (the cache, the search index) hear of them then.
 //! Each consumer gets the events of a whole batch at once ([`Consumer::apply_batch`]),
 //! falling back to document by document, event by event, when that fails.
@@ -78,7 +79,7 @@ impl ContentRelay {
     /// Takes one batch of `source` with due events and delivers them. Returns how many.
     ///
     /// Unreadable events are parked first. Then each consumer gets the events it wants of all
-    /// the claimed posts in one [`Consumer::apply_batch`] (in post order, each post's in its
+    /// the documents taken in one [`Consumer::apply_batch`] (in post order, each post's in its
     /// order), so a batch costs a store one unit of work rather than one per event. Should a
     /// consumer's batch fail, its events are delivered to it again post by post, event by
     /// event, so one event it cannot apply holds back only its own post, which is retried
@@ -91,9 +92,14 @@ impl ContentRelay {
             Source::Posts => batch * POSTS_PER_EVENT_BATCH,
             Source::Comments | Source::Favorites => batch * SMALL_PER_POST_BATCH,
         };
-        let claimed = posts::take_due(&self.mongo, source, limit).await?;
+        let started = std::time::Instant::now();
+        let taken = posts::take_due(&self.mongo, source, limit).await?;
+        if taken.is_empty() {
+            return Ok(0);
+        }
+        let read = started.elapsed();
         let readable =
-            futures::future::join_all(claimed.iter().map(|post| self.readable(post))).await;
+            futures::future::join_all(taken.iter().map(|post| self.readable(post))).await;
         let failed = self.deliver_batch(&readable).await;
         let outcomes = futures::future::join_all(readable.iter().map(|post| async {
             if failed.is_empty() {
@@ -105,10 +111,11 @@ impl ContentRelay {
             }
         }))
         .await;
+        let delivered = started.elapsed();
         // The posts delivered whole are finished together, in one update.
         let mut done = Vec::new();
         let mut event_ids = Vec::new();
-        for (post, outcome) in claimed.iter().zip(outcomes) {
+        for (post, outcome) in taken.iter().zip(outcomes) {
             if let Some(mut ids) = outcome {
                 done.push(post);
                 event_ids.append(&mut ids);
@@ -117,15 +124,22 @@ impl ContentRelay {
         match source {
             Source::Posts => {
                 if let Err(e) = posts::events_delivered_all(&self.mongo, &done, &event_ids).await {
-                    // The lease runs out and the events are delivered again; consumers are
-                    // idempotent.
+                    // They stay due and are delivered again; consumers are idempotent.
                     tracing::warn!(posts = done.len(), error = %e, "could not record content deliveries");
                 }
             }
             Source::Comments => self.count(&done).await,
             Source::Favorites => self.count_favorites(&done).await,
         }
-        Ok(claimed.len())
+        tracing::debug!(
+            ?source,
+            documents = taken.len(),
+            read_ms = read.as_millis() as u64,
+            deliver_ms = (delivered - read).as_millis() as u64,
+            finish_ms = (started.elapsed() - delivered).as_millis() as u64,
+            "content relay batch"
+        );
+        Ok(taken.len())
     }
 
     /// Moves the posts' projections of the delivered `favorites` and removes their events
@@ -315,7 +329,7 @@ impl ContentRelay {
     }
 }
 
-/// A claimed post's events that could be read (unreadable ones parked), in order.
+/// A taken document's events that could be read (unreadable ones parked), in order.
 struct Readable<'a> {
     post: &'a Pending,
     events: Vec<&'a Event>,
@@ -794,6 +808,89 @@ mod tests {
             );
         }
         d
+    }
+
+    #[tokio::test]
+    async fn a_click_during_delivery_holds_back_only_its_own_favorite() {
+        let mongo = database().await;
+        let post_id = ObjectId::new();
+        let posts = mongo.db().collection::<Document>(POSTS);
+        posts
+            .insert_one(doc! {
+                "_id": post_id, "status": "published", "changeSeq": 1_i64,
+                "engagement": { "likes": 0_i64 }, "favoritedBy": [],
+            })
+            .await
+            .unwrap();
+        let favorites = mongo.db().collection::<Document>(FAVORITES);
+        let docs: Vec<Document> = (1..=10)
+            .map(|u| favorite_doc(post_id, u, true, false, true))
+            .collect();
+        favorites.insert_many(docs).await.unwrap();
+        // User 7 takes theirs back while the batch is delivered.
+        let click = doc! {
+            "$set": { "on": false, "eventsDueAt": DateTime::now() },
+            "$inc": { "seq": 1_i64 },
+            "$push": { "pendingEvents": stored(&like()) },
+        };
+        let key = techhub_content::favorites::key(post_id, 7);
+        let clicker = Meanwhile::new(&mongo, FAVORITES, doc! { "_id": key.clone() }, click);
+        let relay = relay(&mongo, vec![clicker as Arc<dyn Consumer>]);
+
+        assert_eq!(relay.run_once().await.unwrap(), 10);
+        // One pass: the nine others are counted and finished, user 7 stays due as clicked.
+        let post = posts
+            .find_one(doc! { "_id": post_id })
+            .await
+            .unwrap()
+            .unwrap();
+        let mut fans: Vec<i64> = post
+            .get_array("favoritedBy")
+            .unwrap()
+            .iter()
+            .map(|u| u.as_i64().unwrap())
+            .collect();
+        fans.sort_unstable();
+        assert_eq!(fans, vec![1, 2, 3, 4, 5, 6, 8, 9, 10]);
+        assert_eq!(
+            post.get_document("engagement")
+                .unwrap()
+                .get_i64("likes")
+                .unwrap(),
+            9
+        );
+        let due: Vec<Document> = favorites
+            .find(doc! { "eventsDueAt": { "$exists": true } })
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 1, "{due:?}");
+        assert_eq!(due[0].get_str("_id").unwrap(), key);
+        assert_eq!(due[0].get_i64("seq").unwrap(), 2);
+        assert!(!due[0].get_bool("on").unwrap());
+        assert!(!due[0].get_bool("counted").unwrap(), "never counted on");
+        // The next pass finishes it: nothing moves, it was never counted.
+        while relay.run_once().await.unwrap() > 0 {}
+        let post = posts
+            .find_one(doc! { "_id": post_id })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            post.get_document("engagement")
+                .unwrap()
+                .get_i64("likes")
+                .unwrap(),
+            9
+        );
+        let left = favorites
+            .count_documents(doc! { "eventsDueAt": { "$exists": true } })
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        mongo.db().drop().await.unwrap();
     }
 
     #[tokio::test]

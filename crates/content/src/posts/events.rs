@@ -280,7 +280,7 @@ async fn count_together(
                 if cleared.modified_count != ids.len() as u64 {
                     return Ok(None);
                 }
-                update_posts(&db, session, updates, "moving comment counts").await?;
+                update_in(&db, session, POSTS, updates, "moving comment counts").await?;
                 Ok(Some(()))
             })
         })
@@ -292,81 +292,105 @@ async fn count_together(
 /// them and their posts' projections (`favoritedBy`, `engagement.likes`, `changeSeq`,
 /// `changedAt`) take the users they add or remove, in one transaction for the lot, so a
 /// favorite is counted exactly once whichever relay (or how many) delivered it. Only documents
-/// still due and as the relay read them (same `seq`) are finished: when some changed
-/// meanwhile (their user toggled again) or the transaction kept conflicting, it is undone and
-/// the favorites are finished post by post, then one by one; a changed one stays due with its
-/// new events (so does one whose transaction kept conflicting with its user's clicks). A post's new change number becomes the `countedSeq` of the favorites
-/// that moved it (see [`crate::favorites::Favorite::counted_in`]). A deleted
-/// post's projection stays empty. Returns the favorites finished.
+/// still due and as the relay read them (same `seq`) are finished; one that changed meanwhile
+/// (its user clicked again, or another relay finished it) is left out of the transaction and
+/// stays due with its new events. Should the transaction keep conflicting (clicks while it
+/// runs), the favorites are finished post by post, then one by one. A post's new change number
+/// becomes the `countedSeq` of the favorites that moved it (see
+/// [`crate::favorites::Favorite::counted_in`]). A deleted post's projection stays empty.
+/// Returns the favorites finished.
 pub async fn favorites_counted<'a>(
     mongo: &Mongo,
     favorites: &[&'a Pending],
 ) -> Result<Vec<&'a Pending>, MongoError> {
     debug_assert!(favorites.iter().all(|f| f.toggle.is_some()));
-    if favorites.is_empty() || finished(count_favorites_together(mongo, favorites).await)? {
-        return Ok(favorites.to_vec());
+    if favorites.is_empty() {
+        return Ok(Vec::new());
     }
-    // Post by post, then favorite by favorite within a post that did not finish whole.
+    if let Some(done) = unless_conflicted(count_favorites_together(mongo, favorites).await)? {
+        return Ok(done);
+    }
+    // Post by post, then favorite by favorite within a post whose transaction conflicted.
     let mut by_post: BTreeMap<ObjectId, Vec<&'a Pending>> = BTreeMap::new();
     for favorite in favorites {
         by_post.entry(favorite.post_id).or_default().push(favorite);
     }
     let mut done = Vec::new();
     for group in by_post.into_values() {
-        if group.len() > 1 && finished(count_favorites_together(mongo, &group).await)? {
-            done.extend(group);
-            continue;
+        if group.len() > 1 {
+            if let Some(finished) =
+                unless_conflicted(count_favorites_together(mongo, &group).await)?
+            {
+                done.extend(finished);
+                continue;
+            }
         }
         for favorite in group {
-            if finished(count_favorites_together(mongo, &[favorite]).await)? {
-                done.push(favorite);
+            if let Some(finished) =
+                unless_conflicted(count_favorites_together(mongo, &[favorite]).await)?
+            {
+                done.extend(finished);
             }
         }
     }
     Ok(done)
 }
 
-/// Whether a transaction of [`favorites_counted`] finished its favorites: a write conflict
-/// (a user clicked again while it ran, and it kept conflicting) finished none of them, and
-/// they stay due; other failures are the caller's.
-fn finished(outcome: Result<bool, MongoError>) -> Result<bool, MongoError> {
+/// What a transaction of [`favorites_counted`] finished, or `None` when it kept conflicting
+/// (a user clicked while it ran): then it finished nothing, and its favorites stay due; other
+/// failures are the caller's.
+fn unless_conflicted<T>(outcome: Result<T, MongoError>) -> Result<Option<T>, MongoError> {
     match outcome {
         Err(MongoError::Db(e))
             if e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
                 || e.to_string().contains("WriteConflict") =>
         {
-            Ok(false)
+            Ok(None)
         }
-        other => other,
+        other => other.map(Some),
     }
 }
 
-/// One transaction of [`favorites_counted`]: true when it finished every one of `favorites`.
-async fn count_favorites_together(
+/// One transaction of [`favorites_counted`]: finishes those of `favorites` still as the relay
+/// read them, and returns them.
+async fn count_favorites_together<'a>(
     mongo: &Mongo,
-    favorites: &[&Pending],
-) -> Result<bool, MongoError> {
-    // Per post, the users its projection gains and loses.
-    let mut moves: BTreeMap<ObjectId, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
-    for favorite in favorites {
-        let Some(t) = favorite.toggle else { continue };
-        if t.on != t.counted {
-            let (adds, removes) = moves.entry(favorite.post_id).or_default();
-            (if t.on { adds } else { removes }).push(t.user_id as i64);
-        }
-    }
-    let favorites: Vec<(Bson, ObjectId, Toggle)> = favorites
+    favorites: &[&'a Pending],
+) -> Result<Vec<&'a Pending>, MongoError> {
+    let (kept, read): (Vec<&'a Pending>, Vec<(Bson, ObjectId, Toggle)>) = favorites
         .iter()
-        .filter_map(|f| Some((f.id.clone(), f.post_id, f.toggle?)))
-        .collect();
+        .filter_map(|f| Some((*f, (f.id.clone(), f.post_id, f.toggle?))))
+        .unzip();
     let db = mongo.db().clone();
     let mut unset = done_fields();
     unset.insert("pendingEvents", "");
-    let done = mongo
+    let finished = mongo
         .transaction(move |session| {
-            let (db, moves, favorites, unset) =
-                (db.clone(), moves.clone(), favorites.clone(), unset.clone());
+            let (db, read, unset) = (db.clone(), read.clone(), unset.clone());
             Box::pin(async move {
+                // The favorites as they are in the transaction: those still due (not finished
+                // by another relay meanwhile) and as the relay delivered them (same `seq`) are
+                // finished; a click after this read makes the transaction conflict.
+                let keys: Vec<&Bson> = read.iter().map(|(id, _, _)| id).collect();
+                let filter = doc! { "_id": { "$in": &keys }, "eventsDueAt": { "$exists": true } };
+                let mut now_seqs = std::collections::HashMap::new();
+                for f in find_in(&db, session, FAVORITES, filter, "seq").await? {
+                    if let Some(id) = f.get("_id") {
+                        now_seqs.insert(id.to_string(), int(&f, "seq"));
+                    }
+                }
+                let unchanged: Vec<usize> = (0..read.len())
+                    .filter(|&i| now_seqs.get(&read[i].0.to_string()) == Some(&read[i].2.seq))
+                    .collect();
+                // Per post, the users its projection gains and loses.
+                let mut moves: BTreeMap<ObjectId, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
+                for &i in &unchanged {
+                    let (_, post, t) = &read[i];
+                    if t.on != t.counted {
+                        let (adds, removes) = moves.entry(*post).or_default();
+                        (if t.on { adds } else { removes }).push(t.user_id as i64);
+                    }
+                }
                 // The posts' change numbers, read in the transaction: each moves by one.
                 let ids: Vec<ObjectId> = moves.keys().copied().collect();
                 let mut seqs = std::collections::HashMap::new();
@@ -378,40 +402,30 @@ async fn count_favorites_together(
                         }
                     }
                 }
-                // The favorites as they are in the transaction: all must still be due (not
-                // finished by another relay meanwhile) and as the relay delivered them (a
-                // click after this read makes the transaction conflict). Then one
-                // `updateMany` per post and state finishes them: far cheaper in SecantusDB
-                // than a statement per favorite.
-                let keys: Vec<&Bson> = favorites.iter().map(|(id, _, _)| id).collect();
-                let filter = doc! { "_id": { "$in": &keys }, "eventsDueAt": { "$exists": true } };
-                let mut now_seqs = std::collections::HashMap::new();
-                for f in find_in(&db, session, FAVORITES, filter, "seq").await? {
-                    if let Some(id) = f.get("_id") {
-                        now_seqs.insert(id.to_string(), int(&f, "seq"));
-                    }
-                }
-                if favorites
-                    .iter()
-                    .any(|(id, _, t)| now_seqs.get(&id.to_string()) != Some(&t.seq))
-                {
-                    return Ok(None);
-                }
+                // One multi-document statement per post and state finishes them (far cheaper
+                // in SecantusDB than a statement per favorite), all in one command: a round
+                // trip per statement cost a batch of popular posts half a second.
                 let mut groups: BTreeMap<(ObjectId, Option<bool>), Vec<&Bson>> = BTreeMap::new();
-                for (id, post, t) in &favorites {
+                for &i in &unchanged {
+                    let (id, post, t) = &read[i];
                     let moved = (t.on != t.counted).then_some(t.on);
                     groups.entry((*post, moved)).or_default().push(id);
                 }
-                for ((post, moved), ids) in groups {
-                    let mut u = doc! { "$unset": unset.clone() };
-                    if let Some(on) = moved {
-                        let seq = seqs.get(&post).copied().unwrap_or(0);
-                        u.insert("$set", doc! { "counted": on, "countedSeq": seq });
-                    }
-                    db.collection::<Document>(FAVORITES)
-                        .update_many(doc! { "_id": { "$in": ids } }, u)
-                        .session(&mut *session)
-                        .await?;
+                let finishing: Vec<Bson> = groups
+                    .into_iter()
+                    .map(|((post, moved), ids)| {
+                        let mut u = doc! { "$unset": unset.clone() };
+                        if let Some(on) = moved {
+                            let seq = seqs.get(&post).copied().unwrap_or(0);
+                            u.insert("$set", doc! { "counted": on, "countedSeq": seq });
+                        }
+                        Bson::Document(
+                            doc! { "q": { "_id": { "$in": ids } }, "u": u, "multi": true },
+                        )
+                    })
+                    .collect();
+                if !finishing.is_empty() {
+                    update_in(&db, session, FAVORITES, finishing, "finishing favorites").await?;
                 }
                 let now = DateTime::now();
                 let mut updates = Vec::new();
@@ -443,13 +457,18 @@ async fn count_favorites_together(
                     updates.push(Bson::Document(doc! { "q": { "_id": post }, "u": u }));
                 }
                 if !updates.is_empty() {
-                    update_posts(&db, session, updates, "counting favorites").await?;
+                    update_in(&db, session, POSTS, updates, "counting favorites").await?;
                 }
-                Ok(Some(()))
+                // Nothing left to finish: nothing to commit.
+                Ok((!unchanged.is_empty()).then_some(unchanged))
             })
         })
         .await?;
-    Ok(done.is_some())
+    Ok(finished
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| kept[i])
+        .collect())
 }
 
 /// The documents of `collection` matching `filter`, with `_id` and `field`, read in the
@@ -474,16 +493,18 @@ async fn find_in(
     Ok(found)
 }
 
-/// Runs `updates` (update statements, in order) on posts in the transaction of `session`; a
-/// statement MongoDB refuses fails the transaction, saying what it was `doing`.
-async fn update_posts(
+/// Runs `updates` (update statements, in order) on `collection` in the transaction of
+/// `session`, in one command; a statement MongoDB refuses fails the transaction, saying what
+/// it was `doing`.
+async fn update_in(
     db: &mongodb::Database,
     session: &mut mongodb::ClientSession,
+    collection: &str,
     updates: Vec<Bson>,
     doing: &str,
 ) -> mongodb::error::Result<()> {
     let reply = db
-        .run_command(doc! { "update": POSTS, "updates": updates, "ordered": true })
+        .run_command(doc! { "update": collection, "updates": updates, "ordered": true })
         .session(session)
         .await?;
     match reply.get_array("writeErrors") {
