@@ -810,12 +810,47 @@ mod tests {
         d
     }
 
+    /// The update a user's click to take their favorite back makes, as a request writes it
+    /// (its own `seq` and event).
+    fn off_click() -> Document {
+        doc! {
+            "$set": { "on": false, "eventsDueAt": DateTime::now() },
+            "$inc": { "seq": 1_i64 },
+            "$push": { "pendingEvents": stored(&like()) },
+        }
+    }
+
+    /// The post `post_id`'s `favoritedBy` (sorted), its like count and its change number.
+    async fn fans_of(mongo: &Mongo, post_id: ObjectId) -> (Vec<i64>, i64, i64) {
+        let post = mongo
+            .db()
+            .collection::<Document>(POSTS)
+            .find_one(doc! { "_id": post_id })
+            .await
+            .unwrap()
+            .unwrap();
+        let mut fans: Vec<i64> = post
+            .get_array("favoritedBy")
+            .unwrap()
+            .iter()
+            .map(|u| u.as_i64().unwrap())
+            .collect();
+        fans.sort_unstable();
+        let likes = post
+            .get_document("engagement")
+            .unwrap()
+            .get_i64("likes")
+            .unwrap();
+        (fans, likes, post.get_i64("changeSeq").unwrap())
+    }
+
     #[tokio::test]
     async fn a_click_during_delivery_holds_back_only_its_own_favorite() {
         let mongo = database().await;
         let post_id = ObjectId::new();
-        let posts = mongo.db().collection::<Document>(POSTS);
-        posts
+        mongo
+            .db()
+            .collection::<Document>(POSTS)
             .insert_one(doc! {
                 "_id": post_id, "status": "published", "changeSeq": 1_i64,
                 "engagement": { "likes": 0_i64 }, "favoritedBy": [],
@@ -828,37 +863,16 @@ mod tests {
             .collect();
         favorites.insert_many(docs).await.unwrap();
         // User 7 takes theirs back while the batch is delivered.
-        let click = doc! {
-            "$set": { "on": false, "eventsDueAt": DateTime::now() },
-            "$inc": { "seq": 1_i64 },
-            "$push": { "pendingEvents": stored(&like()) },
-        };
         let key = techhub_content::favorites::key(post_id, 7);
-        let clicker = Meanwhile::new(&mongo, FAVORITES, doc! { "_id": key.clone() }, click);
+        let filter = doc! { "_id": key.clone() };
+        let clicker = Meanwhile::new(&mongo, FAVORITES, filter, off_click());
         let relay = relay(&mongo, vec![clicker as Arc<dyn Consumer>]);
 
         assert_eq!(relay.run_once().await.unwrap(), 10);
         // One pass: the nine others are counted and finished, user 7 stays due as clicked.
-        let post = posts
-            .find_one(doc! { "_id": post_id })
-            .await
-            .unwrap()
-            .unwrap();
-        let mut fans: Vec<i64> = post
-            .get_array("favoritedBy")
-            .unwrap()
-            .iter()
-            .map(|u| u.as_i64().unwrap())
-            .collect();
-        fans.sort_unstable();
+        let (fans, likes, _) = fans_of(&mongo, post_id).await;
         assert_eq!(fans, vec![1, 2, 3, 4, 5, 6, 8, 9, 10]);
-        assert_eq!(
-            post.get_document("engagement")
-                .unwrap()
-                .get_i64("likes")
-                .unwrap(),
-            9
-        );
+        assert_eq!(likes, 9);
         let due: Vec<Document> = favorites
             .find(doc! { "eventsDueAt": { "$exists": true } })
             .await
@@ -873,18 +887,7 @@ mod tests {
         assert!(!due[0].get_bool("counted").unwrap(), "never counted on");
         // The next pass finishes it: nothing moves, it was never counted.
         while relay.run_once().await.unwrap() > 0 {}
-        let post = posts
-            .find_one(doc! { "_id": post_id })
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            post.get_document("engagement")
-                .unwrap()
-                .get_i64("likes")
-                .unwrap(),
-            9
-        );
+        assert_eq!(fans_of(&mongo, post_id).await.1, 9);
         let left = favorites
             .count_documents(doc! { "eventsDueAt": { "$exists": true } })
             .await
@@ -916,15 +919,9 @@ mod tests {
         docs.extend((4..24).map(|u| favorite_doc(post_id, u, true, false, true)));
         let favorites = mongo.db().collection::<Document>(FAVORITES);
         favorites.insert_many(docs).await.unwrap();
-        // User 4 clicks again while their favorite is delivered: off, as a request does (its
-        // own `seq` and event).
-        let click = doc! {
-            "$set": { "on": false, "eventsDueAt": DateTime::now() },
-            "$inc": { "seq": 1_i64 },
-            "$push": { "pendingEvents": stored(&like()) },
-        };
+        // User 4 clicks again while their favorite is delivered: off, as a request does.
         let key = techhub_content::favorites::key(post_id, 4);
-        let clicker = Meanwhile::new(&mongo, FAVORITES, doc! { "_id": key }, click);
+        let clicker = Meanwhile::new(&mongo, FAVORITES, doc! { "_id": key }, off_click());
         let told = Recorder::new("told", false, None);
         let relay_one = relay(&mongo, vec![clicker as Arc<dyn Consumer>])
             .after_counting(vec![told.clone() as Arc<dyn Consumer>]);
@@ -938,27 +935,10 @@ mod tests {
         assert!(a.unwrap() + b.unwrap() >= 22);
         // Whatever either relay finished, a third pass finishes the rest (user 4's new click).
         while relay_one.run_once().await.unwrap() > 0 {}
-        let post = posts
-            .find_one(doc! { "_id": post_id })
-            .await
-            .unwrap()
-            .unwrap();
-        let mut fans: Vec<i64> = post
-            .get_array("favoritedBy")
-            .unwrap()
-            .iter()
-            .map(|u| u.as_i64().unwrap())
-            .collect();
-        fans.sort_unstable();
+        let (fans, likes, seq) = fans_of(&mongo, post_id).await;
         let want: Vec<i64> = [1, 3].into_iter().chain(5..24).collect();
         assert_eq!(fans, want, "2 and 4 took theirs back, 24 never counted");
-        let likes = post
-            .get_document("engagement")
-            .unwrap()
-            .get_i64("likes")
-            .unwrap();
         assert_eq!(likes, want.len() as i64, "the count is the list's length");
-        let seq = post.get_i64("changeSeq").unwrap();
         assert!(seq > 4, "the post changed: {seq}");
         let all: Vec<Document> = favorites
             .find(doc! {})
