@@ -5,8 +5,8 @@
 //! that changed meanwhile stays due. New comments carry their one `comment.created` each,
 //! favorites their `post.liked` or `post.unliked`: their posts' counts (and `favoritedBy`)
 //! move in the transaction that removes the delivered events, which only one relay wins, and
-//! the consumers
-//! in [`ContentRelay::after_counting`] (the cache, the search index) hear of them then.
+//! the consumers in [`ContentRelay::after_counting`] (the cache, the search index) hear of
+//! them then.
 //! Each consumer gets the events of a whole batch at once ([`Consumer::apply_batch`]),
 //! falling back to document by document, event by event, when that fails.
 //! A failed delivery is retried with the same doubling back-off as the outbox relay; an

@@ -158,6 +158,14 @@ fn done_fields() -> Document {
     doc! { "eventsDueAt": "", "eventsClaim": "", "eventAttempts": "", "eventError": "" }
 }
 
+/// What a comment or a favorite drops once its events are delivered and counted: the marks of
+/// [`done_fields`] and its events array (a post keeps an empty one).
+fn done_small_fields() -> Document {
+    let mut unset = done_fields();
+    unset.insert("pendingEvents", "");
+    unset
+}
+
 /// Finishes the posts `done`, whose events were all delivered (`event_ids`, theirs): a post
 /// still holding exactly the events read stops being due, in one update per number of events
 /// (one for a burst of new posts), matched by its last event's id and the absence of one
@@ -262,8 +270,7 @@ async fn count_together(
         })
         .collect();
     let db = mongo.db().clone();
-    let mut unset = done_fields();
-    unset.insert("pendingEvents", "");
+    let unset = done_small_fields();
     let done = mongo
         .transaction(move |session| {
             let (db, ids, updates, unset) =
@@ -362,8 +369,7 @@ async fn count_favorites_together<'a>(
         .filter_map(|f| Some((*f, (f.id.clone(), f.post_id, f.toggle?))))
         .unzip();
     let db = mongo.db().clone();
-    let mut unset = done_fields();
-    unset.insert("pendingEvents", "");
+    let unset = done_small_fields();
     let finished = mongo
         .transaction(move |session| {
             let (db, read, unset) = (db.clone(), read.clone(), unset.clone());
