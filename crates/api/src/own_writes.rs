@@ -5,9 +5,15 @@
 //! MongoDB as they are now, with their own favorites ([`OwnWrites::of`]). The overlay costs
 //! one Redis read per signed-in index read, and MongoDB reads only in the moment between a
 //! write and the index showing it.
+//!
+//! A reader's own favorites are their favorites as the relay last folded them, with their
+//! clicks not yet folded in, which each click records in Redis ([`favorites_of`]).
+
+use std::collections::HashMap;
 
 use mongodb::bson::oid::ObjectId;
-use techhub_content::{favorites, posts};
+use techhub_content::favorites::{self, Favorite};
+use techhub_content::posts;
 use techhub_search::indexer::indexed;
 use techhub_search::IndexedPost;
 
@@ -48,8 +54,8 @@ impl OwnWrites {
         let mongo = &state.stores.mongo;
         // Their favorites too: the posts' `favoritedBy` holds them once the relay counted them.
         let (now, mine) = tokio::try_join!(
-            posts::full_by_ids(mongo, &unseen),
-            favorites::among(mongo, &unseen, user),
+            async { Ok::<_, ApiError>(posts::full_by_ids(mongo, &unseen).await?) },
+            Box::pin(favorites_of(state, &unseen, user)),
         )?;
         Ok(OwnWrites {
             hidden: unseen.iter().map(|id| id.to_hex()).collect(),
@@ -69,4 +75,35 @@ impl OwnWrites {
                 .collect(),
         })
     }
+}
+
+/// `user`'s favorites among `post_ids` as they see them: as the relay last folded them, with
+/// their clicks since ([`Favorite::clicked`]), read concurrently. Should Redis not answer,
+/// the clicks are read from MongoDB instead.
+pub(crate) async fn favorites_of(
+    state: &AppState,
+    post_ids: &[ObjectId],
+    user: u64,
+) -> Result<HashMap<ObjectId, Favorite>, ApiError> {
+    let mongo = &state.stores.mongo;
+    let clicks = async {
+        let hex: Vec<String> = post_ids.iter().map(|id| id.to_hex()).collect();
+        match state.stores.redis.favorite_clicks(user, &hex).await {
+            Ok(found) => Ok(post_ids
+                .iter()
+                .zip(found)
+                .filter_map(|(id, click)| Some((*id, click?)))
+                .collect()),
+            Err(e) => {
+                tracing::debug!(error = %e, "favorite clicks not read from Redis; reading MongoDB's");
+                favorites::clicks_among(mongo, post_ids, user).await
+            }
+        }
+    };
+    let (mut mine, clicks) = tokio::try_join!(favorites::among(mongo, post_ids, user), clicks)?;
+    for (id, click) in clicks {
+        let favorite = mine.entry(id).or_default();
+        *favorite = favorite.clicked(Some(click));
+    }
+    Ok(mine)
 }

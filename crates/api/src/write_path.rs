@@ -20,6 +20,7 @@ use std::future::Future;
 
 use techhub_cache::entries::keys;
 use techhub_content::posts::Post;
+use techhub_core::domain::FavoriteClick;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -30,10 +31,11 @@ pub(crate) enum Change {
     /// A post is created, edited, published, unpublished or deleted: it stamps `changedAt`
     /// and carries an event.
     Post,
-    /// A favorite is added or removed: its document carries a `post.liked` or `post.unliked`
-    /// event, and the relay moves the post (its count, and `favoritedBy`, which the index's
-    /// lists of what a user favorited follow) when it delivers it. The writer's own lists show
-    /// it at once (the own-write record).
+    /// A favorite is added or removed: the click is a document carrying a `post.liked` or
+    /// `post.unliked` event, and the relay moves the favorite and the post (its count, and
+    /// `favoritedBy`, which the index's lists of what a user favorited follow) when it folds
+    /// the click in. The writer's own reads show it at once (the own-write record, with the
+    /// click).
     Favorite,
     /// A comment is added, with a `comment.created` event (in the comment).
     CommentAdded,
@@ -64,12 +66,17 @@ const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 pub(crate) struct Effects {
     stale: Vec<String>,
     post: Option<(String, i64)>,
+    click: Option<FavoriteClick>,
 }
 
 impl Effects {
     /// A write that makes the cache entries `stale` and nothing the index lists.
     pub(crate) fn stale(stale: Vec<String>) -> Self {
-        Effects { stale, post: None }
+        Effects {
+            stale,
+            post: None,
+            click: None,
+        }
     }
 
     /// A write that left `post` at its change number, making `stale` stale.
@@ -82,6 +89,17 @@ impl Effects {
         Effects {
             stale,
             post: Some((id, change_seq)),
+            click: None,
+        }
+    }
+
+    /// [`Effects::post_id`] of a favorite `click`, which its writer's reads of their
+    /// favorites take until the relay folds it.
+    pub(crate) fn favorite(id: String, change_seq: i64, click: FavoriteClick) -> Self {
+        Effects {
+            stale: Vec::new(),
+            post: Some((id, change_seq)),
+            click: Some(click),
         }
     }
 }
@@ -120,7 +138,7 @@ where
         Some((post, seq)) => {
             let redis = &state.stores.redis;
             if let Err(e) = redis
-                .record_own_write(writer, post, *seq, &effects.stale)
+                .record_own_write(writer, post, *seq, effects.click, &effects.stale)
                 .await
             {
                 // Without Redis the writer still reads their write on this server: wait

@@ -1,32 +1,46 @@
-//! Favorites, in the `favorites` collection: one small document per user and post (`_id`
-//! `<post hex id>:<user id>`) says whether the user favorites the post (`on`). It is the fact;
-//! the post's `favoritedBy` and `engagement.likes` are its projection, moved by the content
-//! relay in batches ([`crate::posts::favorites_counted`]), so a favorite costs one small
-//! write, batched with those of other requests, instead of a rewrite of a post that popular
-//! posts get hundreds of times a second.
+//! Favorites. A click (a favorite, or taking one back) is a document of its own in
+//! `favorite_clicks`, inserted and never changed ([`click`]): the favorite it is about
+//! (`pair`, the key below), `on`, `at`, and its event (`post.liked`, `post.unliked`) in
+//! `pendingEvents`, due once left alone for [`SETTLE`]. The relay folds clicks in batches
+//! ([`crate::posts::favorites_counted`]): in one transaction it moves the favorites they
+//! change and their posts' `favoritedBy` and `engagement.likes`, and deletes the clicks. A
+//! click that changes nothing (favoriting a post one favorites already, or a click taken back
+//! within the same batch) is folded without its event.
 //!
-//! Each change bumps `seq` and carries its event (`post.liked`, `post.unliked`) in
-//! `pendingEvents`, due once the favorite has been left alone for [`SETTLE`]. The relay
-//! delivers the events, then in one transaction moves the posts' projections for the
-//! documents still as it read them (same `seq`) and marks them `counted` (whether the post's
-//! projection includes the user) at the post's change number `countedSeq`. A reader's own favorites are read from here, so they see their change at once,
-//! with counts that include it ([`Favorite::adjustment`]); others see it once it is counted,
-//! moments later. An unfavorited document stays (`on: false`): a later favorite reuses it.
+//! The favorite itself is one small document per user and post in `favorites` (`_id`
+//! `<post hex id>:<user id>`), written only by that fold: whether the user favorites the post
+//! (`on`, which the post's projection then counts: `counted`), the post's change number at
+//! which that last changed (`countedSeq`), and the time of the last click folded in (`at`).
+//! An unfavorited document stays (`on: false`): a copy of its post older than `countedSeq`
+//! still counts the user ([`Favorite::counted_in`]).
+//!
+//! Why a click is an insert: SecantusDB takes a collection's writes one at a time, and an
+//! update of a document that pushes an event cost it 113-121 µs, an insert carrying one
+//! 30 µs (docs/performance.md). A favorite used to be two such updates (the click's, and the
+//! relay's finishing one); it is now an insert, and the relay's share is a delete in bulk,
+//! with one update per favorite whose state the batch changed.
+//!
+//! A reader's own favorite is the favorite as folded with their last click not yet folded
+//! ([`Favorite::clicked`]): the API records each click for its user in Redis, next to their
+//! other own writes, and reads it back with the favorites (falling back to [`clicks_among`]
+//! when Redis cannot say). Counts then include it at once ([`Favorite::adjustment`]); others
+//! see it once it is folded, moments later.
 
 use std::collections::HashMap;
 
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
+use techhub_core::domain::FavoriteClick;
 use techhub_core::events::{Event, EventPayload, Reaction};
 
 use crate::posts::document::event_bson;
 use crate::posts::Post;
-use crate::schema::FAVORITES;
+use crate::schema::{FAVORITES, FAVORITE_CLICKS};
 use crate::{Mongo, MongoError};
 
-/// How long a favorite is left alone before the relay counts it into its post: clicks in quick
-/// succession (a favorite taken back at once) are counted once, as they ended, and the relay's
-/// transaction does not race its user's next click.
+/// How long a click waits before the relay folds it into its post: clicks in quick succession
+/// (a favorite taken back at once) are mostly folded in one batch, which moves the post once,
+/// as they ended, or not at all.
 pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The `_id` of `user_id`'s favorite of `post_id`.
@@ -43,6 +57,8 @@ pub struct Favorite {
     pub counted: bool,
     /// The post's `changeSeq` when `counted` last changed (0 when it never did).
     pub counted_seq: i64,
+    /// When the last click folded into it was made (Unix milliseconds; 0 for none).
+    pub at_ms: i64,
 }
 
 impl Favorite {
@@ -51,7 +67,17 @@ impl Favorite {
             on: d.get_bool("on").unwrap_or(false),
             counted: d.get_bool("counted").unwrap_or(false),
             counted_seq: crate::posts::int(d, "countedSeq"),
+            at_ms: d.get_datetime("at").map_or(0, |at| at.timestamp_millis()),
         }
+    }
+
+    /// The favorite as its user sees it after `click`, their last: the click decides unless
+    /// the favorite already holds a later one (a record of a click outlives its folding).
+    pub fn clicked(mut self, click: Option<FavoriteClick>) -> Self {
+        if let Some(click) = click.filter(|c| c.at_ms > self.at_ms) {
+            self.on = click.on;
+        }
+        self
     }
 
     /// Whether a copy of the post at change number `seq` counts this favorite: a copy older
@@ -72,10 +98,15 @@ impl Favorite {
     }
 }
 
-/// Sets `user_id`'s favorite of `post` to `on`, in one statement batched with those of other
-/// requests (see [`crate::batch`]). Only a change is written (with its event): favoriting a
-/// post one favorites already, or removing a favorite one does not have, writes nothing.
-pub async fn set(mongo: &Mongo, post: &Post, user_id: u64, on: bool) -> Result<(), MongoError> {
+/// Records `user_id`'s click on `post` (favoriting it when `on`, taking the favorite back
+/// otherwise) with its event: one insert, batched with those of other requests (see
+/// [`crate::batch`]). Returns the click as its user's reads take it until it is folded.
+pub async fn click(
+    mongo: &Mongo,
+    post: &Post,
+    user_id: u64,
+    on: bool,
+) -> Result<FavoriteClick, MongoError> {
     let now = DateTime::now();
     let due = DateTime::from_millis(now.timestamp_millis() + SETTLE.as_millis() as i64);
     let reaction = Reaction {
@@ -89,35 +120,19 @@ pub async fn set(mongo: &Mongo, post: &Post, user_id: u64, on: bool) -> Result<(
     } else {
         EventPayload::PostUnliked(reaction)
     });
-    let update = doc! {
-        "$set": { "on": on, "at": now, "eventsDueAt": due },
-        "$inc": { "seq": 1_i64 },
-        "$push": { "pendingEvents": event_bson(&event) },
+    let document = doc! {
+        "_id": ObjectId::new(), "pair": key(post.id, user_id), "postId": post.id,
+        "userId": user_id as i64, "on": on, "at": now,
+        "pendingEvents": [event_bson(&event)], "eventsDueAt": due,
     };
-    let id = key(post.id, user_id);
-    if on {
-        // A new document, or one that is off; one that is on already makes the insert
-        // collide on `_id`: nothing to change.
-        let mut update = update;
-        update.insert(
-            "$setOnInsert",
-            doc! { "postId": post.id, "userId": user_id as i64, "counted": false, "countedSeq": 0_i64 },
-        );
-        match mongo
-            .upsert_batched(FAVORITES, doc! { "_id": id, "on": false }, update)
-            .await
-        {
-            Err(e) if e.is_duplicate_key() => Ok(()),
-            other => other,
-        }
-    } else {
-        mongo
-            .update_batched(FAVORITES, doc! { "_id": id, "on": true }, update)
-            .await
-    }
+    mongo.insert_batched(FAVORITE_CLICKS, document).await?;
+    Ok(FavoriteClick {
+        on,
+        at_ms: now.timestamp_millis(),
+    })
 }
 
-/// `user_id`'s favorite of `post_id` as it is now (default: none), read with the reads of
+/// `user_id`'s favorite of `post_id` as last folded (default: none), read with the reads of
 /// other requests.
 pub async fn one(mongo: &Mongo, post_id: ObjectId, user_id: u64) -> Result<Favorite, MongoError> {
     let found = mongo
@@ -134,8 +149,8 @@ pub async fn one(mongo: &Mongo, post_id: ObjectId, user_id: u64) -> Result<Favor
         .unwrap_or_default())
 }
 
-/// `user_id`'s favorites among `post_ids` (by post), whatever their state: one that is off
-/// still adjusts an older copy of its post that counts it.
+/// `user_id`'s favorites among `post_ids` (by post) as last folded, whatever their state: one
+/// that is off still adjusts an older copy of its post that counts it.
 pub async fn among(
     mongo: &Mongo,
     post_ids: &[ObjectId],
@@ -146,7 +161,7 @@ pub async fn among(
     }
     let keys: Vec<String> = post_ids.iter().map(|p| key(*p, user_id)).collect();
     let options = mongodb::options::FindOptions::builder()
-        .projection(doc! { "postId": 1, "on": 1, "counted": 1, "countedSeq": 1 })
+        .projection(doc! { "postId": 1, "on": 1, "counted": 1, "countedSeq": 1, "at": 1 })
         .max_time(mongo.query_timeout())
         .build();
     let docs: Vec<Document> = mongo
@@ -165,6 +180,57 @@ pub async fn among(
         .iter()
         .filter_map(|d| Some((d.get_object_id("postId").ok()?, Favorite::from_document(d))))
         .collect())
+}
+
+/// `user_id`'s last click not yet folded on each of `post_ids` that has one, read from MongoDB:
+/// for when the record of their clicks in Redis cannot be read.
+pub async fn clicks_among(
+    mongo: &Mongo,
+    post_ids: &[ObjectId],
+    user_id: u64,
+) -> Result<HashMap<ObjectId, FavoriteClick>, MongoError> {
+    if post_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let pairs: Vec<String> = post_ids.iter().map(|p| key(*p, user_id)).collect();
+    let options = mongodb::options::FindOptions::builder()
+        .projection(doc! { "postId": 1, "on": 1, "at": 1 })
+        .max_time(mongo.query_timeout())
+        .build();
+    let docs: Vec<Document> = mongo
+        .timed(async {
+            mongo
+                .db()
+                .collection::<Document>(FAVORITE_CLICKS)
+                .find(doc! { "pair": { "$in": pairs } })
+                .with_options(options)
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+    let mut last: HashMap<ObjectId, FavoriteClick> = HashMap::new();
+    for d in &docs {
+        let (Ok(post), Ok(on), Ok(at)) = (
+            d.get_object_id("postId"),
+            d.get_bool("on"),
+            d.get_datetime("at"),
+        ) else {
+            continue;
+        };
+        let click = FavoriteClick {
+            on,
+            at_ms: at.timestamp_millis(),
+        };
+        last.entry(post)
+            .and_modify(|c| {
+                if click.at_ms >= c.at_ms {
+                    *c = click;
+                }
+            })
+            .or_insert(click);
+    }
+    Ok(last)
 }
 
 /// Favorite documents for favorites a post's projection already holds (the seed writes
@@ -192,6 +258,7 @@ mod tests {
             on: true,
             counted: true,
             counted_seq: 5,
+            at_ms: 0,
         };
         assert!(counted_at_5.counted_in(5) && counted_at_5.counted_in(9));
         assert!(!counted_at_5.counted_in(4));
@@ -201,18 +268,21 @@ mod tests {
             on: true,
             counted: false,
             counted_seq: 0,
+            at_ms: 0,
         };
         assert_eq!(pending.adjustment(3), 1);
         let removal_pending = Favorite {
             on: false,
             counted: true,
             counted_seq: 2,
+            at_ms: 0,
         };
         assert_eq!(removal_pending.adjustment(3), -1);
         let removal_counted = Favorite {
             on: false,
             counted: false,
             counted_seq: 7,
+            at_ms: 0,
         };
         assert_eq!(
             removal_counted.adjustment(6),
@@ -220,5 +290,28 @@ mod tests {
             "the copy still counts it"
         );
         assert_eq!(removal_counted.adjustment(7), 0);
+    }
+
+    #[test]
+    fn a_click_decides_unless_the_favorite_folded_a_later_one() {
+        let folded_at_100 = Favorite {
+            on: true,
+            counted: true,
+            counted_seq: 3,
+            at_ms: 100,
+        };
+        let off = |at_ms| Some(FavoriteClick { on: false, at_ms });
+        assert!(!folded_at_100.clicked(off(101)).on, "a later click decides");
+        assert!(
+            folded_at_100.clicked(off(100)).on,
+            "the favorite holds that click already"
+        );
+        assert!(folded_at_100.clicked(off(99)).on, "an older click is stale");
+        assert!(folded_at_100.clicked(None).on);
+        assert!(
+            Favorite::default()
+                .clicked(Some(FavoriteClick { on: true, at_ms: 1 }))
+                .on
+        );
     }
 }

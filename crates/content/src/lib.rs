@@ -193,6 +193,7 @@ impl Mongo {
             schema::POSTS,
             schema::COMMENTS,
             schema::FAVORITES,
+            schema::FAVORITE_CLICKS,
             schema::USER_PROFILES,
             schema::NOTIFICATIONS,
         ] {

@@ -18,6 +18,7 @@ use crate::posts::{
 pub const POSTS: &str = "posts";
 pub const COMMENTS: &str = "comments";
 pub const FAVORITES: &str = "favorites";
+pub const FAVORITE_CLICKS: &str = "favorite_clicks";
 pub const USER_PROFILES: &str = "user_profiles";
 pub const NOTIFICATIONS: &str = "notifications";
 pub const MIGRATIONS: &str = "_migrations";
@@ -52,6 +53,10 @@ const STEPS: &[Step] = &[
         version: 6,
         name: "favorites: one document per user and post, counted into posts by the relay",
     },
+    Step {
+        version: 7,
+        name: "favorite clicks: each click a document of its own, folded in by the relay",
+    },
 ];
 
 /// Applies the steps not yet recorded in `_migrations`.
@@ -73,6 +78,7 @@ pub async fn migrate(db: &Database) -> mongodb::error::Result<MigrationReport> {
             4 => ensure_collection(db, POSTS, posts_validator()).await?,
             5 => comment_events(db).await?,
             6 => favorites(db).await?,
+            7 => favorite_clicks(db).await?,
             v => unreachable!("no code for content migration {v}"),
         }
         recorded
@@ -247,6 +253,66 @@ async fn favorites(db: &Database) -> mongodb::error::Result<()> {
         }
     }
     insert_new(&favorites, documents).await
+}
+
+/// Clicks get their own collection (see [`crate::favorites`]), with a sparse index on their
+/// due events and one on the favorite they are about (`pair`, the favorite's `_id`). A
+/// favorite still carrying events from before becomes, in one transaction each, a click
+/// with those events, and the favorite goes back to what its post counts: the relay then
+/// folds the click in as it folds new ones.
+async fn favorite_clicks(db: &Database) -> mongodb::error::Result<()> {
+    use futures::TryStreamExt;
+    ensure_collection(db, FAVORITE_CLICKS, favorite_clicks_validator()).await?;
+    ensure_indexes(
+        db,
+        FAVORITE_CLICKS,
+        vec![
+            sparse_events_due_index("idx_favorite_clicks_events_due_sparse"),
+            index(doc! { "pair": 1 }, "idx_favorite_clicks_pair", false),
+        ],
+    )
+    .await?;
+    let favorites = db.collection::<Document>(FAVORITES);
+    let clicks = db.collection::<Document>(FAVORITE_CLICKS);
+    let carrying: Vec<Document> = favorites
+        .find(doc! { "eventsDueAt": { "$exists": true } })
+        .await?
+        .try_collect()
+        .await?;
+    let mut session = db.client().start_session().await?;
+    for favorite in carrying {
+        let (Ok(key), Ok(post), Ok(on), Ok(counted)) = (
+            favorite.get_str("_id"),
+            favorite.get_object_id("postId"),
+            favorite.get_bool("on"),
+            favorite.get_bool("counted"),
+        ) else {
+            continue;
+        };
+        let click = doc! {
+            "pair": key, "postId": post, "userId": favorite.get("userId").cloned().unwrap_or(Bson::Null),
+            "on": on, "at": favorite.get("at").cloned().unwrap_or(Bson::DateTime(DateTime::now())),
+            "pendingEvents": favorite.get_array("pendingEvents").cloned().unwrap_or_default(),
+            "eventsDueAt": DateTime::now(),
+        };
+        session.start_transaction().await?;
+        clicks.insert_one(click).session(&mut session).await?;
+        favorites
+            .update_one(
+                doc! { "_id": key },
+                doc! {
+                    "$set": { "on": counted },
+                    "$unset": {
+                        "pendingEvents": "", "eventsDueAt": "", "eventAttempts": "",
+                        "eventError": "",
+                    },
+                },
+            )
+            .session(&mut session)
+            .await?;
+        session.commit_transaction().await?;
+    }
+    Ok(())
 }
 
 /// Inserts `documents`, leaving those whose `_id` is there already (a step run again).
@@ -427,6 +493,26 @@ pub fn favorites_validator() -> Document {
             "counted": { "bsonType": "bool" },
             "countedSeq": non_negative_int(),
             "seq": non_negative_int(),
+            "at": { "bsonType": "date" },
+            "pendingEvents": { "bsonType": "array" },
+            "eventsDueAt": { "bsonType": "date" },
+            "eventAttempts": non_negative_int(),
+            "eventError": { "bsonType": "string" },
+            "deadEvents": { "bsonType": "array" },
+        },
+    } }
+}
+
+/// Favorite clicks: the fields of [`crate::favorites::click`].
+pub fn favorite_clicks_validator() -> Document {
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["pair", "postId", "userId", "on", "at"],
+        "properties": {
+            "pair": string(26, 60),
+            "postId": { "bsonType": "objectId" },
+            "userId": user_id(),
+            "on": { "bsonType": "bool" },
             "at": { "bsonType": "date" },
             "pendingEvents": { "bsonType": "array" },
             "eventsDueAt": { "bsonType": "date" },

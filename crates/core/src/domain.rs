@@ -187,6 +187,15 @@ pub fn image_url(raw: &str) -> Result<String, FieldError> {
     }
 }
 
+/// A user's click on a post's favorite button (favoriting it when `on`, taking the favorite
+/// back otherwise), as their own reads take it until the relay folds it into the favorite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FavoriteClick {
+    pub on: bool,
+    /// When it was made (Unix milliseconds).
+    pub at_ms: i64,
+}
+
 /// Where a post stands. Only `Published` posts are listed, searched or shown to readers other
 /// than the author; `Deleted` marks the tombstone a deletion leaves (never returned by a read).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]

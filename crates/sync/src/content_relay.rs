@@ -3,8 +3,9 @@
 //! wants them, then removes them. Nothing is claimed (consumers are idempotent): a post's
 //! events, delivered in order, leave it only while it holds exactly those delivered, so one
 //! that changed meanwhile stays due. New comments carry their one `comment.created` each,
-//! favorites their `post.liked` or `post.unliked`: their posts' counts (and `favoritedBy`)
-//! move in the transaction that removes the delivered events, which only one relay wins, and
+//! favorite clicks their `post.liked` or `post.unliked` (delivered only for the clicks that
+//! change their favorites): their posts' counts (and `favoritedBy`) move in the transaction
+//! that removes the delivered events or clicks, which only one relay wins, and
 //! the consumers in [`ContentRelay::after_counting`] (the cache, the search index) hear of
 //! them then.
 //! Each consumer gets the events of a whole batch at once ([`Consumer::apply_batch`]),
@@ -20,6 +21,7 @@ use techhub_content::Mongo;
 use techhub_core::events::Event;
 use tokio::sync::Notify;
 
+use crate::due_window::DueWindow;
 use crate::relay::{drive, Consumer, RelaySettings};
 
 /// How many posts the relay takes in a batch, per outbox event the outbox relay takes
@@ -38,7 +40,12 @@ pub struct ContentRelay {
     counted: Vec<Arc<dyn Consumer>>,
     settings: RelaySettings,
     wake: Arc<Notify>,
+    /// Per source (in [`Source::ALL`]'s order), which due documents to read next.
+    windows: [std::sync::Mutex<DueWindow>; 3],
 }
+
+/// How many windows behind the present one batch may read while they find nothing.
+const MAX_EMPTY_WINDOWS: usize = 32;
 
 impl ContentRelay {
     /// `wake` is notified by writers in this process so their events go out at once rather
@@ -55,6 +62,7 @@ impl ContentRelay {
             counted: Vec::new(),
             settings,
             wake,
+            windows: Default::default(),
         }
     }
 
@@ -93,9 +101,13 @@ impl ContentRelay {
             Source::Comments | Source::Favorites => batch * SMALL_PER_POST_BATCH,
         };
         let started = std::time::Instant::now();
-        let taken = posts::take_due(&self.mongo, source, limit).await?;
+        let mut taken = self.take_due(source, limit).await?;
         if taken.is_empty() {
             return Ok(0);
+        }
+        if source == Source::Favorites {
+            // Only the clicks that change their favorites have events to deliver.
+            posts::favorite_transitions(&self.mongo, &mut taken).await?;
         }
         let read = started.elapsed();
         let readable =
@@ -142,8 +154,29 @@ impl ContentRelay {
         Ok(taken.len())
     }
 
-    /// Moves the posts' projections of the delivered `favorites` and removes their events
-    /// ([`posts::favorites_counted`]), then tells [`ContentRelay::after_counting`]'s consumers.
+    /// Reads up to `limit` documents of `source` with events due, window by window (see
+    /// [`crate::due_window`]) until one finds some or reaches the present.
+    async fn take_due(&self, source: Source, limit: usize) -> anyhow::Result<Vec<Pending>> {
+        let slot = Source::ALL.iter().position(|s| *s == source).unwrap_or(0);
+        for _ in 0..MAX_EMPTY_WINDOWS {
+            let now = DateTime::now();
+            let range = self.windows[slot].lock().expect("window lock").next(now);
+            let taken = posts::take_due(&self.mongo, source, range.0, range.1, limit).await?;
+            let found: Vec<DateTime> = taken.iter().map(|p| p.due_at).collect();
+            let behind = self.windows[slot]
+                .lock()
+                .expect("window lock")
+                .read(range, now, &found, limit);
+            if !taken.is_empty() || !behind {
+                return Ok(taken);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Folds the delivered favorite clicks into their favorites and posts' projections and
+    /// deletes them ([`posts::favorites_counted`]), then tells
+    /// [`ContentRelay::after_counting`]'s consumers.
     async fn count_favorites(&self, favorites: &[&Pending]) {
         let finished = match posts::favorites_counted(&self.mongo, favorites).await {
             Ok(finished) => finished,
@@ -345,7 +378,7 @@ mod tests {
     use futures::future::BoxFuture;
     use futures::TryStreamExt;
     use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
-    use techhub_content::schema::{COMMENTS, FAVORITES, POSTS};
+    use techhub_content::schema::{COMMENTS, FAVORITES, FAVORITE_CLICKS, POSTS};
     use techhub_core::config::with_database;
     use techhub_core::events::{EventPayload, Reaction};
     use techhub_core::{Config, Store};
@@ -531,11 +564,12 @@ mod tests {
 
     /// Stands for a request arriving while a batch is delivered: when given its first batch,
     /// applies `update` to the document `filter` matches in `collection`, as the request's
-    /// write would (making the document due again).
+    /// write would (making the document due again), or inserts `update` when there is no
+    /// `filter` (a new click).
     struct Meanwhile {
         mongo: Mongo,
         collection: &'static str,
-        filter: Document,
+        filter: Option<Document>,
         update: Mutex<Option<Document>>,
     }
 
@@ -549,8 +583,17 @@ mod tests {
             Arc::new(Meanwhile {
                 mongo: mongo.clone(),
                 collection,
-                filter,
+                filter: Some(filter),
                 update: Mutex::new(Some(update)),
+            })
+        }
+
+        fn inserting(mongo: &Mongo, collection: &'static str, document: Document) -> Arc<Self> {
+            Arc::new(Meanwhile {
+                mongo: mongo.clone(),
+                collection,
+                filter: None,
+                update: Mutex::new(Some(document)),
             })
         }
     }
@@ -571,12 +614,15 @@ mod tests {
         fn apply_batch<'a>(&'a self, _: &'a [&'a Event]) -> BoxFuture<'a, anyhow::Result<()>> {
             Box::pin(async move {
                 let update = self.update.lock().unwrap().take();
-                if let Some(update) = update {
-                    self.mongo
-                        .db()
-                        .collection::<Document>(self.collection)
-                        .update_one(self.filter.clone(), update)
-                        .await?;
+                let collection = self.mongo.db().collection::<Document>(self.collection);
+                match (update, &self.filter) {
+                    (Some(update), Some(filter)) => {
+                        collection.update_one(filter.clone(), update).await?;
+                    }
+                    (Some(document), None) => {
+                        collection.insert_one(document).await?;
+                    }
+                    (None, _) => {}
                 }
                 Ok(())
             })
@@ -794,41 +840,52 @@ mod tests {
         mongo.db().drop().await.unwrap();
     }
 
-    fn favorite_doc(post: ObjectId, user: u64, on: bool, counted: bool, due: bool) -> Document {
-        let mut d = doc! {
-            "_id": techhub_content::favorites::key(post, user), "postId": post,
-            "userId": user as i64, "on": on, "counted": counted, "countedSeq": 0_i64,
-            "seq": 1_i64, "at": DateTime::now(),
-        };
-        if due {
-            d.insert("pendingEvents", vec![stored(&like())]);
-            d.insert(
-                "eventsDueAt",
-                DateTime::from_millis(DateTime::now().timestamp_millis() - 1000),
-            );
-        }
-        d
+    fn unlike() -> Event {
+        Event::new(EventPayload::PostUnliked(Reaction {
+            post_id: "p".into(),
+            slug: "p".into(),
+            author_id: 1,
+            actor_id: 2,
+        }))
     }
 
-    /// The update a user's click to take their favorite back makes, as a request writes it
-    /// (its own `seq` and event).
-    fn off_click() -> Document {
+    /// A click as a request inserts it, made `ago_ms` ago and due now, with its event.
+    fn click_doc(post: ObjectId, user: u64, on: bool, ago_ms: i64, event: &Event) -> Document {
+        let now = DateTime::now().timestamp_millis();
         doc! {
-            "$set": { "on": false, "eventsDueAt": DateTime::now() },
-            "$inc": { "seq": 1_i64 },
-            "$push": { "pendingEvents": stored(&like()) },
+            "_id": ObjectId::new(), "pair": techhub_content::favorites::key(post, user),
+            "postId": post, "userId": user as i64, "on": on,
+            "at": DateTime::from_millis(now - ago_ms),
+            "pendingEvents": [stored(event)], "eventsDueAt": DateTime::from_millis(now - 1),
         }
+    }
+
+    /// A favorite its post counts (`on`) or counted out, at the post's change number `seq`.
+    fn favorite_doc(post: ObjectId, user: u64, on: bool, seq: i64) -> Document {
+        doc! {
+            "_id": techhub_content::favorites::key(post, user), "postId": post,
+            "userId": user as i64, "on": on, "counted": on, "countedSeq": seq,
+            "seq": 1_i64, "at": DateTime::from_millis(DateTime::now().timestamp_millis() - 60_000),
+        }
+    }
+
+    async fn published_post(mongo: &Mongo, seq: i64, fans: &[i64]) -> ObjectId {
+        let post_id = ObjectId::new();
+        mongo
+            .db()
+            .collection::<Document>(POSTS)
+            .insert_one(doc! {
+                "_id": post_id, "status": "published", "changeSeq": seq,
+                "engagement": { "likes": fans.len() as i64 }, "favoritedBy": fans,
+            })
+            .await
+            .unwrap();
+        post_id
     }
 
     /// The post `post_id`'s `favoritedBy` (sorted), its like count and its change number.
     async fn fans_of(mongo: &Mongo, post_id: ObjectId) -> (Vec<i64>, i64, i64) {
-        let post = mongo
-            .db()
-            .collection::<Document>(POSTS)
-            .find_one(doc! { "_id": post_id })
-            .await
-            .unwrap()
-            .unwrap();
+        let post = post(mongo, post_id).await;
         let mut fans: Vec<i64> = post
             .get_array("favoritedBy")
             .unwrap()
@@ -844,115 +901,138 @@ mod tests {
         (fans, likes, post.get_i64("changeSeq").unwrap())
     }
 
-    #[tokio::test]
-    async fn a_click_during_delivery_holds_back_only_its_own_favorite() {
-        let mongo = database().await;
-        let post_id = ObjectId::new();
+    async fn all_in(mongo: &Mongo, collection: &str) -> Vec<Document> {
         mongo
             .db()
-            .collection::<Document>(POSTS)
-            .insert_one(doc! {
-                "_id": post_id, "status": "published", "changeSeq": 1_i64,
-                "engagement": { "likes": 0_i64 }, "favoritedBy": [],
-            })
-            .await
-            .unwrap();
-        let favorites = mongo.db().collection::<Document>(FAVORITES);
-        let docs: Vec<Document> = (1..=10)
-            .map(|u| favorite_doc(post_id, u, true, false, true))
-            .collect();
-        favorites.insert_many(docs).await.unwrap();
-        // User 7 takes theirs back while the batch is delivered.
-        let key = techhub_content::favorites::key(post_id, 7);
-        let filter = doc! { "_id": key.clone() };
-        let clicker = Meanwhile::new(&mongo, FAVORITES, filter, off_click());
-        let relay = relay(&mongo, vec![clicker as Arc<dyn Consumer>]);
-
-        assert_eq!(relay.run_once().await.unwrap(), 10);
-        // One pass: the nine others are counted and finished, user 7 stays due as clicked.
-        let (fans, likes, _) = fans_of(&mongo, post_id).await;
-        assert_eq!(fans, vec![1, 2, 3, 4, 5, 6, 8, 9, 10]);
-        assert_eq!(likes, 9);
-        let due: Vec<Document> = favorites
-            .find(doc! { "eventsDueAt": { "$exists": true } })
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        assert_eq!(due.len(), 1, "{due:?}");
-        assert_eq!(due[0].get_str("_id").unwrap(), key);
-        assert_eq!(due[0].get_i64("seq").unwrap(), 2);
-        assert!(!due[0].get_bool("on").unwrap());
-        assert!(!due[0].get_bool("counted").unwrap(), "never counted on");
-        // The next pass finishes it: nothing moves, it was never counted.
-        while relay.run_once().await.unwrap() > 0 {}
-        assert_eq!(fans_of(&mongo, post_id).await.1, 9);
-        let left = favorites
-            .count_documents(doc! { "eventsDueAt": { "$exists": true } })
-            .await
-            .unwrap();
-        assert_eq!(left, 0);
-        mongo.db().drop().await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn favorites_delivered_by_two_relays_at_once_are_counted_once_and_a_late_click_waits() {
-        let mongo = database().await;
-        let post_id = ObjectId::new();
-        let posts = mongo.db().collection::<Document>(POSTS);
-        posts
-            .insert_one(doc! {
-                "_id": post_id, "status": "published", "changeSeq": 4_i64,
-                "engagement": { "likes": 3_i64 }, "favoritedBy": [1_i64, 2_i64, 3_i64],
-            })
-            .await
-            .unwrap();
-        // Users 1-3 counted; 2 takes theirs back; 4-23 are new; 24 clicked twice (on, off)
-        // before any delivery, so nothing moves for them.
-        let mut docs = vec![
-            favorite_doc(post_id, 1, true, true, false),
-            favorite_doc(post_id, 2, false, true, true),
-            favorite_doc(post_id, 3, true, true, false),
-            favorite_doc(post_id, 24, false, false, true),
-        ];
-        docs.extend((4..24).map(|u| favorite_doc(post_id, u, true, false, true)));
-        let favorites = mongo.db().collection::<Document>(FAVORITES);
-        favorites.insert_many(docs).await.unwrap();
-        // User 4 clicks again while their favorite is delivered: off, as a request does.
-        let key = techhub_content::favorites::key(post_id, 4);
-        let clicker = Meanwhile::new(&mongo, FAVORITES, doc! { "_id": key }, off_click());
-        let told = Recorder::new("told", false, None);
-        let relay_one = relay(&mongo, vec![clicker as Arc<dyn Consumer>])
-            .after_counting(vec![told.clone() as Arc<dyn Consumer>]);
-        let relay_two = relay(
-            &mongo,
-            vec![Recorder::new("two", false, None) as Arc<dyn Consumer>],
-        )
-        .after_counting(vec![told.clone() as Arc<dyn Consumer>]);
-
-        let (a, b) = tokio::join!(relay_one.run_once(), relay_two.run_once());
-        assert!(a.unwrap() + b.unwrap() >= 22);
-        // Whatever either relay finished, a third pass finishes the rest (user 4's new click).
-        while relay_one.run_once().await.unwrap() > 0 {}
-        let (fans, likes, seq) = fans_of(&mongo, post_id).await;
-        let want: Vec<i64> = [1, 3].into_iter().chain(5..24).collect();
-        assert_eq!(fans, want, "2 and 4 took theirs back, 24 never counted");
-        assert_eq!(likes, want.len() as i64, "the count is the list's length");
-        assert!(seq > 4, "the post changed: {seq}");
-        let all: Vec<Document> = favorites
+            .collection::<Document>(collection)
             .find(doc! {})
             .await
             .unwrap()
             .try_collect()
             .await
-            .unwrap();
-        assert_eq!(all.len(), 24, "a favorite taken back stays, off");
-        for f in &all {
-            assert!(
-                !f.contains_key("pendingEvents") && !f.contains_key("eventsDueAt"),
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_click_during_delivery_is_folded_after_the_batch_it_missed() {
+        let mongo = database().await;
+        let post_id = published_post(&mongo, 1, &[]).await;
+        let clicks: Vec<Document> = (1..=10)
+            .map(|u| click_doc(post_id, u, true, 500, &like()))
+            .collect();
+        let clicks_of = mongo.db().collection::<Document>(FAVORITE_CLICKS);
+        clicks_of.insert_many(clicks).await.unwrap();
+        // User 7 takes theirs back while the batch is delivered: a click after the batch's.
+        let late = unlike();
+        let clicker = Meanwhile::inserting(
+            &mongo,
+            FAVORITE_CLICKS,
+            click_doc(post_id, 7, false, 0, &late),
+        );
+        let heard = Recorder::new("heard", false, None);
+        let relay = relay(&mongo, vec![clicker as Arc<dyn Consumer>, heard.clone()]);
+
+        assert_eq!(relay.run_once().await.unwrap(), 10);
+        // The ten are folded, user 7's first click with them; the click made meanwhile waits.
+        let (fans, likes, seq) = fans_of(&mongo, post_id).await;
+        assert_eq!(fans, (1..=10).collect::<Vec<i64>>());
+        assert_eq!(
+            (likes, seq),
+            (10, 2),
+            "one change of the post for the batch"
+        );
+        let left = all_in(&mongo, FAVORITE_CLICKS).await;
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(!left[0].get_bool("on").unwrap());
+        // The next pass folds it: the post loses user 7, whose favorite records when.
+        while relay.run_once().await.unwrap() > 0 {}
+        let (fans, likes, seq) = fans_of(&mongo, post_id).await;
+        assert_eq!(fans, [1, 2, 3, 4, 5, 6, 8, 9, 10]);
+        assert_eq!((likes, seq), (9, 3));
+        assert!(all_in(&mongo, FAVORITE_CLICKS).await.is_empty());
+        let favorites = all_in(&mongo, FAVORITES).await;
+        assert_eq!(favorites.len(), 10);
+        for f in &favorites {
+            let user = f.get_i64("userId").unwrap();
+            let on = user != 7;
+            assert_eq!(
+                (f.get_bool("on").unwrap(), f.get_bool("counted").unwrap()),
+                (on, on),
                 "{f}"
             );
+            assert_eq!(
+                f.get_i64("countedSeq").unwrap(),
+                if on { 2 } else { 3 },
+                "{f}"
+            );
+        }
+        let heard_ids: Vec<Uuid> = heard.batches.lock().unwrap().concat();
+        assert!(heard_ids.contains(&late.id), "the take-back is heard");
+        assert_eq!(
+            heard_ids.len(),
+            11,
+            "ten likes and the take-back: {heard_ids:?}"
+        );
+        mongo.db().drop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn clicks_folded_by_two_relays_at_once_count_once_and_only_changes_are_heard() {
+        let mongo = database().await;
+        let post_id = published_post(&mongo, 4, &[1, 2, 3]).await;
+        let favorites = mongo.db().collection::<Document>(FAVORITES);
+        let counted: Vec<Document> = (1..=3).map(|u| favorite_doc(post_id, u, true, 4)).collect();
+        favorites.insert_many(counted).await.unwrap();
+        // User 2 takes theirs back; 4-23 are new; 24 clicks on then off; 1 favorites again
+        // (no change) and 25 takes back a favorite they never had (none either).
+        let mut changes = vec![unlike()];
+        let mut clicks = vec![click_doc(post_id, 2, false, 900, &changes[0])];
+        for u in 4..24 {
+            let event = like();
+            clicks.push(click_doc(post_id, u, true, 800, &event));
+            changes.push(event);
+        }
+        let (on, off) = (like(), unlike());
+        clicks.push(click_doc(post_id, 24, true, 700, &on));
+        clicks.push(click_doc(post_id, 24, false, 600, &off));
+        changes.extend([on, off]);
+        let (again, never) = (like(), unlike());
+        clicks.push(click_doc(post_id, 1, true, 500, &again));
+        clicks.push(click_doc(post_id, 25, false, 500, &never));
+        // User 26's earlier click waits out a failed delivery: their later one waits with it.
+        let mut waiting = click_doc(post_id, 26, true, 400, &like());
+        let retry_at = DateTime::from_millis(DateTime::now().timestamp_millis() + 60_000);
+        waiting.insert("eventsDueAt", retry_at);
+        clicks.push(waiting);
+        clicks.push(click_doc(post_id, 26, false, 300, &unlike()));
+        mongo
+            .db()
+            .collection::<Document>(FAVORITE_CLICKS)
+            .insert_many(clicks)
+            .await
+            .unwrap();
+        let (one, two) = (
+            Recorder::new("one", false, None),
+            Recorder::new("two", false, None),
+        );
+        let relay_one = relay(&mongo, vec![one.clone() as Arc<dyn Consumer>]);
+        let relay_two = relay(&mongo, vec![two.clone() as Arc<dyn Consumer>]);
+
+        let (a, b) = tokio::join!(relay_one.run_once(), relay_two.run_once());
+        assert!(a.unwrap() + b.unwrap() >= 26);
+        while relay_one.run_once().await.unwrap() > 0 {}
+        let (fans, likes, seq) = fans_of(&mongo, post_id).await;
+        let want: Vec<i64> = [1, 3].into_iter().chain(4..24).collect();
+        assert_eq!(fans, want, "2 took theirs back, 24 never counted, 26 waits");
+        assert_eq!(likes, want.len() as i64, "the count is the list's length");
+        assert!(seq > 4, "the post changed: {seq}");
+        let all = all_in(&mongo, FAVORITES).await;
+        assert_eq!(
+            all.len(),
+            23,
+            "1-3 and 4-23: nothing changed for 24 and 25: {all:?}"
+        );
+        for f in &all {
             assert_eq!(
                 f.get_bool("on").unwrap(),
                 f.get_bool("counted").unwrap(),
@@ -960,6 +1040,23 @@ mod tests {
             );
             assert!(f.get_i64("countedSeq").unwrap() <= seq, "{f}");
         }
+        let left = all_in(&mongo, FAVORITE_CLICKS).await;
+        assert_eq!(left.len(), 2, "user 26's clicks wait: {left:?}");
+        for click in &left {
+            assert_eq!(click.get_i64("userId").unwrap(), 26);
+            assert_eq!(
+                *click.get_datetime("eventsDueAt").unwrap(),
+                retry_at,
+                "{click}"
+            );
+        }
+        // Each change is heard (by one relay or both), and no click that changed nothing.
+        let mut heard: Vec<Uuid> = one.batches.lock().unwrap().concat();
+        heard.extend(two.batches.lock().unwrap().concat());
+        for change in &changes {
+            assert!(heard.contains(&change.id), "{change:?} not heard");
+        }
+        assert!(!heard.contains(&again.id) && !heard.contains(&never.id));
         mongo.db().drop().await.unwrap();
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod consumers;
 pub mod content_relay;
+mod due_window;
 pub mod mail;
 pub mod relay;
 pub mod views;

@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use techhub_content::favorites::{self, Favorite};
+use techhub_content::favorites;
 use techhub_content::posts::{self, Post, Refusal};
 use techhub_core::domain::PostStatus;
 
@@ -204,21 +204,24 @@ async fn set_favorite(
     let found = cache::article_by_slug(state, slug).await?;
     let post = found.article.post.ok_or(ApiError::NotFound("article"))?;
     let mongo = &state.stores.mongo;
+    // The click, and the favorite as last folded, read after the copy of the post: the copy
+    // is then at most one count of this user's favorite behind, which `Favorite::counted_in`
+    // allows for (the post itself is not written).
     let change = async {
-        favorites::set(mongo, &post, auth.id, on).await?;
-        // The favorite as it is now, after the copy of the post read before the write: the
-        // copy is then at most one count of this user's favorite behind, which
-        // `Favorite::counted_in` allows for (the post itself is not written).
-        Ok::<_, ApiError>(favorites::one(mongo, post.id, auth.id).await?)
+        let (click, folded) = tokio::try_join!(
+            favorites::click(mongo, &post, auth.id, on),
+            favorites::one(mongo, post.id, auth.id),
+        )?;
+        Ok::<_, ApiError>((click, folded.clicked(Some(click))))
     };
-    let write = write_path::write(state, auth.id, Change::Favorite, change, |f: &Favorite| {
+    let write = write_path::write(state, auth.id, Change::Favorite, change, |(click, f)| {
         // The change number from which the post counts the writer's favorite as it is: the
-        // next one, when the relay has not counted it yet.
+        // next one, when the relay has not folded it yet.
         let seq = post.change_seq.max(f.counted_seq) + i64::from(f.counted != f.on);
-        Effects::post_id(post.id.to_hex(), seq, Vec::new())
+        Effects::favorite(post.id.to_hex(), seq, *click)
     });
     // The reader's follows and bookmarks (for the answer's flags) are read meanwhile.
-    let (favorite, viewer) = tokio::try_join!(write, Viewer::load(state, auth.id))?;
+    let ((_, favorite), viewer) = tokio::try_join!(write, Viewer::load(state, auth.id))?;
     let reader = Reader::Favoriting {
         viewer: &viewer,
         favorite,

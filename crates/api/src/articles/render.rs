@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use axum::Json;
 use mongodb::bson::oid::ObjectId;
 use serde::Serialize;
-use techhub_content::favorites::{self, Favorite};
+use techhub_content::favorites::Favorite;
 use techhub_content::posts::Post;
 use techhub_content::profiles;
 use utoipa::ToSchema;
@@ -158,9 +158,9 @@ pub(crate) enum Shape {
 
 /// Renders `posts` for `reader`: authors (cached; `known` are profiles the caller already
 /// read), and for a signed-in reader the following and bookmark flags (one profile read,
-/// unless loaded already) and their favorites (one read), concurrently. A reader's own
-/// favorite shows at once, in the flag and the count, though the post's count may not hold it
-/// yet ([`Favorite::adjustment`]).
+/// unless loaded already) and their favorites (one MongoDB and one Redis read),
+/// concurrently. A reader's own favorite shows at once, in the flag and the count, though the
+/// post's count may not hold it yet ([`Favorite::adjustment`]).
 pub(crate) async fn render_articles(
     state: &AppState,
     reader: Reader<'_>,
@@ -175,7 +175,6 @@ pub(crate) async fn render_articles(
     authors.sort_unstable();
     authors.dedup();
     let ids: Vec<ObjectId> = posts.iter().map(|p| p.id).collect();
-    let mongo = &state.stores.mongo;
     // Authors, favorites and (when not yet read) the reader's profile, concurrently.
     let (found, favorited, loaded) = tokio::try_join!(
         crate::profiles::public_profiles(state, &authors, known),
@@ -185,7 +184,9 @@ pub(crate) async fn render_articles(
                     Ok(ids.iter().map(|id| (*id, favorite)).collect())
                 }
                 _ => match reader.id() {
-                    Some(v) => Ok(favorites::among(mongo, &ids, v).await?),
+                    // Boxed: its Redis and MongoDB reads would make every caller's future
+                    // (and a debug build's stack) much larger.
+                    Some(v) => Box::pin(crate::own_writes::favorites_of(state, &ids, v)).await,
                     None => Ok::<_, ApiError>(HashMap::new()),
                 },
             }

@@ -1,7 +1,7 @@
 //! The content relay's side of the posts, comments and favorites collections: every content
 //! change pushes its event onto the document's `pendingEvents` and sets `eventsDueAt` in the
 //! same single-document write (a post's change in the post, a new comment in the comment
-//! itself, a favorite in its favorite document); the relay reads the documents with events due
+//! itself, a favorite's click in the click); the relay reads the documents with events due
 //! ([`take_due`]), delivers them, and removes them here ([`events_delivered_all`],
 //! [`comments_counted`], [`favorites_counted`]), or records the failure for a retry
 //! ([`events_failed`]); an unreadable event is parked in `deadEvents` ([`event_parked`]).
@@ -14,7 +14,7 @@ use techhub_core::events::Event;
 
 use super::document::event_from_bson;
 use super::{find_docs, find_docs_in, int};
-use crate::schema::{COMMENTS, FAVORITES, POSTS};
+use crate::schema::{COMMENTS, FAVORITES, FAVORITE_CLICKS, POSTS};
 use crate::{Mongo, MongoError};
 
 /// Where pending events are kept.
@@ -29,9 +29,9 @@ pub enum Source {
     /// does not matter, consumers are idempotent, and the post's comment count moves in the
     /// transaction that removes the event ([`comments_counted`]), which only one relay wins.
     Comments,
-    /// A favorite's change (`post.liked`, `post.unliked`), one document per user and post. No
-    /// lease, as for comments: the post's projection of favorites moves in the transaction
-    /// that removes the events ([`favorites_counted`]), for the documents still as read.
+    /// A favorite click's `post.liked` or `post.unliked`, one document per click (see
+    /// [`crate::favorites`]). No lease, as for comments: the favorites and their posts'
+    /// projections move in the transaction that deletes the clicks ([`favorites_counted`]).
     Favorites,
 }
 
@@ -42,21 +42,23 @@ impl Source {
         match self {
             Source::Posts => POSTS,
             Source::Comments => COMMENTS,
-            Source::Favorites => FAVORITES,
+            Source::Favorites => FAVORITE_CLICKS,
         }
     }
 }
 
-/// A favorite document as the relay read it.
+/// A favorite click as the relay read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Toggle {
     pub user_id: u64,
-    /// Whether the user favorites the post now.
+    /// Whether the click favorites the post (or takes the favorite back).
     pub on: bool,
-    /// Whether the post's projection includes the user.
-    pub counted: bool,
-    /// The document's change number: the count moves only while it is unchanged.
-    pub seq: i64,
+    /// When it was made: a favorite's clicks are folded in this order.
+    pub at: DateTime,
+    /// Whether the favorite was on (counted) when the relay read it before delivering the
+    /// batch ([`favorite_transitions`]): the click is folded only while it still is, so the
+    /// events delivered are those of the changes folded.
+    pub was_on: bool,
 }
 
 /// A document with events due, as the relay took it.
@@ -67,7 +69,7 @@ pub struct Pending {
     pub id: Bson,
     /// The post the events are about (the comment's or favorite's post for those).
     pub post_id: ObjectId,
-    /// For a favorite, its state as read.
+    /// For a favorite click, the click.
     pub toggle: Option<Toggle>,
     /// Its `eventsDueAt` as read: a failure is recorded only while it is unchanged.
     pub due_at: DateTime,
@@ -98,8 +100,8 @@ fn pending_from(source: Source, d: &Document) -> Result<Pending, MongoError> {
         Source::Favorites => Some(Toggle {
             user_id: int(d, "userId") as u64,
             on: d.get_bool("on").map_err(corrupt)?,
-            counted: d.get_bool("counted").map_err(corrupt)?,
-            seq: int(d, "seq"),
+            at: *d.get_datetime("at").map_err(corrupt)?,
+            was_on: false,
         }),
         _ => None,
     };
@@ -127,21 +129,27 @@ fn pending_from(source: Source, d: &Document) -> Result<Pending, MongoError> {
 /// comments and favorites are counted in the transaction that removes their events
 /// ([`comments_counted`], [`favorites_counted`]); a post's events leave it only while it holds
 /// exactly those delivered ([`events_delivered_all`]).
+///
+/// Only documents due in `from..=to` are read (see the relay's window over them): bounded on
+/// both sides, since SecantusDB reads an open-ended range (and one sorted) by walking the whole
+/// index, documents without the field included; a closed range comes straight from the
+/// (sparse) index, though every entry in it is read before the limit applies.
 pub async fn take_due(
     mongo: &Mongo,
     source: Source,
+    from: DateTime,
+    to: DateTime,
     limit: usize,
 ) -> Result<Vec<Pending>, MongoError> {
-    let now = DateTime::now();
-    // Bounded on both sides: SecantusDB reads an open-ended range (and one sorted) by walking
-    // the whole index, documents without the field included; a closed range comes straight
-    // from the (sparse) index.
-    let due = doc! { "eventsDueAt": { "$gte": DateTime::MIN, "$lte": now } };
+    let due = doc! { "eventsDueAt": { "$gte": from, "$lte": to } };
     let projection = match source {
         Source::Posts => doc! { "eventsDueAt": 1, "pendingEvents": 1, "eventAttempts": 1 },
-        Source::Comments | Source::Favorites => doc! {
+        Source::Comments => {
+            doc! { "postId": 1, "eventsDueAt": 1, "pendingEvents": 1, "eventAttempts": 1 }
+        }
+        Source::Favorites => doc! {
             "postId": 1, "eventsDueAt": 1, "pendingEvents": 1, "eventAttempts": 1,
-            "userId": 1, "on": 1, "counted": 1, "seq": 1,
+            "userId": 1, "on": 1, "at": 1,
         },
     };
     let options = FindOptions::builder()
@@ -295,143 +303,235 @@ async fn count_together(
     Ok(done.is_some())
 }
 
-/// Finishes delivered `favorites` (documents of [`Source::Favorites`]): their events leave
-/// them and their posts' projections (`favoritedBy`, `engagement.likes`, `changeSeq`,
-/// `changedAt`) take the users they add or remove, in one transaction for the lot, so a
-/// favorite is counted exactly once whichever relay (or how many) delivered it. Only documents
-/// still due and as the relay read them (same `seq`) are finished; one that changed meanwhile
-/// (its user clicked again, or another relay finished it) is left out of the transaction and
-/// stays due with its new events. Should the transaction keep conflicting (clicks while it
-/// runs), the favorites are finished post by post, then one by one. A post's new change number
-/// becomes the `countedSeq` of the favorites that moved it (see
-/// [`crate::favorites::Favorite::counted_in`]). A deleted post's projection stays empty.
-/// Returns the favorites finished.
+/// The favorite a click is about (its `pair`).
+fn pair_of(click: &Pending) -> Option<(String, Toggle)> {
+    let toggle = click.toggle?;
+    Some((crate::favorites::key(click.post_id, toggle.user_id), toggle))
+}
+
+/// A click's order among its favorite's clicks: when it was made, then its id.
+fn click_order(at: DateTime, id: &Bson) -> (i64, String) {
+    (at.timestamp_millis(), id.to_string())
+}
+
+/// Before delivering `clicks` (of [`Source::Favorites`]): reads whether their favorites are on
+/// now (one read), records it in each click ([`Toggle::was_on`]), and leaves out the events of
+/// the clicks that change nothing, in the order each favorite's clicks were made (a favorite
+/// of a post one favorites already, a second click of a double click). Only the changes are
+/// delivered; [`favorites_counted`] folds the clicks only while their favorites are still as
+/// read here.
+pub async fn favorite_transitions(mongo: &Mongo, clicks: &mut [Pending]) -> Result<(), MongoError> {
+    let mut by_pair: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, click) in clicks.iter().enumerate() {
+        if let Some((pair, _)) = pair_of(click) {
+            by_pair.entry(pair).or_default().push(i);
+        }
+    }
+    if by_pair.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&String> = by_pair.keys().collect();
+    let options = FindOptions::builder()
+        .projection(doc! { "counted": 1 })
+        .build();
+    let found = find_docs_in(mongo, FAVORITES, doc! { "_id": { "$in": keys } }, options).await?;
+    let counted: std::collections::HashMap<String, bool> = found
+        .iter()
+        .filter_map(|d| {
+            Some((
+                d.get_str("_id").ok()?.to_string(),
+                d.get_bool("counted").ok()?,
+            ))
+        })
+        .collect();
+    for (pair, mut members) in by_pair {
+        let was_on = counted.get(&pair).copied().unwrap_or(false);
+        members.sort_by_key(|&i| {
+            let at = clicks[i].toggle.map_or(DateTime::MIN, |t| t.at);
+            click_order(at, &clicks[i].id)
+        });
+        let mut on = was_on;
+        for i in members {
+            let click = &mut clicks[i];
+            let Some(toggle) = click.toggle.as_mut() else {
+                continue;
+            };
+            toggle.was_on = was_on;
+            if toggle.on == on {
+                click.events.clear();
+            } else {
+                on = toggle.on;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Folds delivered `clicks` (of [`Source::Favorites`]) into their favorites and posts, in one
+/// transaction for the lot: each favorite takes its clicks in the order they were made, up to
+/// the first that is not among these (one made meanwhile, or one held back by a failed
+/// delivery), and only while it is still as [`favorite_transitions`] read it. Clicks after one
+/// that waits are made due when it is (or now), so they are folded after it, together. Those
+/// whose state changes move their posts' projections (`favoritedBy`, `engagement.likes`,
+/// `changeSeq`, `changedAt`) and take the post's new change number as `countedSeq` (see
+/// [`crate::favorites::Favorite::counted_in`]); the clicks folded are deleted. A favorite is
+/// so counted exactly once whichever relay (or how many) delivered its clicks: two relays'
+/// transactions conflict, and the one run again finds the clicks gone. A deleted post's
+/// projection stays empty. Returns the clicks folded.
 pub async fn favorites_counted<'a>(
     mongo: &Mongo,
-    favorites: &[&'a Pending],
+    clicks: &[&'a Pending],
 ) -> Result<Vec<&'a Pending>, MongoError> {
-    debug_assert!(favorites.iter().all(|f| f.toggle.is_some()));
-    if favorites.is_empty() {
+    let mut batch: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut pairs: BTreeMap<String, (ObjectId, Toggle)> = BTreeMap::new();
+    for (i, click) in clicks.iter().enumerate() {
+        if let Some((pair, toggle)) = pair_of(click) {
+            batch.insert(click.id.to_string(), i);
+            pairs.insert(pair, (click.post_id, toggle));
+        }
+    }
+    if pairs.is_empty() {
         return Ok(Vec::new());
     }
-    if let Some(done) = unless_conflicted(count_favorites_together(mongo, favorites).await)? {
-        return Ok(done);
-    }
-    // Post by post, then favorite by favorite within a post whose transaction conflicted.
-    let mut by_post: BTreeMap<ObjectId, Vec<&'a Pending>> = BTreeMap::new();
-    for favorite in favorites {
-        by_post.entry(favorite.post_id).or_default().push(favorite);
-    }
-    let mut done = Vec::new();
-    for group in by_post.into_values() {
-        if group.len() > 1 {
-            if let Some(finished) =
-                unless_conflicted(count_favorites_together(mongo, &group).await)?
-            {
-                done.extend(finished);
-                continue;
-            }
-        }
-        for favorite in group {
-            if let Some(finished) =
-                unless_conflicted(count_favorites_together(mongo, &[favorite]).await)?
-            {
-                done.extend(finished);
-            }
-        }
-    }
-    Ok(done)
-}
-
-/// What a transaction of [`favorites_counted`] finished, or `None` when it kept conflicting
-/// (a user clicked while it ran): then it finished nothing, and its favorites stay due; other
-/// failures are the caller's.
-fn unless_conflicted<T>(outcome: Result<T, MongoError>) -> Result<Option<T>, MongoError> {
-    match outcome {
-        Err(MongoError::Db(e))
-            if e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
-                || e.to_string().contains("WriteConflict") =>
-        {
-            Ok(None)
-        }
-        other => other.map(Some),
-    }
-}
-
-/// One transaction of [`favorites_counted`]: finishes those of `favorites` still as the relay
-/// read them, and returns them.
-async fn count_favorites_together<'a>(
-    mongo: &Mongo,
-    favorites: &[&'a Pending],
-) -> Result<Vec<&'a Pending>, MongoError> {
-    let (kept, read): (Vec<&'a Pending>, Vec<(Bson, ObjectId, Toggle)>) = favorites
-        .iter()
-        .filter_map(|f| Some((*f, (f.id.clone(), f.post_id, f.toggle?))))
-        .unzip();
+    let click_ids: Vec<Bson> = clicks.iter().map(|c| c.id.clone()).collect();
     let db = mongo.db().clone();
-    let unset = done_small_fields();
-    let finished = mongo
+    let folded = mongo
         .transaction(move |session| {
-            let (db, read, unset) = (db.clone(), read.clone(), unset.clone());
+            let (db, batch, pairs, click_ids) =
+                (db.clone(), batch.clone(), pairs.clone(), click_ids.clone());
             Box::pin(async move {
-                // The favorites as they are in the transaction: those still due (not finished
-                // by another relay meanwhile) and as the relay delivered them (same `seq`) are
-                // finished; a click after this read makes the transaction conflict.
-                let keys: Vec<&Bson> = read.iter().map(|(id, _, _)| id).collect();
-                let filter = doc! { "_id": { "$in": &keys }, "eventsDueAt": { "$exists": true } };
-                let mut now_seqs = std::collections::HashMap::new();
-                for f in find_in(&db, session, FAVORITES, filter, "seq").await? {
-                    if let Some(id) = f.get("_id") {
-                        now_seqs.insert(id.to_string(), int(&f, "seq"));
+                let keys: Vec<&String> = pairs.keys().collect();
+                // Every click of these favorites still there, and the favorites as they are.
+                let mut present: BTreeMap<String, Vec<((i64, String), bool, Option<DateTime>)>> =
+                    BTreeMap::new();
+                let filter = doc! { "pair": { "$in": &keys } };
+                let projection = doc! { "pair": 1, "on": 1, "at": 1, "eventsDueAt": 1 };
+                for c in find_in(&db, session, FAVORITE_CLICKS, filter, projection).await? {
+                    let (Ok(pair), Ok(on), Ok(at), Some(id)) = (
+                        c.get_str("pair"),
+                        c.get_bool("on"),
+                        c.get_datetime("at"),
+                        c.get("_id"),
+                    ) else {
+                        continue;
+                    };
+                    let due = c.get_datetime("eventsDueAt").ok().copied();
+                    present.entry(pair.to_string()).or_default().push((
+                        click_order(*at, id),
+                        on,
+                        due,
+                    ));
+                }
+                let filter = doc! { "_id": { "$in": &keys } };
+                let mut counted = std::collections::HashMap::new();
+                for f in find_in(&db, session, FAVORITES, filter, doc! { "counted": 1 }).await? {
+                    if let (Ok(id), Ok(on)) = (f.get_str("_id"), f.get_bool("counted")) {
+                        counted.insert(id.to_string(), on);
                     }
                 }
-                let unchanged: Vec<usize> = (0..read.len())
-                    .filter(|&i| now_seqs.get(&read[i].0.to_string()) == Some(&read[i].2.seq))
-                    .collect();
-                // Per post, the users its projection gains and loses.
+                // Per favorite: the clicks folded, and the state it ends in when that moves.
+                let mut folded: Vec<usize> = Vec::new();
+                let mut deferred: Vec<(usize, DateTime)> = Vec::new();
+                let mut changed: Vec<(&String, ObjectId, u64, bool, i64)> = Vec::new();
                 let mut moves: BTreeMap<ObjectId, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
-                for &i in &unchanged {
-                    let (_, post, t) = &read[i];
-                    if t.on != t.counted {
-                        let (adds, removes) = moves.entry(*post).or_default();
-                        (if t.on { adds } else { removes }).push(t.user_id as i64);
+                for (pair, (post, toggle)) in &pairs {
+                    let Some(mut its) = present.remove(pair) else {
+                        continue;
+                    };
+                    let now = counted.get(pair).copied();
+                    if now.unwrap_or(false) != toggle.was_on {
+                        continue;
                     }
+                    its.sort_by(|a, b| a.0.cmp(&b.0));
+                    let mut last = None;
+                    let mut waiting_until = None;
+                    for ((at, id), on, due) in its {
+                        match (batch.get(&id), waiting_until) {
+                            (Some(&i), None) => {
+                                folded.push(i);
+                                last = Some((at, on));
+                            }
+                            // Made after a click that waits: it waits as long.
+                            (Some(&i), Some(until)) => deferred.push((i, until)),
+                            (None, None) => {
+                                let now = DateTime::now();
+                                waiting_until = Some(due.map_or(now, |d| d.max(now)));
+                            }
+                            (None, Some(_)) => {}
+                        }
+                    }
+                    let Some((at, on)) = last else {
+                        continue;
+                    };
+                    if on != toggle.was_on {
+                        changed.push((pair, *post, toggle.user_id, on, at));
+                        let (adds, removes) = moves.entry(*post).or_default();
+                        (if on { adds } else { removes }).push(toggle.user_id as i64);
+                    }
+                    // Whether the favorite exists decides between an update and an insert.
+                    if now.is_none() {
+                        counted.insert(pair.clone(), false);
+                    } else {
+                        counted.remove(pair);
+                    }
+                }
+                if folded.is_empty() && deferred.is_empty() {
+                    return Ok(None);
+                }
+                if !deferred.is_empty() {
+                    let later: Vec<Bson> = deferred
+                        .iter()
+                        .map(|&(i, until)| {
+                            Bson::Document(doc! {
+                                "q": { "_id": &click_ids[i] },
+                                "u": { "$set": { "eventsDueAt": until } },
+                            })
+                        })
+                        .collect();
+                    update_in(&db, session, FAVORITE_CLICKS, later, "deferring clicks").await?;
                 }
                 // The posts' change numbers, read in the transaction: each moves by one.
                 let ids: Vec<ObjectId> = moves.keys().copied().collect();
                 let mut seqs = std::collections::HashMap::new();
                 if !ids.is_empty() {
                     let filter = doc! { "_id": { "$in": &ids }, "status": super::not_deleted() };
-                    for post in find_in(&db, session, POSTS, filter, "changeSeq").await? {
+                    let projection = doc! { "changeSeq": 1 };
+                    for post in find_in(&db, session, POSTS, filter, projection).await? {
                         if let Ok(id) = post.get_object_id("_id") {
                             seqs.insert(id, int(&post, "changeSeq") + 1);
                         }
                     }
                 }
-                // One multi-document statement per post and state finishes them (far cheaper
-                // in SecantusDB than a statement per favorite), all in one command: a round
-                // trip per statement cost a batch of popular posts half a second.
-                let mut groups: BTreeMap<(ObjectId, Option<bool>), Vec<&Bson>> = BTreeMap::new();
-                for &i in &unchanged {
-                    let (id, post, t) = &read[i];
-                    let moved = (t.on != t.counted).then_some(t.on);
-                    groups.entry((*post, moved)).or_default().push(id);
+                // The favorites that changed: new ones inserted, the others updated, each
+                // kind in one command.
+                let mut inserts = Vec::new();
+                let mut updates = Vec::new();
+                for (pair, post, user, on, at) in changed {
+                    let seq = seqs.get(&post).copied().unwrap_or(0);
+                    let at = DateTime::from_millis(at);
+                    if counted.contains_key(pair) {
+                        inserts.push(doc! {
+                            "_id": pair, "postId": post, "userId": user as i64, "on": on,
+                            "counted": on, "countedSeq": seq, "seq": 1_i64, "at": at,
+                        });
+                    } else {
+                        updates.push(Bson::Document(doc! {
+                            "q": { "_id": pair },
+                            "u": {
+                                "$set": { "on": on, "counted": on, "countedSeq": seq, "at": at },
+                                "$inc": { "seq": 1_i64 },
+                            },
+                        }));
+                    }
                 }
-                let finishing: Vec<Bson> = groups
-                    .into_iter()
-                    .map(|((post, moved), ids)| {
-                        let mut u = doc! { "$unset": unset.clone() };
-                        if let Some(on) = moved {
-                            let seq = seqs.get(&post).copied().unwrap_or(0);
-                            u.insert("$set", doc! { "counted": on, "countedSeq": seq });
-                        }
-                        Bson::Document(
-                            doc! { "q": { "_id": { "$in": ids } }, "u": u, "multi": true },
-                        )
-                    })
-                    .collect();
-                if !finishing.is_empty() {
-                    update_in(&db, session, FAVORITES, finishing, "finishing favorites").await?;
+                if !inserts.is_empty() {
+                    db.collection::<Document>(FAVORITES)
+                        .insert_many(inserts)
+                        .session(&mut *session)
+                        .await?;
+                }
+                if !updates.is_empty() {
+                    update_in(&db, session, FAVORITES, updates, "moving favorites").await?;
                 }
                 let now = DateTime::now();
                 let mut updates = Vec::new();
@@ -465,31 +565,35 @@ async fn count_favorites_together<'a>(
                 if !updates.is_empty() {
                     update_in(&db, session, POSTS, updates, "counting favorites").await?;
                 }
-                // Nothing left to finish: nothing to commit.
-                Ok((!unchanged.is_empty()).then_some(unchanged))
+                let gone: Vec<&Bson> = folded.iter().map(|&i| &click_ids[i]).collect();
+                db.collection::<Document>(FAVORITE_CLICKS)
+                    .delete_many(doc! { "_id": { "$in": gone } })
+                    .session(&mut *session)
+                    .await?;
+                Ok(Some(folded))
             })
         })
         .await?;
-    Ok(finished
+    Ok(folded
         .unwrap_or_default()
         .into_iter()
-        .map(|i| kept[i])
+        .map(|i| clicks[i])
         .collect())
 }
 
-/// The documents of `collection` matching `filter`, with `_id` and `field`, read in the
-/// transaction of `session`.
+/// The documents of `collection` matching `filter`, with `_id` and the fields of
+/// `projection`, read in the transaction of `session`.
 async fn find_in(
     db: &mongodb::Database,
     session: &mut mongodb::ClientSession,
     collection: &str,
     filter: Document,
-    field: &str,
+    projection: Document,
 ) -> mongodb::error::Result<Vec<Document>> {
     let mut cursor = db
         .collection::<Document>(collection)
         .find(filter)
-        .projection(doc! { field: 1 })
+        .projection(projection)
         .session(&mut *session)
         .await?;
     let mut found = Vec::new();

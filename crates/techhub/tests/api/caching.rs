@@ -291,7 +291,10 @@ async fn a_load_overtaken_by_an_invalidation_caches_nothing() {
     // the claims go with them there too.
     assert!(redis.claim_load(&key, "a loader", ttl).await.unwrap());
     let stale = std::slice::from_ref(&key);
-    redis.record_own_write(1, "post", 1, stale).await.unwrap();
+    redis
+        .record_own_write(1, "post", 1, None, stale)
+        .await
+        .unwrap();
     assert_eq!(redis.cached(&key).await.unwrap(), None);
     assert!(
         redis

@@ -107,6 +107,50 @@ async fn a_favoriter_sees_their_favorite_at_once_and_toggling_fast_ends_as_the_l
 }
 
 #[tokio::test]
+async fn a_favoriter_reads_their_unfolded_clicks_on_another_instance_even_without_redis() {
+    // No relay anywhere: the clicks stay unfolded, so only the click records can show them.
+    let app = TestApp::spawn_with(|c| c.relay = false).await;
+    let other = app.second_instance_with(|c| c.relay = false).await;
+    let no_redis = app
+        .second_instance_with(|c| {
+            c.relay = false;
+            c.redis_url = "redis://127.0.0.1:1".into();
+            c.data_dir = c.data_dir.join("no-redis");
+        })
+        .await;
+    let author = app.register("clicked").await;
+    let fan = app.register("clicker").await;
+    let slug = app.publish(&author, post("Click records")).await;
+    for (click, on) in [true, false, true].into_iter().enumerate() {
+        let response = if on {
+            app.favorite(&fan, &slug).await
+        } else {
+            app.unfavorite(&fan, &slug).await
+        };
+        assert_eq!(response.status(), 200);
+        // Another instance reads the click from Redis, one without Redis from MongoDB.
+        for reader in [&app, &other, &no_redis] {
+            let read = reader.get_article_ok(&slug, Some(&fan)).await;
+            assert_eq!(read["favorited"], on, "click {click}");
+            assert_eq!(read["favoritesCount"], i64::from(on), "click {click}");
+        }
+        // Nobody else sees an unfolded click.
+        let anonymous = other.get_article_ok(&slug, None).await;
+        assert_eq!(anonymous["favoritesCount"], 0, "click {click}");
+    }
+    let clicks = app
+        .mongo()
+        .collection::<mongodb::bson::Document>("favorite_clicks")
+        .count_documents(mongodb::bson::doc! {})
+        .await
+        .unwrap();
+    assert_eq!(
+        clicks, 3,
+        "each click is a document until the relay folds it"
+    );
+}
+
+#[tokio::test]
 async fn bookmarks_are_listed_per_user_and_counted_exactly() {
     let app = TestApp::spawn().await;
     let author = app.register("bookwriter").await;

@@ -288,7 +288,7 @@ impl TestApp {
                     .await
                     .unwrap();
             let mut due = 0;
-            for collection in ["posts", "comments", "favorites"] {
+            for collection in ["posts", "comments", "favorite_clicks"] {
                 due += self
                     .mongo()
                     .collection::<mongodb::bson::Document>(collection)
