@@ -239,6 +239,34 @@ impl Consumer for CacheInvalidation {
     }
 }
 
+/// [`CacheInvalidation`] as the content relay delivers events, without favorites: a favorite
+/// changes its post only when the relay folds its click in, and drops the post's entries then
+/// (the relay's consumers after counting), if the post changed at all. Dropping them on every
+/// click's delivery made each favorite of a popular post a cache miss, and a read of the post
+/// from MongoDB, for nothing.
+pub struct DeliveredInvalidation(pub CacheInvalidation);
+
+impl Consumer for DeliveredInvalidation {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn wants(&self, payload: &EventPayload) -> bool {
+        !matches!(
+            payload,
+            EventPayload::PostLiked(_) | EventPayload::PostUnliked(_)
+        ) && self.0.wants(payload)
+    }
+
+    fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {
+        self.0.apply(event)
+    }
+
+    fn apply_batch<'a>(&'a self, events: &'a [&'a Event]) -> BoxFuture<'a, anyhow::Result<()>> {
+        self.0.apply_batch(events)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use techhub_cache::entries::keys;

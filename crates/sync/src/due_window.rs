@@ -3,8 +3,8 @@
 //! cost as much as the backlog (45 ms with 29,000 favorite clicks due, whether 50 or 500 were
 //! taken), so a relay that fell behind slowed down the further it fell. The relay reads a
 //! window instead: the documents due since it last found everything due (less a margin for
-//! writes that become visible late), and when a read is full, the next covers only the span
-//! that read did, so each read walks about a batch. Once in a while a read reaches back to
+//! writes that become visible late), and when a read is full, the next starts where it ended
+//! and covers as long a span as it did, so each read walks about a batch. Once in a while a read reaches back to
 //! the beginning, for documents no window covered.
 
 use std::time::{Duration, Instant};
@@ -61,9 +61,11 @@ impl DueWindow {
         let settled = DateTime::from_millis(now.timestamp_millis() - MARGIN.as_millis() as i64);
         match (found.iter().min(), found.iter().max()) {
             (Some(&oldest), Some(&newest)) if found.len() >= limit => {
-                // More in this window: the next starts at the oldest found and spans what
-                // this read took.
-                self.from = Some(oldest);
+                // More in this window. A read returns the oldest due first (index order), so
+                // all before the newest found were read: the next window starts there (its
+                // own time included, for documents due then that did not fit) and spans
+                // what this read took.
+                self.from = Some(newest);
                 let span = newest.timestamp_millis() - oldest.timestamp_millis();
                 self.span_ms = Some(span.max(1));
                 true
@@ -113,12 +115,12 @@ mod tests {
         let range = w.next(now);
         let full: Vec<DateTime> = (0..4).map(|i| at(10_000 + i * 100)).collect();
         assert!(w.read(range, now, &full, 4));
-        assert_eq!(w.next(now), (at(10_000), at(10_300)));
-        // That span emptied: the next window follows it, twice as wide each time.
-        assert!(w.read((at(10_000), at(10_300)), now, &[at(10_300)], 4));
-        assert_eq!(w.next(now), (at(10_300), at(10_900)));
-        assert!(w.read((at(10_300), at(10_900)), now, &[], 4));
-        assert_eq!(w.next(now), (at(10_900), at(12_100)));
+        assert_eq!(w.next(now), (at(10_300), at(10_600)));
+        // A window not full: the next follows it, twice as wide each time.
+        assert!(w.read((at(10_300), at(10_600)), now, &[at(10_300)], 4));
+        assert_eq!(w.next(now), (at(10_600), at(11_200)));
+        assert!(w.read((at(10_600), at(11_200)), now, &[], 4));
+        assert_eq!(w.next(now), (at(11_200), at(12_400)));
         // A window reaching the present ends the walk.
         let near = (at(997_500), now);
         assert!(!w.read(near, now, &[], 4));

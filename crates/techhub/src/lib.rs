@@ -17,7 +17,8 @@ use techhub_api::{AppState, Stores};
 use techhub_core::Config;
 use techhub_search::{Indexer, SearchIndex};
 use techhub_sync::consumers::{
-    ActivityLog, AnalyticsProjection, CacheInvalidation, IndexNudge, Mailer, ProfileProjection,
+    ActivityLog, AnalyticsProjection, CacheInvalidation, DeliveredInvalidation, IndexNudge, Mailer,
+    ProfileProjection,
 };
 use techhub_sync::mail::{FileSink, MailSender, Smtp};
 use techhub_sync::{ContentRelay, Relay, RelaySettings};
@@ -244,8 +245,8 @@ pub async fn open_search_index(config: &Config) -> anyhow::Result<Arc<SearchInde
 }
 
 /// The content relay with its consumers: the PostgreSQL activity log and cache invalidation
-/// (again once comments and favorites are counted, with a nudge to `search`, the search
-/// indexer's wake-up).
+/// (for favorites only once they are counted; for comments again then), with a nudge to
+/// `search`, the search indexer's wake-up, once favorites are counted.
 pub fn build_content_relay(
     config: &Config,
     stores: &Stores,
@@ -256,7 +257,9 @@ pub fn build_content_relay(
         stores.mongo.clone(),
         vec![
             Arc::new(ActivityLog(stores.postgres.clone())),
-            Arc::new(CacheInvalidation(stores.redis.clone())),
+            Arc::new(DeliveredInvalidation(CacheInvalidation(
+                stores.redis.clone(),
+            ))),
         ],
         RelaySettings::from_config(config),
         wake,

@@ -377,7 +377,9 @@ pub async fn favorite_transitions(mongo: &Mongo, clicks: &mut [Pending]) -> Resu
 /// [`crate::favorites::Favorite::counted_in`]); the clicks folded are deleted. A favorite is
 /// so counted exactly once whichever relay (or how many) delivered its clicks: two relays'
 /// transactions conflict, and the one run again finds the clicks gone. A deleted post's
-/// projection stays empty. Returns the clicks folded.
+/// projection stays empty. Returns the clicks folded into posts that changed (what caches and
+/// indexes must hear of): those that changed nothing in the end (a favorite taken back in the
+/// same batch) are folded and deleted too, but nobody else could see them.
 pub async fn favorites_counted<'a>(
     mongo: &Mongo,
     clicks: &[&'a Pending],
@@ -394,11 +396,17 @@ pub async fn favorites_counted<'a>(
         return Ok(Vec::new());
     }
     let click_ids: Vec<Bson> = clicks.iter().map(|c| c.id.clone()).collect();
+    let post_ids: Vec<ObjectId> = clicks.iter().map(|c| c.post_id).collect();
     let db = mongo.db().clone();
     let folded = mongo
         .transaction(move |session| {
-            let (db, batch, pairs, click_ids) =
-                (db.clone(), batch.clone(), pairs.clone(), click_ids.clone());
+            let (db, batch, pairs, click_ids, post_ids) = (
+                db.clone(),
+                batch.clone(),
+                pairs.clone(),
+                click_ids.clone(),
+                post_ids.clone(),
+            );
             Box::pin(async move {
                 let keys: Vec<&String> = pairs.keys().collect();
                 // Every click of these favorites still there, and the favorites as they are.
@@ -570,7 +578,12 @@ pub async fn favorites_counted<'a>(
                     .delete_many(doc! { "_id": { "$in": gone } })
                     .session(&mut *session)
                     .await?;
-                Ok(Some(folded))
+                // What readers other than the clickers see changed: the posts that moved.
+                let moved: Vec<usize> = folded
+                    .into_iter()
+                    .filter(|&i| seqs.contains_key(&post_ids[i]))
+                    .collect();
+                Ok(Some(moved))
             })
         })
         .await?;
