@@ -309,6 +309,15 @@ fn pair_of(click: &Pending) -> Option<(String, Toggle)> {
     Some((crate::favorites::key(click.post_id, toggle.user_id), toggle))
 }
 
+/// A click of a favorite still there, as the relay's transaction reads it.
+struct Present {
+    /// [`click_order`].
+    order: (i64, String),
+    on: bool,
+    /// When it is due (a click after one that waits is made due with it).
+    due: Option<DateTime>,
+}
+
 /// A click's order among its favorite's clicks: when it was made, then its id.
 fn click_order(at: DateTime, id: &Bson) -> (i64, String) {
     (at.timestamp_millis(), id.to_string())
@@ -410,8 +419,7 @@ pub async fn favorites_counted<'a>(
             Box::pin(async move {
                 let keys: Vec<&String> = pairs.keys().collect();
                 // Every click of these favorites still there, and the favorites as they are.
-                let mut present: BTreeMap<String, Vec<((i64, String), bool, Option<DateTime>)>> =
-                    BTreeMap::new();
+                let mut present: BTreeMap<String, Vec<Present>> = BTreeMap::new();
                 let filter = doc! { "pair": { "$in": &keys } };
                 let projection = doc! { "pair": 1, "on": 1, "at": 1, "eventsDueAt": 1 };
                 for c in find_in(&db, session, FAVORITE_CLICKS, filter, projection).await? {
@@ -424,11 +432,9 @@ pub async fn favorites_counted<'a>(
                         continue;
                     };
                     let due = c.get_datetime("eventsDueAt").ok().copied();
-                    present.entry(pair.to_string()).or_default().push((
-                        click_order(*at, id),
-                        on,
-                        due,
-                    ));
+                    let order = click_order(*at, id);
+                    let click = Present { order, on, due };
+                    present.entry(pair.to_string()).or_default().push(click);
                 }
                 let filter = doc! { "_id": { "$in": &keys } };
                 let mut counted = std::collections::HashMap::new();
@@ -450,10 +456,15 @@ pub async fn favorites_counted<'a>(
                     if now.unwrap_or(false) != toggle.was_on {
                         continue;
                     }
-                    its.sort_by(|a, b| a.0.cmp(&b.0));
+                    its.sort_by(|a, b| a.order.cmp(&b.order));
                     let mut last = None;
                     let mut waiting_until = None;
-                    for ((at, id), on, due) in its {
+                    for Present {
+                        order: (at, id),
+                        on,
+                        due,
+                    } in its
+                    {
                         match (batch.get(&id), waiting_until) {
                             (Some(&i), None) => {
                                 folded.push(i);
