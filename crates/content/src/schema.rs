@@ -258,8 +258,9 @@ async fn favorites(db: &Database) -> mongodb::error::Result<()> {
 /// Clicks get their own collection (see [`crate::favorites`]), with a sparse index on their
 /// due events and one on the favorite they are about (`pair`, the favorite's `_id`). A
 /// favorite still carrying events from before becomes, in one transaction each, a click
-/// with those events, and the favorite goes back to what its post counts: the relay then
-/// folds the click in as it folds new ones.
+/// with those events, and the favorite drops them: the relay then folds the click in as it
+/// folds new ones (by `counted`, what the post holds). The favorite keeps its `on` (its user's last
+/// click) until then, so its user still reads it as they left it.
 async fn favorite_clicks(db: &Database) -> mongodb::error::Result<()> {
     use futures::TryStreamExt;
     ensure_collection(db, FAVORITE_CLICKS, favorite_clicks_validator()).await?;
@@ -281,11 +282,10 @@ async fn favorite_clicks(db: &Database) -> mongodb::error::Result<()> {
         .await?;
     let mut session = db.client().start_session().await?;
     for favorite in carrying {
-        let (Ok(key), Ok(post), Ok(on), Ok(counted)) = (
+        let (Ok(key), Ok(post), Ok(on)) = (
             favorite.get_str("_id"),
             favorite.get_object_id("postId"),
             favorite.get_bool("on"),
-            favorite.get_bool("counted"),
         ) else {
             continue;
         };
@@ -301,7 +301,6 @@ async fn favorite_clicks(db: &Database) -> mongodb::error::Result<()> {
             .update_one(
                 doc! { "_id": key },
                 doc! {
-                    "$set": { "on": counted },
                     "$unset": {
                         "pendingEvents": "", "eventsDueAt": "", "eventAttempts": "",
                         "eventError": "",

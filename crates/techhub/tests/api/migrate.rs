@@ -4,6 +4,7 @@ use futures::TryStreamExt;
 use mongodb::bson::Document;
 
 use crate::helpers::{mongo_collection_names, mongo_documents, TestApp};
+use crate::routes::{new_article, With};
 
 /// Everything that describes the MySQL schema, including when each migration was applied.
 async fn mysql_schema(app: &TestApp) -> Vec<String> {
@@ -128,4 +129,66 @@ async fn migrating_twice_changes_nothing() {
     assert_eq!(before.0, after.0, "MySQL schema changed");
     assert_eq!(before.1, after.1, "PostgreSQL schema changed");
     assert_eq!(before.2, after.2, "MongoDB schema changed");
+}
+
+#[tokio::test]
+async fn a_favorite_carrying_events_from_before_clicks_were_documents_becomes_a_click() {
+    use mongodb::bson::{doc, DateTime};
+    use serde_json::json;
+
+    // No relay: what the migration leaves is seen as it left it.
+    let app = TestApp::spawn_with(|c| c.relay = false).await;
+    let author = app.register("upgrader").await;
+    let fan = app.register("oldfan").await;
+    let article = new_article("Before clicks").with("tagList", json!([]));
+    let slug = app.publish(&author, article).await;
+    let post = app.post_document(&slug).await;
+    let post_id = post.get_object_id("_id").unwrap();
+    let fan_id = fan.id as i64;
+    // A favorite as the previous version left it: on, not yet counted, its event due.
+    let key = format!("{}:{fan_id}", post_id.to_hex());
+    let event = doc! { "id": "4c3c2b4e-8d7e-4a0e-9d55-0c3f7a1e2b11", "type": "post.liked" };
+    let favorites = app.mongo().collection::<Document>("favorites");
+    favorites
+        .insert_one(doc! {
+            "_id": &key, "postId": post_id, "userId": fan_id, "on": true, "counted": false,
+            "countedSeq": 0_i64, "seq": 1_i64, "at": DateTime::now(),
+            "pendingEvents": [event.clone()], "eventsDueAt": DateTime::now(),
+        })
+        .await
+        .unwrap();
+    app.mongo()
+        .collection::<Document>("_migrations")
+        .delete_one(doc! { "_id": 7 })
+        .await
+        .unwrap();
+
+    let reports = app.stores.migrate_all().await.expect("the step runs again");
+    assert!(
+        reports.iter().any(|(_, r)| r.applied_now == 1),
+        "{reports:?}"
+    );
+    let favorite = favorites
+        .find_one(doc! { "_id": &key })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        favorite.get_bool("on").unwrap(),
+        "its user's last click: {favorite}"
+    );
+    assert!(!favorite.get_bool("counted").unwrap());
+    assert!(!favorite.contains_key("pendingEvents") && !favorite.contains_key("eventsDueAt"));
+    let clicks = mongo_documents(app.mongo(), "favorite_clicks").await;
+    assert_eq!(clicks.len(), 1, "{clicks:?}");
+    let click = &clicks[0];
+    assert_eq!(click.get_str("pair").unwrap(), key);
+    assert!(click.get_bool("on").unwrap());
+    assert_eq!(click.get_array("pendingEvents").unwrap()[0], event.into());
+    assert!(click.contains_key("eventsDueAt"));
+    // The favoriter still reads it as they left it, counted; nobody else yet.
+    let read = app.get_article_ok(&slug, Some(&fan)).await;
+    assert_eq!(read["favorited"], true);
+    assert_eq!(read["favoritesCount"], 1);
+    assert_eq!(app.get_article_ok(&slug, None).await["favoritesCount"], 0);
 }
