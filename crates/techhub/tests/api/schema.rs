@@ -3,7 +3,9 @@
 
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use sqlx::Row;
-use techhub_content::schema::{COMMENTS, FAVORITES, NOTIFICATIONS, POSTS, USER_PROFILES};
+use techhub_content::schema::{
+    COMMENTS, FAVORITES, FAVORITE_CLICKS, NOTIFICATIONS, POSTS, USER_PROFILES,
+};
 
 use crate::helpers::{mongo_collection_names, mongo_index_names, mongo_indexes, TestApp};
 
@@ -440,22 +442,44 @@ async fn mongodb_has_the_collections_and_indexes() {
     let app = TestApp::spawn().await;
     let db = app.mongo();
     let names = mongo_collection_names(db).await;
-    for c in [COMMENTS, FAVORITES, NOTIFICATIONS, POSTS, USER_PROFILES] {
+    for c in [
+        COMMENTS,
+        FAVORITES,
+        FAVORITE_CLICKS,
+        NOTIFICATIONS,
+        POSTS,
+        USER_PROFILES,
+    ] {
         assert!(names.iter().any(|n| n == c), "{c} missing from {names:?}");
     }
     let posts = mongo_index_names(db, POSTS).await;
     for i in [
         "uq_posts_slug",
         "idx_posts_author_published",
-        "idx_posts_tags",
-        "idx_posts_status_published",
         "idx_posts_changed",
         "idx_posts_events_due_sparse",
     ] {
         assert!(posts.contains(&i.to_string()), "{i} missing from {posts:?}");
     }
-    // The due-event index holds only posts with events due (migration 3 replaced the full one).
-    assert!(!posts.contains(&"idx_posts_events_due".to_string()));
+    // The due-event index holds only posts with events due (migration 3 replaced the full one),
+    // and none reads posts by tag or status (migration 8: lists come from the search index).
+    for gone in [
+        "idx_posts_events_due",
+        "idx_posts_tags",
+        "idx_posts_status_published",
+    ] {
+        assert!(!posts.contains(&gone.to_string()), "{gone} in {posts:?}");
+    }
+    let clicks = mongo_index_names(db, FAVORITE_CLICKS).await;
+    for i in [
+        "idx_favorite_clicks_events_due_sparse",
+        "idx_favorite_clicks_pair",
+    ] {
+        assert!(
+            clicks.contains(&i.to_string()),
+            "{i} missing from {clicks:?}"
+        );
+    }
     let due = mongo_indexes(db, POSTS)
         .await
         .into_iter()
