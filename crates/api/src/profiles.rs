@@ -247,7 +247,7 @@ async fn set_follow(
             .map_err(ApiError::from)
     };
     write_path::write(state, auth.id, Change::Profile, follows, |_| {
-        Effects::stale(vec![keys::dashboard(me.id)])
+        Effects::stale(vec![keys::dashboard(me.id), keys::viewer(me.id)])
     })
     .await?;
     Ok(Json(ProfileResponse {

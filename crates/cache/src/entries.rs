@@ -53,6 +53,12 @@ pub mod keys {
         format!("cache:user:{id}")
     }
 
+    /// Whom user `id` follows and what they bookmarked, as their signed-in reads render
+    /// articles with (dropped by their follows and bookmarks).
+    pub fn viewer(id: u64) -> String {
+        format!("cache:viewer:{id}")
+    }
+
     /// The claim on loading the entry `key` (see [`super::Redis::claim_load`]).
     pub fn load_claim(key: &str) -> String {
         format!("claim:{key}")

@@ -60,7 +60,11 @@ async fn set_bookmark(
     };
     write_path::write(state, auth.id, Change::Profile, change, |changed| {
         Effects::stale(if *changed {
-            vec![keys::dashboard(me.id), keys::article(slug)]
+            vec![
+                keys::dashboard(me.id),
+                keys::article(slug),
+                keys::viewer(me.id),
+            ]
         } else {
             Vec::new()
         })

@@ -337,3 +337,33 @@ async fn a_batch_fill_caches_only_the_entries_whose_lease_held() {
     let again = redis.lease_many(&keys, ttl).await.unwrap();
     assert_eq!(again.keys(), [changed, kept]);
 }
+
+#[tokio::test]
+async fn a_readers_follows_and_bookmarks_are_cached_and_their_own_changes_show_at_once_anywhere() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    let author = app.register("followee").await;
+    let reader = app.register("follower").await;
+    let slug = app
+        .publish(&author, new_article("Flags").with("tagList", json!([])))
+        .await;
+    app.settled().await;
+    let key = techhub_cache::entries::keys::viewer(reader.id);
+    let cached = || async { app.stores.redis.cached(&key).await.unwrap() };
+    // The first signed-in read caches the reader's (empty) follows and bookmarks.
+    let (_, _, article) = read_article(&app, &slug, Some(&reader)).await;
+    assert_eq!(article["author"]["following"], false);
+    assert_eq!(article["bookmarked"], false);
+    assert!(cached().await.is_some(), "the reader's flags are cached");
+    // Following and bookmarking on one instance: the next read on the other shows both.
+    app.follow_ok(&reader, "followee").await;
+    assert_eq!(app.bookmark(&reader, &slug).await.status(), 200);
+    let (_, _, article) = read_article(&second, &slug, Some(&reader)).await;
+    assert_eq!(article["author"]["following"], true);
+    assert_eq!(article["bookmarked"], true);
+    // And taking them back.
+    assert_eq!(app.unbookmark(&reader, &slug).await.status(), 200);
+    let (_, _, article) = read_article(&second, &slug, Some(&reader)).await;
+    assert_eq!(article["bookmarked"], false);
+    assert_eq!(article["author"]["following"], true);
+}
