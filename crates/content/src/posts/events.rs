@@ -309,6 +309,39 @@ fn pair_of(click: &Pending) -> Option<(String, Toggle)> {
     Some((crate::favorites::key(click.post_id, toggle.user_id), toggle))
 }
 
+/// How long each step of a transaction took, for its debug line.
+struct Steps {
+    last: std::time::Instant,
+    taken: Vec<(&'static str, u128)>,
+}
+
+impl Default for Steps {
+    fn default() -> Self {
+        Steps {
+            last: std::time::Instant::now(),
+            taken: Vec::new(),
+        }
+    }
+}
+
+impl Steps {
+    fn mark(&mut self, step: &'static str) {
+        let now = std::time::Instant::now();
+        self.taken.push((step, (now - self.last).as_micros()));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Steps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (step, us)) in self.taken.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{step} {:.1} ms", *us as f64 / 1000.0)?;
+        }
+        Ok(())
+    }
+}
+
 /// A click of a favorite still there, as the relay's transaction reads it.
 struct Present {
     /// [`click_order`].
@@ -417,6 +450,7 @@ pub async fn favorites_counted<'a>(
                 post_ids.clone(),
             );
             Box::pin(async move {
+                let mut steps = Steps::default();
                 let keys: Vec<&String> = pairs.keys().collect();
                 // Every click of these favorites still there, and the favorites as they are.
                 let mut present: BTreeMap<String, Vec<Present>> = BTreeMap::new();
@@ -436,6 +470,7 @@ pub async fn favorites_counted<'a>(
                     let click = Present { order, on, due };
                     present.entry(pair.to_string()).or_default().push(click);
                 }
+                steps.mark("clicks read");
                 let filter = doc! { "_id": { "$in": &keys } };
                 let mut counted = std::collections::HashMap::new();
                 for f in find_in(&db, session, FAVORITES, filter, doc! { "counted": 1 }).await? {
@@ -443,6 +478,7 @@ pub async fn favorites_counted<'a>(
                         counted.insert(id.to_string(), on);
                     }
                 }
+                steps.mark("favorites read");
                 // Per favorite: the clicks folded, and the state it ends in when that moves.
                 let mut folded: Vec<usize> = Vec::new();
                 let mut deferred: Vec<(usize, DateTime)> = Vec::new();
@@ -457,7 +493,8 @@ pub async fn favorites_counted<'a>(
                         continue;
                     }
                     its.sort_by(|a, b| a.order.cmp(&b.order));
-                    let mut last = None;
+                    // The batch's clicks up to the first that is not in it: (index, at, on).
+                    let mut prefix: Vec<(usize, i64, bool)> = Vec::new();
                     let mut waiting_until = None;
                     for Present {
                         order: (at, id),
@@ -466,10 +503,7 @@ pub async fn favorites_counted<'a>(
                     } in its
                     {
                         match (batch.get(&id), waiting_until) {
-                            (Some(&i), None) => {
-                                folded.push(i);
-                                last = Some((at, on));
-                            }
+                            (Some(&i), None) => prefix.push((i, at, on)),
                             // Made after a click that waits: it waits as long.
                             (Some(&i), Some(until)) => deferred.push((i, until)),
                             (None, None) => {
@@ -479,7 +513,8 @@ pub async fn favorites_counted<'a>(
                             (None, Some(_)) => {}
                         }
                     }
-                    let Some((at, on)) = last else {
+                    folded.extend(prefix.iter().map(|&(i, _, _)| i));
+                    let Some(&(_, at, on)) = prefix.last() else {
                         continue;
                     };
                     if on != toggle.was_on {
@@ -521,8 +556,10 @@ pub async fn favorites_counted<'a>(
                         }
                     }
                 }
+                steps.mark("posts read");
                 // The favorites that changed: new ones inserted, the others updated, each
                 // kind in one command.
+                let changed_count = changed.len();
                 let mut inserts = Vec::new();
                 let mut updates = Vec::new();
                 for (pair, post, user, on, at) in changed {
@@ -552,6 +589,7 @@ pub async fn favorites_counted<'a>(
                 if !updates.is_empty() {
                     update_in(&db, session, FAVORITES, updates, "moving favorites").await?;
                 }
+                steps.mark("favorites written");
                 let now = DateTime::now();
                 let mut updates = Vec::new();
                 for (post, (adds, removes)) in &moves {
@@ -584,11 +622,20 @@ pub async fn favorites_counted<'a>(
                 if !updates.is_empty() {
                     update_in(&db, session, POSTS, updates, "counting favorites").await?;
                 }
+                steps.mark("posts written");
                 let gone: Vec<&Bson> = folded.iter().map(|&i| &click_ids[i]).collect();
                 db.collection::<Document>(FAVORITE_CLICKS)
                     .delete_many(doc! { "_id": { "$in": gone } })
                     .session(&mut *session)
                     .await?;
+                steps.mark("clicks deleted");
+                tracing::debug!(
+                    clicks = folded.len(),
+                    changed = changed_count,
+                    posts = seqs.len(),
+                    steps = %steps,
+                    "favorites fold"
+                );
                 // What readers other than the clickers see changed: the posts that moved.
                 let moved: Vec<usize> = folded
                     .into_iter()
