@@ -188,9 +188,11 @@ pub(crate) async fn get_profile(
 ) -> Result<Response, ApiError> {
     let (user, hit) = profile_by_name(&state, &username).await?;
     let user = user.ok_or(ApiError::NotFound("profile"))?;
+    // From the viewer's cached follows and bookmarks.
     let following = match viewer.0 {
-        Some(v) => profiles::following(&state.stores.mongo, v.id)
+        Some(v) => Box::pin(crate::articles::render::Viewer::load(&state, v.id))
             .await?
+            .following
             .contains(&user.id),
         None => false,
     };

@@ -176,11 +176,6 @@ fn bookmarks_of(profile: Option<&Document>) -> Vec<mongodb::bson::oid::ObjectId>
         .unwrap_or_default()
 }
 
-/// The ids `follower` follows.
-pub async fn following(mongo: &Mongo, follower: u64) -> Result<Vec<u64>, MongoError> {
-    Ok(following_of(find(mongo, follower).await?.as_ref()))
-}
-
 /// Whom `user_id` follows and what they bookmarked, from one read of their profile.
 pub async fn following_and_bookmarks(
     mongo: &Mongo,

@@ -13,10 +13,9 @@ use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
 use techhub_cache::entries::keys;
 use techhub_content::comments::{self, Comment, MAX_COMMENT_CHARS};
-use techhub_content::profiles;
 use utoipa::ToSchema;
 
-use super::render::time;
+use super::render::{time, Viewer};
 use super::{cached_post_or_404, post_or_404, refused};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser, MaybeAuthUser};
@@ -62,11 +61,9 @@ async fn render_comments(
     found: Vec<Comment>,
 ) -> Result<Vec<CommentBody>, ApiError> {
     let authors: Vec<u64> = found.iter().map(|c| c.author_id).collect();
+    // Whom the viewer follows: from their cached follows and bookmarks.
     let followed: HashSet<u64> = match viewer {
-        Some(v) => profiles::following(&state.stores.mongo, v)
-            .await?
-            .into_iter()
-            .collect(),
+        Some(v) => Box::pin(Viewer::load(state, v)).await?.following,
         None => HashSet::new(),
     };
     let profiles = profiles_seen_by(state, &followed, &authors, Vec::new()).await?;
