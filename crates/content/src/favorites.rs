@@ -28,12 +28,12 @@
 
 use std::collections::HashMap;
 
-use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use techhub_core::domain::FavoriteClick;
 use techhub_core::events::{Event, EventPayload, Reaction};
 
 use crate::posts::document::event_bson;
+use crate::posts::find_docs_in;
 use crate::posts::Post;
 use crate::schema::{FAVORITES, FAVORITE_CLICKS};
 use crate::{Mongo, MongoError};
@@ -162,20 +162,9 @@ pub async fn among(
     let keys: Vec<String> = post_ids.iter().map(|p| key(*p, user_id)).collect();
     let options = mongodb::options::FindOptions::builder()
         .projection(doc! { "postId": 1, "on": 1, "counted": 1, "countedSeq": 1, "at": 1 })
-        .max_time(mongo.query_timeout())
         .build();
-    let docs: Vec<Document> = mongo
-        .timed(async {
-            mongo
-                .db()
-                .collection::<Document>(FAVORITES)
-                .find(doc! { "_id": { "$in": keys } })
-                .with_options(options)
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
+    let filter = doc! { "_id": { "$in": keys } };
+    let docs = find_docs_in(mongo, FAVORITES, filter, options).await?;
     Ok(docs
         .iter()
         .filter_map(|d| Some((d.get_object_id("postId").ok()?, Favorite::from_document(d))))
@@ -195,20 +184,9 @@ pub async fn clicks_among(
     let pairs: Vec<String> = post_ids.iter().map(|p| key(*p, user_id)).collect();
     let options = mongodb::options::FindOptions::builder()
         .projection(doc! { "postId": 1, "on": 1, "at": 1 })
-        .max_time(mongo.query_timeout())
         .build();
-    let docs: Vec<Document> = mongo
-        .timed(async {
-            mongo
-                .db()
-                .collection::<Document>(FAVORITE_CLICKS)
-                .find(doc! { "pair": { "$in": pairs } })
-                .with_options(options)
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
+    let filter = doc! { "pair": { "$in": pairs } };
+    let docs = find_docs_in(mongo, FAVORITE_CLICKS, filter, options).await?;
     let mut last: HashMap<ObjectId, FavoriteClick> = HashMap::new();
     for d in &docs {
         let (Ok(post), Ok(on), Ok(at)) = (

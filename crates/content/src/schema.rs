@@ -196,12 +196,8 @@ async fn post_events(db: &Database) -> mongodb::error::Result<()> {
 /// claim (seconds). A sparse index holds only the posts that carry the field; MongoDB and
 /// SecantusDB both use it for the relay's closed date range, which no missing field matches.
 async fn sparse_events_due(db: &Database) -> mongodb::error::Result<()> {
-    let posts = db.collection::<Document>(POSTS);
-    let names = posts.list_index_names().await?;
-    if names.iter().any(|n| n == "idx_posts_events_due") {
-        posts.drop_index("idx_posts_events_due").await?;
-    }
-    posts
+    drop_indexes(db, POSTS, &["idx_posts_events_due"]).await?;
+    db.collection::<Document>(POSTS)
         .create_index(sparse_events_due_index("idx_posts_events_due_sparse"))
         .await?;
     Ok(())
@@ -260,11 +256,20 @@ async fn favorites(db: &Database) -> mongodb::error::Result<()> {
 /// relay's finishing update 76-93 µs, 50-66 without). Databases created before this step
 /// have them; newer ones never do.
 async fn drop_list_indexes(db: &Database) -> mongodb::error::Result<()> {
-    let posts = db.collection::<Document>(POSTS);
-    let names = posts.list_index_names().await?;
-    for name in ["idx_posts_tags", "idx_posts_status_published"] {
-        if names.iter().any(|n| n == name) {
-            posts.drop_index(name).await?;
+    drop_indexes(db, POSTS, &["idx_posts_tags", "idx_posts_status_published"]).await
+}
+
+/// Drops those of the indexes `names` that `collection` has (a step run again has none).
+async fn drop_indexes(
+    db: &Database,
+    collection: &str,
+    names: &[&str],
+) -> mongodb::error::Result<()> {
+    let collection = db.collection::<Document>(collection);
+    let present = collection.list_index_names().await?;
+    for name in names {
+        if present.iter().any(|n| n == name) {
+            collection.drop_index(*name).await?;
         }
     }
     Ok(())
@@ -274,8 +279,8 @@ async fn drop_list_indexes(db: &Database) -> mongodb::error::Result<()> {
 /// due events and one on the favorite they are about (`pair`, the favorite's `_id`). A
 /// favorite still carrying events from before becomes, in one transaction each, a click
 /// with those events, and the favorite drops them: the relay then folds the click in as it
-/// folds new ones (by `counted`, what the post holds). The favorite keeps its `on` (its user's last
-/// click) until then, so its user still reads it as they left it.
+/// folds new ones (by `counted`, what the post holds). The favorite keeps its `on` (its
+/// user's last click) until then, so its user still reads it as they left it.
 async fn favorite_clicks(db: &Database) -> mongodb::error::Result<()> {
     use futures::TryStreamExt;
     ensure_collection(db, FAVORITE_CLICKS, favorite_clicks_validator()).await?;

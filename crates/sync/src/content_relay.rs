@@ -405,6 +405,14 @@ mod tests {
                 applied: Mutex::default(),
             })
         }
+
+        /// Every event `recorders` were given in batches, in order, recorder after recorder.
+        fn batched(recorders: &[&Arc<Recorder>]) -> Vec<Uuid> {
+            recorders
+                .iter()
+                .flat_map(|r| r.batches.lock().unwrap().concat())
+                .collect()
+        }
     }
 
     impl Consumer for Recorder {
@@ -680,8 +688,7 @@ mod tests {
 
         let (taken_one, taken_two) = tokio::join!(one.run_once(), two.run_once());
         assert!(taken_one.unwrap() + taken_two.unwrap() >= ids.len());
-        let mut heard: Vec<Uuid> = heard_one.batches.lock().unwrap().concat();
-        heard.extend(heard_two.batches.lock().unwrap().concat());
+        let heard = Recorder::batched(&[&heard_one, &heard_two]);
         for event in events.iter().flatten() {
             assert!(heard.contains(&event.id), "event {} unheard", event.id);
         }
@@ -825,7 +832,7 @@ mod tests {
         assert_eq!(left[0].get_i64("eventAttempts").unwrap(), 1);
         // The consumers after counting heard of each counted comment once or more (each
         // relay tells of what its own transaction counted) and never of the poisoned one.
-        let mut heard: Vec<Uuid> = told.batches.lock().unwrap().concat();
+        let mut heard = Recorder::batched(&[&told]);
         heard.sort();
         heard.dedup();
         let mut counted: Vec<Uuid> = events
@@ -966,7 +973,7 @@ mod tests {
                 "{f}"
             );
         }
-        let heard_ids: Vec<Uuid> = heard.batches.lock().unwrap().concat();
+        let heard_ids = Recorder::batched(&[&heard]);
         assert!(heard_ids.contains(&late.id), "the take-back is heard");
         assert_eq!(
             heard_ids.len(),
@@ -1051,8 +1058,7 @@ mod tests {
             );
         }
         // Each change is heard (by one relay or both), and no click that changed nothing.
-        let mut heard: Vec<Uuid> = one.batches.lock().unwrap().concat();
-        heard.extend(two.batches.lock().unwrap().concat());
+        let heard = Recorder::batched(&[&one, &two]);
         for change in &changes {
             assert!(heard.contains(&change.id), "{change:?} not heard");
         }

@@ -342,6 +342,19 @@ impl std::fmt::Display for Steps {
     }
 }
 
+/// A favorite whose state a fold changes.
+struct Moved<'a> {
+    pair: &'a String,
+    post: ObjectId,
+    user: u64,
+    /// Its new state.
+    on: bool,
+    /// When the last click folded into it was made (Unix milliseconds).
+    at: i64,
+    /// Whether its document exists (updated) or not yet (inserted).
+    exists: bool,
+}
+
 /// A click of a favorite still there, as the relay's transaction reads it.
 struct Present {
     /// [`click_order`].
@@ -482,7 +495,7 @@ pub async fn favorites_counted<'a>(
                 // Per favorite: the clicks folded, and the state it ends in when that moves.
                 let mut folded: Vec<usize> = Vec::new();
                 let mut deferred: Vec<(usize, DateTime)> = Vec::new();
-                let mut changed: Vec<(&String, ObjectId, u64, bool, i64)> = Vec::new();
+                let mut changed: Vec<Moved> = Vec::new();
                 let mut moves: BTreeMap<ObjectId, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
                 for (pair, (post, toggle)) in &pairs {
                     let Some(mut its) = present.remove(pair) else {
@@ -493,8 +506,8 @@ pub async fn favorites_counted<'a>(
                         continue;
                     }
                     its.sort_by(|a, b| a.order.cmp(&b.order));
-                    // The batch's clicks up to the first that is not in it: (index, at, on).
-                    let mut prefix: Vec<(usize, i64, bool)> = Vec::new();
+                    // The batch's clicks are folded up to the first that is not in it.
+                    let mut last = None;
                     let mut waiting_until = None;
                     for Present {
                         order: (at, id),
@@ -503,7 +516,10 @@ pub async fn favorites_counted<'a>(
                     } in its
                     {
                         match (batch.get(&id), waiting_until) {
-                            (Some(&i), None) => prefix.push((i, at, on)),
+                            (Some(&i), None) => {
+                                folded.push(i);
+                                last = Some((at, on));
+                            }
                             // Made after a click that waits: it waits as long.
                             (Some(&i), Some(until)) => deferred.push((i, until)),
                             (None, None) => {
@@ -513,20 +529,20 @@ pub async fn favorites_counted<'a>(
                             (None, Some(_)) => {}
                         }
                     }
-                    folded.extend(prefix.iter().map(|&(i, _, _)| i));
-                    let Some(&(_, at, on)) = prefix.last() else {
+                    let Some((at, on)) = last else {
                         continue;
                     };
                     if on != toggle.was_on {
-                        changed.push((pair, *post, toggle.user_id, on, at));
+                        changed.push(Moved {
+                            pair,
+                            post: *post,
+                            user: toggle.user_id,
+                            on,
+                            at,
+                            exists: now.is_some(),
+                        });
                         let (adds, removes) = moves.entry(*post).or_default();
                         (if on { adds } else { removes }).push(toggle.user_id as i64);
-                    }
-                    // Whether the favorite exists decides between an update and an insert.
-                    if now.is_none() {
-                        counted.insert(pair.clone(), false);
-                    } else {
-                        counted.remove(pair);
                     }
                 }
                 if folded.is_empty() && deferred.is_empty() {
@@ -562,10 +578,18 @@ pub async fn favorites_counted<'a>(
                 let changed_count = changed.len();
                 let mut inserts = Vec::new();
                 let mut updates = Vec::new();
-                for (pair, post, user, on, at) in changed {
+                for Moved {
+                    pair,
+                    post,
+                    user,
+                    on,
+                    at,
+                    exists,
+                } in changed
+                {
                     let seq = seqs.get(&post).copied().unwrap_or(0);
                     let at = DateTime::from_millis(at);
-                    if counted.contains_key(pair) {
+                    if !exists {
                         inserts.push(doc! {
                             "_id": pair, "postId": post, "userId": user as i64, "on": on,
                             "counted": on, "countedSeq": seq, "seq": 1_i64, "at": at,
