@@ -21,6 +21,8 @@ pub const FAVORITES: &str = "favorites";
 pub const FAVORITE_CLICKS: &str = "favorite_clicks";
 pub const USER_PROFILES: &str = "user_profiles";
 pub const NOTIFICATIONS: &str = "notifications";
+/// Where relays that follow a change stream keep how far they got (see [`crate::posts::created`]).
+pub const RELAY_CURSORS: &str = "relay_cursors";
 pub const MIGRATIONS: &str = "_migrations";
 
 struct Step {
@@ -61,6 +63,10 @@ const STEPS: &[Step] = &[
         version: 8,
         name: "posts: no indexes by tag or by status (lists come from the search index)",
     },
+    Step {
+        version: 9,
+        name: "new posts' events followed by the change stream (createdEvent, relay cursor)",
+    },
 ];
 
 /// Applies the steps not yet recorded in `_migrations`.
@@ -84,6 +90,7 @@ pub async fn migrate(db: &Database) -> mongodb::error::Result<MigrationReport> {
             6 => favorites(db).await?,
             7 => favorite_clicks(db).await?,
             8 => drop_list_indexes(db).await?,
+            9 => created_events(db).await?,
             v => unreachable!("no code for content migration {v}"),
         }
         recorded
@@ -257,6 +264,14 @@ async fn favorites(db: &Database) -> mongodb::error::Result<()> {
 /// have them; newer ones never do.
 async fn drop_list_indexes(db: &Database) -> mongodb::error::Result<()> {
     drop_indexes(db, POSTS, &["idx_posts_tags", "idx_posts_status_published"]).await
+}
+
+/// New posts carry their `post.created` in `createdEvent`, which the relay reads from the
+/// change stream (see [`crate::posts::created`]); its cursor starts now, since posts created
+/// before carried due events, which the due-event path delivers.
+async fn created_events(db: &Database) -> mongodb::error::Result<()> {
+    ensure_collection(db, POSTS, posts_validator()).await?;
+    crate::posts::created::ensure_cursor(db).await
 }
 
 /// Drops those of the indexes `names` that `collection` has (a step run again has none).
@@ -474,6 +489,7 @@ pub fn posts_validator() -> Document {
             "version": { "bsonType": ["int", "long"], "minimum": 1 },
             "changeSeq": non_negative_int(),
             "pendingEvents": { "bsonType": "array", "items": { "bsonType": "object", "required": ["id", "payload"] } },
+            "createdEvent": { "bsonType": "object", "required": ["id", "payload"] },
             "eventsDueAt": { "bsonType": "date" },
             "changedAt": { "bsonType": "date" },
             "createdAt": { "bsonType": "date" },

@@ -29,16 +29,18 @@ use crate::relay::{drive, Consumer, RelaySettings};
 /// transaction whatever its size: at 100 posts a batch the relay fell behind a burst of new
 /// posts (11,531 of some 19,000 still due after a 10 s benchmark run at 1,745 a second), at
 /// 400 it kept up.
-const POSTS_PER_EVENT_BATCH: usize = 4;
+pub(crate) const POSTS_PER_EVENT_BATCH: usize = 4;
 /// How many comments (or favorites) the relay takes in a batch, per outbox event.
 const SMALL_PER_POST_BATCH: usize = 5;
 
 pub struct ContentRelay {
-    mongo: Mongo,
+    pub(crate) mongo: Mongo,
     consumers: Vec<Arc<dyn Consumer>>,
     /// Told of comments once their posts' counts moved.
     counted: Vec<Arc<dyn Consumer>>,
-    settings: RelaySettings,
+    pub(crate) settings: RelaySettings,
+    /// Who this relay is, as the holder of the new posts' stream lease.
+    pub(crate) holder: String,
     wake: Arc<Notify>,
     /// Per source (in [`Source::ALL`]'s order), which due documents to read next.
     windows: [std::sync::Mutex<DueWindow>; 3],
@@ -61,6 +63,7 @@ impl ContentRelay {
             consumers,
             counted: Vec::new(),
             settings,
+            holder: uuid::Uuid::new_v4().to_string(),
             wake,
             windows: Default::default(),
         }
@@ -231,13 +234,16 @@ impl ContentRelay {
         }
     }
 
-    /// Runs until `shutdown` resolves.
+    /// Runs until `shutdown` resolves: the due-event batches, and beside them the new posts'
+    /// change stream ([`ContentRelay::follow_created`]).
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        use futures::FutureExt;
+        let shutdown = shutdown.shared();
         let wake = Some(self.wake.as_ref());
-        drive("content relay", &self.settings, wake, shutdown, || {
+        let due = drive("content relay", &self.settings, wake, shutdown.clone(), || {
             self.run_once()
-        })
-        .await
+        });
+        tokio::join!(due, self.follow_created(shutdown));
     }
 
     /// Parks the post's unreadable events, in order, and returns the readable ones. Should
@@ -273,7 +279,7 @@ impl ContentRelay {
 
     /// One [`Consumer::apply_batch`] per consumer, concurrently, of the events it wants of
     /// all `posts`. Returns the consumers whose batch failed.
-    async fn deliver_batch(&self, posts: &[Readable<'_>]) -> Vec<&Arc<dyn Consumer>> {
+    pub(crate) async fn deliver_batch(&self, posts: &[Readable<'_>]) -> Vec<&Arc<dyn Consumer>> {
         let outcomes = futures::future::join_all(self.consumers.iter().map(|c| async move {
             let wanted: Vec<&Event> = posts
                 .iter()
@@ -304,6 +310,18 @@ impl ContentRelay {
         post: &Readable<'_>,
         consumers: &[&Arc<dyn Consumer>],
     ) -> Option<Vec<String>> {
+        let (delivered, failure) = self.deliver_each(post, consumers).await;
+        self.conclude(post.post, delivered, failure).await
+    }
+
+    /// Delivers the post's readable events in order, one by one, to `consumers`, up to the
+    /// first that fails. Returns the ids of those delivered, and the failure (or the reason
+    /// the post's later events were not taken), if any.
+    pub(crate) async fn deliver_each(
+        &self,
+        post: &Readable<'_>,
+        consumers: &[&Arc<dyn Consumer>],
+    ) -> (Vec<String>, Option<String>) {
         let mut delivered = Vec::new();
         let mut failure = None;
         for event in &post.events {
@@ -326,12 +344,7 @@ impl ContentRelay {
                 break;
             }
         }
-        self.conclude(
-            post.post,
-            delivered,
-            failure.or_else(|| post.failure.clone()),
-        )
-        .await
+        (delivered, failure.or_else(|| post.failure.clone()))
     }
 
     /// Returns `delivered` when the post is done (no `failure`); otherwise removes the
@@ -363,11 +376,11 @@ impl ContentRelay {
 }
 
 /// A taken document's events that could be read (unreadable ones parked), in order.
-struct Readable<'a> {
-    post: &'a Pending,
-    events: Vec<&'a Event>,
+pub(crate) struct Readable<'a> {
+    pub(crate) post: &'a Pending,
+    pub(crate) events: Vec<&'a Event>,
     /// Why the events after these were not taken (an unreadable one could not be parked).
-    failure: Option<String>,
+    pub(crate) failure: Option<String>,
 }
 
 #[cfg(test)]
@@ -1063,6 +1076,190 @@ mod tests {
             assert!(heard.contains(&change.id), "{change:?} not heard");
         }
         assert!(!heard.contains(&again.id) && !heard.contains(&never.id));
+        mongo.db().drop().await.unwrap();
+    }
+
+    /// Creates `n` published posts as a request does (each with its `post.created` in
+    /// `createdEvent`); returns their ids and events' ids.
+    async fn create_posts(mongo: &Mongo, n: usize, title: &str) -> Vec<(ObjectId, Uuid)> {
+        let mut made = Vec::new();
+        for i in 0..n {
+            let post = posts::create(
+                mongo,
+                posts::NewPost {
+                    author_id: 7,
+                    title: format!("{title} {i}"),
+                    description: String::new(),
+                    body: "body".into(),
+                    tags: vec![],
+                    status: techhub_core::domain::PostStatus::Published,
+                    categories: vec![],
+                    difficulty: None,
+                },
+            )
+            .await
+            .unwrap();
+            let d = self::post(mongo, post.id).await;
+            let event = d.get_document("createdEvent").unwrap().get_str("id").unwrap();
+            made.push((post.id, event.parse().unwrap()));
+        }
+        made
+    }
+
+    /// Runs `relay`'s follower of new posts until the returned sender is dropped or sent to.
+    fn following(relay: Arc<ContentRelay>) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            relay
+                .follow_created(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        (stop, task)
+    }
+
+    async fn heard_all(recorders: &[&Arc<Recorder>], want: &[Uuid]) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let heard = Recorder::batched(recorders);
+            if want.iter().all(|id| heard.contains(id)) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "heard {} of {}", heard.len(), want.len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn new_posts_are_delivered_from_the_change_stream_without_a_write_to_them() {
+        let mongo = database().await;
+        let all = Recorder::new("all", false, None);
+        let relay = Arc::new(relay(&mongo, vec![all.clone()]));
+        let (stop, task) = following(relay.clone());
+        // The stream is open once the lease is taken.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let made = create_posts(&mongo, 30, "Streamed").await;
+        let want: Vec<Uuid> = made.iter().map(|(_, e)| *e).collect();
+        heard_all(&[&all], &want).await;
+        let heard = Recorder::batched(&[&all]);
+        assert_eq!(heard.len(), want.len(), "each once: {heard:?}");
+        assert!(
+            all.batches.lock().unwrap().len() < want.len(),
+            "delivered in batches, not one by one"
+        );
+        for (id, event) in &made {
+            let d = post(&mongo, *id).await;
+            assert!(!d.contains_key("eventsDueAt"), "never marked due: {d}");
+            assert_eq!(pending_ids(&d), Vec::<String>::new());
+            assert_eq!(
+                d.get_document("createdEvent").unwrap().get_str("id").unwrap(),
+                event.to_string(),
+                "the event stays as the post's record"
+            );
+        }
+        let newest = made.iter().map(|(id, _)| *id).max();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let cursor = posts::created::cursor(&mongo).await.unwrap().unwrap();
+        assert_eq!(cursor.last_id, newest, "the cursor says how far it got");
+        assert!(cursor.token.is_some());
+        stop.send(()).unwrap();
+        task.await.unwrap();
+        mongo.db().drop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_relay_resumes_where_the_last_stopped_and_one_follows_at_a_time() {
+        let mongo = database().await;
+        let (one, two) = (
+            Recorder::new("one", false, None),
+            Recorder::new("two", false, None),
+        );
+        // A short lease: the one waiting looks for it every half lease.
+        let short = |consumers: Vec<Arc<dyn Consumer>>| {
+            let mut relay = relay(&mongo, consumers);
+            relay.settings.lease = Duration::from_secs(1);
+            Arc::new(relay)
+        };
+        let (relay_one, relay_two) = (short(vec![one.clone()]), short(vec![two.clone()]));
+        let (stop_one, task_one) = following(relay_one.clone());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (stop_two, task_two) = following(relay_two.clone());
+        let first = create_posts(&mongo, 10, "First").await;
+        let want: Vec<Uuid> = first.iter().map(|(_, e)| *e).collect();
+        heard_all(&[&one, &two], &want).await;
+        assert_eq!(Recorder::batched(&[&two]), Vec::<Uuid>::new(), "the second waits for the lease");
+        // The first stops (and gives up its lease); posts created meanwhile wait in the stream.
+        stop_one.send(()).unwrap();
+        task_one.await.unwrap();
+        let second = create_posts(&mongo, 10, "Second").await;
+        let later: Vec<Uuid> = second.iter().map(|(_, e)| *e).collect();
+        heard_all(&[&two], &later).await;
+        assert_eq!(
+            Recorder::batched(&[&two]),
+            later,
+            "the second resumed from the first's token: only the new ones, in order"
+        );
+        stop_two.send(()).unwrap();
+        task_two.await.unwrap();
+        mongo.db().drop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_relay_that_cannot_resume_reads_the_posts_created_since_its_last_delivery() {
+        let mongo = database().await;
+        let made = create_posts(&mongo, 5, "Unfollowed").await;
+        // A cursor whose token MongoDB's history does not hold, last delivered a while ago.
+        let past = DateTime::from_millis(DateTime::now().timestamp_millis() - 10_000);
+        mongo
+            .db()
+            .collection::<Document>(techhub_content::schema::RELAY_CURSORS)
+            .insert_one(doc! {
+                "_id": posts::created::CURSOR,
+                "deliveredAt": past,
+                "token": { "_data": "8200000001000000012B0229296E04" },
+            })
+            .await
+            .unwrap();
+        let all = Recorder::new("all", false, None);
+        let (stop, task) = following(Arc::new(relay(&mongo, vec![all.clone()])));
+        let want: Vec<Uuid> = made.iter().map(|(_, e)| *e).collect();
+        heard_all(&[&all], &want).await;
+        // And it follows the stream from there.
+        let more = create_posts(&mongo, 3, "Followed").await;
+        let more: Vec<Uuid> = more.iter().map(|(_, e)| *e).collect();
+        heard_all(&[&all], &more).await;
+        stop.send(()).unwrap();
+        task.await.unwrap();
+        mongo.db().drop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_new_post_whose_event_fails_is_handed_to_the_due_path_and_the_rest_go_on() {
+        let mongo = database().await;
+        // The poison is known only once the post exists: a consumer that fails on one post's
+        // event, made first and followed by the relay afterwards (a rescan).
+        let made = create_posts(&mongo, 4, "Handed").await;
+        let poison = made[1].1;
+        let all = Recorder::new("all", false, Some(poison));
+        let relay = Arc::new(relay(&mongo, vec![all.clone()]));
+        let (stop, task) = following(relay.clone());
+        let others: Vec<Uuid> = made.iter().map(|(_, e)| *e).filter(|e| *e != poison).collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !others.iter().all(|e| all.applied.lock().unwrap().contains(e)) {
+            assert!(std::time::Instant::now() < deadline, "the others were not delivered");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let d = post(&mongo, made[1].0).await;
+        assert_eq!(pending_ids(&d), vec![poison.to_string()], "{d}");
+        assert!(d.contains_key("eventsDueAt"), "{d}");
+        assert_eq!(d.get_i64("eventAttempts").unwrap(), 1, "{d}");
+        assert!(d.get_str("eventError").unwrap().contains("poisoned"), "{d}");
+        for (id, _) in made.iter().filter(|(_, e)| *e != poison) {
+            assert_eq!(pending_ids(&post(&mongo, *id).await), Vec::<String>::new());
+        }
+        stop.send(()).unwrap();
+        task.await.unwrap();
         mongo.db().drop().await.unwrap();
     }
 }

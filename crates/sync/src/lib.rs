@@ -9,6 +9,7 @@ pub mod consumers;
 pub mod content_relay;
 mod due_window;
 pub mod mail;
+mod new_posts;
 pub mod relay;
 pub mod views;
 

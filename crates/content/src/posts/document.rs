@@ -109,6 +109,10 @@ pub struct PostDocument {
     /// index that finds due posts is sparse).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events_due_at: Option<DateTime>,
+    /// A new post's `post.created`, delivered by the relay that follows the change stream
+    /// (see [`super::created`]) and kept, as the post's record of its creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_event: Option<Bson>,
     /// When search last had a reason to look at the post: the index's change feed.
     pub changed_at: DateTime,
 }
@@ -200,6 +204,7 @@ pub(crate) mod tests {
                 actor_id: 9,
             })))],
             events_due_at: Some(now),
+            created_event: None,
             changed_at: now,
         }
     }

@@ -4,6 +4,7 @@
 //! post stays as a tombstone (`status: deleted`, body emptied) that every read here ignores,
 //! so the search index's change feed sees deletions too.
 
+pub mod created;
 pub mod document;
 pub mod events;
 pub mod feed;
@@ -40,7 +41,7 @@ fn not_deleted() -> Document {
 
 /// The fields a read of posts leaves out: long, and never shown.
 pub(crate) fn unread_fields() -> Document {
-    doc! { "favoritedBy": 0, "pendingEvents": 0, "deadEvents": 0 }
+    doc! { "favoritedBy": 0, "pendingEvents": 0, "deadEvents": 0, "createdEvent": 0 }
 }
 
 /// An integer field of `d` however it was stored (0 when absent).

@@ -1,5 +1,5 @@
 //! Writes to posts. Every change carries its event in the same single-document write (see
-//! [`super::events`]) and stamps `changedAt` when search cares about it (see [`super::feed`]);
+//! [`super::events`]; a new post's in `createdEvent`, see [`super::created`]) and stamps `changedAt` when search cares about it (see [`super::feed`]);
 //! only an author changes their posts, and an edit is a compare-and-set on the version the
 //! client read, so a concurrent edit is refused rather than lost.
 
@@ -70,11 +70,14 @@ pub async fn create(mongo: &Mongo, new: NewPost) -> Result<Post, MongoError> {
             updated_at: now,
         };
         let event = Event::new(EventPayload::PostCreated(snapshot(&post)));
+        // The event goes with the insert; the relay reads it from the change stream, so
+        // the post is not marked due (see [`super::created`]).
         let document = PostDocument {
             post,
             favorited_by: Vec::new(),
-            pending_events: vec![event_bson(&event)],
-            events_due_at: Some(now),
+            pending_events: Vec::new(),
+            events_due_at: None,
+            created_event: Some(event_bson(&event)),
             changed_at: now,
         };
         // Batched with the posts other requests create meanwhile (see [`crate::batch`]).

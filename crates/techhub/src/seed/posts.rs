@@ -195,6 +195,7 @@ pub(super) async fn seed_posts(
                 favorited_by: favorited,
                 pending_events: Vec::new(),
                 events_due_at: None,
+                created_event: None,
                 changed_at: when,
             };
             posts.push(document.to_bson()?);
