@@ -265,3 +265,65 @@ async fn relay_killed_mid_batch_and_restarted_delivers_every_event_once() {
         "per user: the two projections, the dashboard cache drop and one mail"
     );
 }
+
+#[tokio::test]
+async fn new_posts_reach_the_activity_log_once_through_a_relay_killed_midway_and_restarted() {
+    const POSTS: usize = 150;
+    let app = TestApp::spawn_with(|c| c.relay = false).await;
+    let author = app.register("streamed").await;
+    for i in 0..POSTS {
+        app.create_article_ok(&author, crate::routes::new_article(&format!("Streamed {i}")))
+            .await;
+    }
+    let pg_url = app.dbs.config.postgres_url.clone();
+    let created = |pg_url: String| async move {
+        let mut pg = sqlx::PgConnection::connect(&pg_url).await.unwrap();
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM activity_events WHERE kind = 'post.created' AND user_id = $1",
+        )
+        .bind(author.id as i64)
+        .fetch_one(&mut pg)
+        .await
+        .unwrap()
+    };
+    assert_eq!(created(pg_url.clone()).await, 0, "no relay ran yet");
+    let relay = || {
+        let env = [
+            ("TECHHUB_RELAY_BATCH", "5".to_string()),
+            ("TECHHUB_RELAY_LEASE_MS", "1500".to_string()),
+        ];
+        techhub(&app, &["relay"], &env)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("techhub relay starts")
+    };
+    let mut first = relay();
+    eventually(Duration::from_secs(20), "the first relay to deliver some", || {
+        let pg_url = pg_url.clone();
+        async move { (created(pg_url).await > 0).then_some(()) }
+    })
+    .await;
+    first.kill().expect("SIGKILL"); // its lease stays taken until it runs out
+    first.wait().unwrap();
+    let before = created(pg_url.clone()).await;
+
+    let mut second = relay();
+    eventually(Duration::from_secs(30), "every new post's event after the restart", || {
+        let pg_url = pg_url.clone();
+        async move { (created(pg_url).await == POSTS as i64).then_some(()) }
+    })
+    .await;
+    // Nothing more comes: each post's event is recorded once, whatever was delivered twice.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    println!("{before} of {POSTS} delivered before the kill");
+    assert_eq!(created(pg_url).await, POSTS as i64);
+    let due = app
+        .mongo()
+        .collection::<Document>("posts")
+        .count_documents(doc! { "eventsDueAt": { "$exists": true } })
+        .await
+        .unwrap();
+    assert_eq!(due, 0, "none was handed to the due-event path");
+}

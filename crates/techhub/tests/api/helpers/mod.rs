@@ -275,8 +275,8 @@ fn decode_quoted_printable(text: &str) -> String {
 }
 
 impl TestApp {
-    /// Waits until every event so far is delivered (the outbox and the pending events of posts,
-    /// comments and favorites), so the invalidations they carry cannot land in the middle of a
+    /// Waits until every event so far is delivered (the outbox, the pending events of posts,
+    /// comments and favorites, and new posts' events on the change stream), so the invalidations they carry cannot land in the middle of a
     /// cache assertion.
     pub async fn settled(&self) {
         let mysql_url = self.dbs.config.mysql_url.clone();
@@ -296,7 +296,23 @@ impl TestApp {
                     .await
                     .unwrap();
             }
-            (pending == 0 && due == 0).then_some(())
+            // New posts' events go out through the change stream: delivered once the
+            // relay's cursor reached the newest post that carries one.
+            let newest = self
+                .mongo()
+                .collection::<mongodb::bson::Document>("posts")
+                .find_one(mongodb::bson::doc! { "createdEvent": { "$exists": true } })
+                .sort(mongodb::bson::doc! { "_id": -1 })
+                .projection(mongodb::bson::doc! { "_id": 1 })
+                .await
+                .unwrap()
+                .map(|d| d.get_object_id("_id").unwrap());
+            let cursor = techhub_content::posts::created::cursor(&self.stores.mongo)
+                .await
+                .unwrap()
+                .and_then(|c| c.last_id);
+            let streamed = newest.is_none_or(|newest| cursor.is_some_and(|last| last >= newest));
+            (pending == 0 && due == 0 && streamed).then_some(())
         })
         .await;
     }
