@@ -89,6 +89,10 @@ pub struct Mongo {
     gate: Arc<tokio::sync::Semaphore>,
     /// Writes and reads by id of concurrent requests, sent together (see [`batch`]).
     batches: Arc<batch::Lanes>,
+    /// How [`Mongo::streams`] connects: as this client, with one connection.
+    stream_options: Arc<ClientOptions>,
+    /// The database on a client of its own for change streams, made on first use.
+    streams: Arc<std::sync::OnceLock<Database>>,
 }
 
 /// How many times [`Mongo::transaction`] runs a transaction that failed transiently.
@@ -165,9 +169,14 @@ impl Mongo {
             .default_database
             .clone()
             .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
+        let mut stream_options = options.clone();
+        stream_options.max_pool_size = Some(1);
+        stream_options.app_name = Some("techhub-streams".into());
         let client = Client::with_options(options).map_err(MongoError::Url)?;
         let db = client.database(&name);
         Ok(Mongo {
+            stream_options: Arc::new(stream_options),
+            streams: Arc::default(),
             client,
             db,
             query_timeout: settings.query_timeout,
@@ -179,6 +188,19 @@ impl Mongo {
             )),
             batches: Arc::default(),
         })
+    }
+
+    /// The database on a client of its own, with one connection, for change streams: a
+    /// stream's reads wait for changes on the server, and on the shared pool they would hold
+    /// a connection requests need (with a pool of one, every request waited for them).
+    pub fn streams(&self) -> Result<Database, MongoError> {
+        if let Some(db) = self.streams.get() {
+            return Ok(db.clone());
+        }
+        let client =
+            Client::with_options((*self.stream_options).clone()).map_err(MongoError::Url)?;
+        let db = client.database(self.db.name());
+        Ok(self.streams.get_or_init(|| db).clone())
     }
 
     /// Reads one (absent) document from every content collection without a time limit (at

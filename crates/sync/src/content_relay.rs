@@ -240,9 +240,13 @@ impl ContentRelay {
         use futures::FutureExt;
         let shutdown = shutdown.shared();
         let wake = Some(self.wake.as_ref());
-        let due = drive("content relay", &self.settings, wake, shutdown.clone(), || {
-            self.run_once()
-        });
+        let due = drive(
+            "content relay",
+            &self.settings,
+            wake,
+            shutdown.clone(),
+            || self.run_once(),
+        );
         tokio::join!(due, self.follow_created(shutdown));
     }
 
@@ -1100,14 +1104,23 @@ mod tests {
             .await
             .unwrap();
             let d = self::post(mongo, post.id).await;
-            let event = d.get_document("createdEvent").unwrap().get_str("id").unwrap();
+            let event = d
+                .get_document("createdEvent")
+                .unwrap()
+                .get_str("id")
+                .unwrap();
             made.push((post.id, event.parse().unwrap()));
         }
         made
     }
 
     /// Runs `relay`'s follower of new posts until the returned sender is dropped or sent to.
-    fn following(relay: Arc<ContentRelay>) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    fn following(
+        relay: Arc<ContentRelay>,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             relay
@@ -1126,7 +1139,12 @@ mod tests {
             if want.iter().all(|id| heard.contains(id)) {
                 return;
             }
-            assert!(std::time::Instant::now() < deadline, "heard {} of {}", heard.len(), want.len());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "heard {} of {}",
+                heard.len(),
+                want.len()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -1153,7 +1171,10 @@ mod tests {
             assert!(!d.contains_key("eventsDueAt"), "never marked due: {d}");
             assert_eq!(pending_ids(&d), Vec::<String>::new());
             assert_eq!(
-                d.get_document("createdEvent").unwrap().get_str("id").unwrap(),
+                d.get_document("createdEvent")
+                    .unwrap()
+                    .get_str("id")
+                    .unwrap(),
                 event.to_string(),
                 "the event stays as the post's record"
             );
@@ -1188,7 +1209,11 @@ mod tests {
         let first = create_posts(&mongo, 10, "First").await;
         let want: Vec<Uuid> = first.iter().map(|(_, e)| *e).collect();
         heard_all(&[&one, &two], &want).await;
-        assert_eq!(Recorder::batched(&[&two]), Vec::<Uuid>::new(), "the second waits for the lease");
+        assert_eq!(
+            Recorder::batched(&[&two]),
+            Vec::<Uuid>::new(),
+            "the second waits for the lease"
+        );
         // The first stops (and gives up its lease); posts created meanwhile wait in the stream.
         stop_one.send(()).unwrap();
         task_one.await.unwrap();
@@ -1244,10 +1269,20 @@ mod tests {
         let all = Recorder::new("all", false, Some(poison));
         let relay = Arc::new(relay(&mongo, vec![all.clone()]));
         let (stop, task) = following(relay.clone());
-        let others: Vec<Uuid> = made.iter().map(|(_, e)| *e).filter(|e| *e != poison).collect();
+        let others: Vec<Uuid> = made
+            .iter()
+            .map(|(_, e)| *e)
+            .filter(|e| *e != poison)
+            .collect();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while !others.iter().all(|e| all.applied.lock().unwrap().contains(e)) {
-            assert!(std::time::Instant::now() < deadline, "the others were not delivered");
+        while !others
+            .iter()
+            .all(|e| all.applied.lock().unwrap().contains(e))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the others were not delivered"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let d = post(&mongo, made[1].0).await;

@@ -128,7 +128,8 @@ impl ContentRelay {
         loop {
             let mut batch: Vec<Created> = Vec::new();
             let mut first = None;
-            while batch.len() < limit as usize && first.is_none_or(|f: Instant| f.elapsed() < GATHER)
+            while batch.len() < limit as usize
+                && first.is_none_or(|f: Instant| f.elapsed() < GATHER)
             {
                 let change = stream
                     .next_if_any()
@@ -152,9 +153,10 @@ impl ContentRelay {
             // Saved after every batch, and while idle often enough to keep the lease.
             if delivered.is_some() || saved.elapsed() >= lease / 3 {
                 let token = stream.resume_token();
-                let still = created::save(&self.mongo, &self.holder, lease, token.as_ref(), delivered)
-                    .await
-                    .map_err(|e| (e.into(), true))?;
+                let still =
+                    created::save(&self.mongo, &self.holder, lease, token.as_ref(), delivered)
+                        .await
+                        .map_err(|e| (e.into(), true))?;
                 if !still {
                     return Ok(Stopped::Lost);
                 }
@@ -181,7 +183,11 @@ impl ContentRelay {
             .iter()
             .map(|(_, pending)| Readable {
                 post: pending,
-                events: pending.events.iter().filter_map(|e| e.as_ref().ok()).collect(),
+                events: pending
+                    .events
+                    .iter()
+                    .filter_map(|e| e.as_ref().ok())
+                    .collect(),
                 failure: None,
             })
             .collect();

@@ -98,7 +98,10 @@ pub async fn take_lease(
     let taken = mongo
         .timed(
             cursors(mongo)
-                .find_one_and_update(free, doc! { "$set": { "holder": holder, "leaseUntil": until } })
+                .find_one_and_update(
+                    free,
+                    doc! { "$set": { "holder": holder, "leaseUntil": until } },
+                )
                 .with_options(options),
         )
         .await?;
@@ -189,14 +192,13 @@ pub async fn open(
     token: Option<ResumeToken>,
     await_for: Duration,
     batch: u32,
-) -> Result<ChangeStream<mongodb::change_stream::event::ChangeStreamEvent<Document>>, MongoError>
-{
+) -> Result<ChangeStream<mongodb::change_stream::event::ChangeStreamEvent<Document>>, MongoError> {
     let pipeline = [
         doc! { "$match": { "operationType": "insert", "fullDocument.createdEvent": { "$exists": true } } },
         doc! { "$project": { "operationType": 1, "fullDocument._id": 1, "fullDocument.createdEvent": 1 } },
     ];
     let stream = mongo
-        .db()
+        .streams()?
         .collection::<Document>(POSTS)
         .watch()
         .pipeline(pipeline)

@@ -164,7 +164,7 @@ pub(crate) mod tests {
 
     pub(crate) fn sample() -> PostDocument {
         let now = DateTime::from_millis(1_700_000_000_000);
-        PostDocument {
+        let mut sample = PostDocument {
             post: Post {
                 id: ObjectId::from_bytes([7; 12]),
                 slug: "hello-abc123".into(),
@@ -206,7 +206,10 @@ pub(crate) mod tests {
             events_due_at: Some(now),
             created_event: None,
             changed_at: now,
-        }
+        };
+        let created = super::super::writes::snapshot(&sample.post);
+        sample.created_event = Some(event_bson(&Event::new(EventPayload::PostCreated(created))));
+        sample
     }
 
     #[test]

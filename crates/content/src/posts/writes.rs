@@ -26,7 +26,7 @@ pub struct NewPost {
 }
 
 /// The post as its events describe it.
-fn snapshot(post: &Post) -> PostSnapshot {
+pub(crate) fn snapshot(post: &Post) -> PostSnapshot {
     PostSnapshot {
         post_id: post.id.to_hex(),
         slug: post.slug.clone(),

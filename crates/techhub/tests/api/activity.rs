@@ -85,7 +85,11 @@ async fn a_new_post_reaches_the_activity_log_and_search_within_a_second_and_cach
     let d = app.post_document(&slug).await;
     assert!(d.get_array("pendingEvents").unwrap().is_empty(), "{d}");
     assert!(!d.contains_key("eventsDueAt"), "{d}");
-    let event_id = d.get_document("createdEvent").unwrap().get_str("id").unwrap();
+    let event_id = d
+        .get_document("createdEvent")
+        .unwrap()
+        .get_str("id")
+        .unwrap();
     let recorded: Vec<String> = {
         let mut pg = sqlx::PgConnection::connect(&pg_url).await.unwrap();
         sqlx::query_scalar("SELECT event_id::text FROM activity_events WHERE user_id = $1")
@@ -94,7 +98,11 @@ async fn a_new_post_reaches_the_activity_log_and_search_within_a_second_and_cach
             .await
             .unwrap()
     };
-    assert_eq!(recorded, [event_id.to_string()], "the activity is that event");
+    assert_eq!(
+        recorded,
+        [event_id.to_string()],
+        "the activity is that event"
+    );
     app.settled().await;
     let cursor = techhub_content::posts::created::cursor(&app.stores.mongo)
         .await

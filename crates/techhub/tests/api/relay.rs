@@ -269,11 +269,18 @@ async fn relay_killed_mid_batch_and_restarted_delivers_every_event_once() {
 #[tokio::test]
 async fn new_posts_reach_the_activity_log_once_through_a_relay_killed_midway_and_restarted() {
     const POSTS: usize = 150;
-    let app = TestApp::spawn_with(|c| c.relay = false).await;
+    let app = TestApp::spawn_with(|c| {
+        c.relay = false;
+        c.rate_writes_user = "off".parse().unwrap();
+    })
+    .await;
     let author = app.register("streamed").await;
     for i in 0..POSTS {
-        app.create_article_ok(&author, crate::routes::new_article(&format!("Streamed {i}")))
-            .await;
+        app.create_article_ok(
+            &author,
+            crate::routes::new_article(&format!("Streamed {i}")),
+        )
+        .await;
     }
     let pg_url = app.dbs.config.postgres_url.clone();
     let created = |pg_url: String| async move {
@@ -298,20 +305,29 @@ async fn new_posts_reach_the_activity_log_once_through_a_relay_killed_midway_and
             .expect("techhub relay starts")
     };
     let mut first = relay();
-    eventually(Duration::from_secs(20), "the first relay to deliver some", || {
-        let pg_url = pg_url.clone();
-        async move { (created(pg_url).await > 0).then_some(()) }
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the first relay to deliver some",
+        || {
+            let pg_url = pg_url.clone();
+            async move { (created(pg_url).await > 0).then_some(()) }
+        },
+    )
     .await;
     first.kill().expect("SIGKILL"); // its lease stays taken until it runs out
     first.wait().unwrap();
     let before = created(pg_url.clone()).await;
+    assert!(before < POSTS as i64, "killed mid-way: {before} of {POSTS}");
 
     let mut second = relay();
-    eventually(Duration::from_secs(30), "every new post's event after the restart", || {
-        let pg_url = pg_url.clone();
-        async move { (created(pg_url).await == POSTS as i64).then_some(()) }
-    })
+    eventually(
+        Duration::from_secs(30),
+        "every new post's event after the restart",
+        || {
+            let pg_url = pg_url.clone();
+            async move { (created(pg_url).await == POSTS as i64).then_some(()) }
+        },
+    )
     .await;
     // Nothing more comes: each post's event is recorded once, whatever was delivered twice.
     tokio::time::sleep(Duration::from_millis(500)).await;
