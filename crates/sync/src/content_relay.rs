@@ -1297,4 +1297,39 @@ mod tests {
         task.await.unwrap();
         mongo.db().drop().await.unwrap();
     }
+
+    #[tokio::test]
+    async fn posts_no_relay_followed_are_counted_as_undelivered_until_one_does() {
+        let mongo = database().await;
+        techhub_content::posts::created::ensure_cursor(mongo.db())
+            .await
+            .unwrap();
+        let made = create_posts(&mongo, 3, "Waiting").await;
+        // Ids carry whole seconds: the posts are older than 0 s once the second has passed.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let undelivered = || posts::created::undelivered(&mongo, Duration::ZERO);
+        assert_eq!(undelivered().await.unwrap(), 3);
+        assert_eq!(
+            posts::created::undelivered(&mongo, Duration::from_secs(60))
+                .await
+                .unwrap(),
+            0,
+            "none is a minute old"
+        );
+        let all = Recorder::new("all", false, None);
+        let (stop, task) = following(Arc::new(relay(&mongo, vec![all.clone()])));
+        let want: Vec<Uuid> = made.iter().map(|(_, e)| *e).collect();
+        heard_all(&[&all], &want).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while undelivered().await.unwrap() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the cursor never passed them"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(()).unwrap();
+        task.await.unwrap();
+        mongo.db().drop().await.unwrap();
+    }
 }

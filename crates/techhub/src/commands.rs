@@ -236,6 +236,30 @@ outbox: cannot be read ({e}); has `techhub migrate` run?"
             writeln!(report, "  post {slug} ({attempts} attempts): {error}")?;
         }
         healthy &= stuck.is_empty() && parked == 0;
+        let waiting =
+            posts::created::undelivered(&stores.mongo, std::time::Duration::from_secs(60)).await?;
+        let cursor = posts::created::cursor(&stores.mongo)
+            .await?
+            .unwrap_or_default();
+        let last = cursor
+            .delivered_at
+            .map(|at| {
+                let now = mongodb::bson::DateTime::now().timestamp_millis();
+                let secs = (now - at.timestamp_millis()) as f64 / 1000.0;
+                format!("last delivery {secs:.1} s ago")
+            })
+            .unwrap_or_else(|| "no delivery yet".into());
+        writeln!(
+            report,
+            "new posts' stream: {last}, {waiting} posts older than 60 s not delivered"
+        )?;
+        if waiting > 0 {
+            writeln!(
+                report,
+                "  no relay follows the posts' change stream: is a relay running (`techhub serve` or `techhub relay`), and is MongoDB a replica set?"
+            )?;
+        }
+        healthy &= waiting == 0;
     }
     stores.close().await;
     Ok((report, healthy))

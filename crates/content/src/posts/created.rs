@@ -279,3 +279,35 @@ pub async fn created_event_failed(
         .await?;
     Ok(())
 }
+
+/// How many new posts made more than `older_than` ago the stream's relay has not delivered
+/// yet (created after the highest post id it delivered, or after its cursor was made), for
+/// `techhub doctor`: more than none means no relay follows the stream (none runs, or MongoDB
+/// is not a replica set) or it fails.
+pub async fn undelivered(mongo: &Mongo, older_than: Duration) -> Result<u64, MongoError> {
+    let Some(cursor) = cursor(mongo).await? else {
+        return Ok(0);
+    };
+    let stamp = |at: DateTime| {
+        ObjectId::from_parts((at.timestamp_millis() / 1000).max(0) as u32, [0; 5], [0; 3])
+    };
+    let after = match (cursor.last_id, cursor.delivered_at) {
+        (Some(id), _) => doc! { "$gt": id },
+        (None, Some(at)) => doc! { "$gte": stamp(at) },
+        (None, None) => return Ok(0),
+    };
+    let before = stamp(DateTime::from_millis(
+        DateTime::now().timestamp_millis() - older_than.as_millis() as i64,
+    ));
+    let mut range = after;
+    range.insert("$lt", before);
+    let filter = doc! { "_id": range, "createdEvent": { "$exists": true } };
+    Ok(mongo
+        .timed(
+            mongo
+                .db()
+                .collection::<Document>(POSTS)
+                .count_documents(filter),
+        )
+        .await?)
+}

@@ -83,6 +83,11 @@ async fn techhub_doctor_prints_every_store_with_version_and_latency() {
         "passwords are redacted: {text}"
     );
     assert!(text.contains("outbox: 0 pending, 0 dead"), "{text}");
+    assert!(
+        text.contains("new posts' stream: last delivery")
+            && text.contains("0 posts older than 60 s not delivered"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
