@@ -302,12 +302,12 @@ pub async fn undelivered(mongo: &Mongo, older_than: Duration) -> Result<u64, Mon
     let mut range = after;
     range.insert("$lt", before);
     let filter = doc! { "_id": range, "createdEvent": { "$exists": true } };
-    Ok(mongo
+    mongo
         .timed(
             mongo
                 .db()
                 .collection::<Document>(POSTS)
                 .count_documents(filter),
         )
-        .await?)
+        .await
 }
