@@ -1,7 +1,8 @@
 //! The content relay's side of the posts, comments and favorites collections: every content
 //! change pushes its event onto the document's `pendingEvents` and sets `eventsDueAt` in the
-//! same single-document write (a post's change in the post, a new comment in the comment
-//! itself, a favorite's click in the click); the relay reads the documents with events due
+//! same single-document write (a post's edit or deletion in the post, a new comment in the
+//! comment itself, a favorite's click in the click; a new post's event goes out through the
+//! change stream instead, see [`super::created`], and comes here only if it fails); the relay reads the documents with events due
 //! ([`take_due`]), delivers them, and removes them here ([`events_delivered_all`],
 //! [`comments_counted`], [`favorites_counted`]), or records the failure for a retry
 //! ([`events_failed`]); an unreadable event is parked in `deadEvents` ([`event_parked`]).
