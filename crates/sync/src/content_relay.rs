@@ -1,7 +1,7 @@
 //! The content relay: delivers the events MongoDB posts, comments and favorites carry in
 //! `pendingEvents` (written in the same document write as the change) to every consumer that
 //! wants them, then removes them; new posts' events it reads from the posts' change stream
-//! instead ([`crate::new_posts`]), so a new post is not written again once delivered. Nothing is claimed (consumers are idempotent): a post's
+//! instead (`ContentRelay::follow_created`), so a new post is not written again once delivered. Nothing is claimed (consumers are idempotent): a post's
 //! events, delivered in order, leave it only while it holds exactly those delivered, so one
 //! that changed meanwhile stays due. New comments carry their one `comment.created` each,
 //! favorite clicks their `post.liked` or `post.unliked` (delivered only for the clicks that
