@@ -236,11 +236,12 @@ outbox: cannot be read ({e}); has `techhub migrate` run?"
             writeln!(report, "  post {slug} ({attempts} attempts): {error}")?;
         }
         healthy &= stuck.is_empty() && parked == 0;
-        let waiting =
-            posts::created::undelivered(&stores.mongo, std::time::Duration::from_secs(60)).await?;
         let cursor = posts::created::cursor(&stores.mongo)
             .await?
             .unwrap_or_default();
+        let waiting =
+            posts::created::undelivered(&stores.mongo, &cursor, std::time::Duration::from_secs(60))
+                .await?;
         let last = cursor
             .delivered_at
             .map(|at| {

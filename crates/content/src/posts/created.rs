@@ -223,6 +223,11 @@ pub fn created_from(full: &Document) -> Result<Created, MongoError> {
     })
 }
 
+/// The lowest post id stamped in `at`'s second: ids carry their writer's clock in seconds.
+fn first_id_at(at: DateTime) -> ObjectId {
+    ObjectId::from_parts((at.timestamp_millis() / 1000).max(0) as u32, [0; 5], [0; 3])
+}
+
 /// New posts with a `createdEvent` whose id is after `after` (or stamped at or after `from`
 /// when not given), in id order, at most `limit`: what a relay that could not resume the
 /// stream delivers again.
@@ -234,10 +239,7 @@ pub async fn created_since(
 ) -> Result<Vec<Created>, MongoError> {
     let lower = match after {
         Some(id) => doc! { "$gt": id },
-        None => {
-            let secs = (from.timestamp_millis() / 1000).max(0) as u32;
-            doc! { "$gte": ObjectId::from_parts(secs, [0; 5], [0; 3]) }
-        }
+        None => doc! { "$gte": first_id_at(from) },
     };
     let options = FindOptions::builder()
         .sort(doc! { "_id": 1 })
@@ -281,22 +283,20 @@ pub async fn created_event_failed(
 }
 
 /// How many new posts made more than `older_than` ago the stream's relay has not delivered
-/// yet (created after the highest post id it delivered, or after its cursor was made), for
+/// yet (created after the highest post id `cursor` holds, or after the cursor was made), for
 /// `techhub doctor`: more than none means no relay follows the stream (none runs, or MongoDB
 /// is not a replica set) or it fails.
-pub async fn undelivered(mongo: &Mongo, older_than: Duration) -> Result<u64, MongoError> {
-    let Some(cursor) = cursor(mongo).await? else {
-        return Ok(0);
-    };
-    let stamp = |at: DateTime| {
-        ObjectId::from_parts((at.timestamp_millis() / 1000).max(0) as u32, [0; 5], [0; 3])
-    };
+pub async fn undelivered(
+    mongo: &Mongo,
+    cursor: &Cursor,
+    older_than: Duration,
+) -> Result<u64, MongoError> {
     let after = match (cursor.last_id, cursor.delivered_at) {
         (Some(id), _) => doc! { "$gt": id },
-        (None, Some(at)) => doc! { "$gte": stamp(at) },
+        (None, Some(at)) => doc! { "$gte": first_id_at(at) },
         (None, None) => return Ok(0),
     };
-    let before = stamp(DateTime::from_millis(
+    let before = first_id_at(DateTime::from_millis(
         DateTime::now().timestamp_millis() - older_than.as_millis() as i64,
     ));
     let mut range = after;
