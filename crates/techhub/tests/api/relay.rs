@@ -19,6 +19,19 @@ fn techhub(app: &TestApp, args: &[&str], env: &[(&str, String)]) -> Command {
     cmd
 }
 
+/// A `techhub relay` process taking `batch` events at a time, whose leases run out 1.5 s
+/// after it stops renewing them (after a kill -9, say).
+fn short_lease_relay(app: &TestApp, batch: u32) -> std::process::Child {
+    let env = [
+        ("TECHHUB_RELAY_BATCH", batch.to_string()),
+        ("TECHHUB_RELAY_LEASE_MS", "1500".to_string()),
+    ];
+    techhub(app, &["relay"], &env)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("techhub relay starts")
+}
+
 #[tokio::test]
 async fn an_event_that_keeps_failing_is_parked_reported_by_doctor_and_replayed() {
     let (proxy, app) = TestApp::spawn_behind_proxy(techhub_core::Store::Postgres, |c| {
@@ -176,16 +189,7 @@ async fn relay_killed_mid_batch_and_restarted_delivers_every_event_once() {
         "user.registered and email.requested per user"
     );
 
-    let relay = || {
-        let env = [
-            ("TECHHUB_RELAY_BATCH", "10".to_string()),
-            ("TECHHUB_RELAY_LEASE_MS", "1500".to_string()),
-        ];
-        techhub(&app, &["relay"], &env)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("techhub relay starts")
-    };
+    let relay = || short_lease_relay(&app, 10);
     let delivered = |pool: sqlx::MySqlPool| async move {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE status = 'delivered'")
             .fetch_one(&pool)
@@ -294,16 +298,7 @@ async fn new_posts_reach_the_activity_log_once_through_a_relay_killed_midway_and
         .unwrap()
     };
     assert_eq!(created(pg_url.clone()).await, 0, "no relay ran yet");
-    let relay = || {
-        let env = [
-            ("TECHHUB_RELAY_BATCH", "5".to_string()),
-            ("TECHHUB_RELAY_LEASE_MS", "1500".to_string()),
-        ];
-        techhub(&app, &["relay"], &env)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("techhub relay starts")
-    };
+    let relay = || short_lease_relay(&app, 5);
     let mut first = relay();
     eventually(
         Duration::from_secs(20),
