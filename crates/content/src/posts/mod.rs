@@ -26,7 +26,7 @@ pub use events::{
     Source, Toggle,
 };
 pub use feed::{
-    any, changed_since, estimated_count, full_by_ids, published_between, published_count, Change,
+    any, changed_between, estimated_count, full_by_ids, published_between, published_count, Change,
     Indexable,
 };
 pub use writes::{add_to_counter, create, delete, update, Counter, NewPost, PostChanges, Refusal};

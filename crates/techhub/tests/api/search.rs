@@ -1,6 +1,7 @@
 //! Search: the Tantivy index fed by the posts change feed — ranking, highlights, typos,
 //! filters, paging and bad queries; the index kept across a restart and catching up on what
-//! changed while it was down; and `techhub reindex`.
+//! changed while it was down; scans of three depths, a write that lands late read by the deep
+//! one; and `techhub reindex`.
 
 use std::process::Command;
 use std::time::Instant;
@@ -207,9 +208,9 @@ async fn techhub_reindex_rebuilds_from_mongodb_and_refuses_while_a_server_holds_
 }
 
 #[tokio::test]
-async fn the_change_feed_pages_through_posts_changed_in_the_same_millisecond_once_each() {
+async fn the_change_feed_read_in_windows_gives_each_change_once_in_order_whatever_the_edges() {
     use mongodb::bson::{doc, DateTime, Document};
-    use techhub_content::posts::{changed_since, Change};
+    use techhub_content::posts::changed_between;
 
     let app = TestApp::spawn().await;
     let author = app.register("feeder").await;
@@ -220,20 +221,33 @@ async fn the_change_feed_pages_through_posts_changed_in_the_same_millisecond_onc
                 .await,
         );
     }
-    // Five posts changed in one millisecond, three in a later one (a bulk write stamps many
-    // posts alike): pages must cut through the group without repeating or skipping a post.
+    // Five posts changed in one millisecond, three in one 7 ms later (a bulk write stamps many
+    // posts alike): windows with edges on, around and between those milliseconds must give
+    // every change once, oldest first.
     let posts = app.mongo().collection::<Document>("posts");
-    let since = DateTime::from_millis(DateTime::now().timestamp_millis() + 60_000);
-    let later = DateTime::from_millis(since.timestamp_millis() + 7);
+    let since = DateTime::now().timestamp_millis() + 60_000;
+    let later = since + 7;
     for (i, slug) in slugs.iter().enumerate() {
-        let at = if i < 5 { since } else { later };
+        let at = DateTime::from_millis(if i < 5 { since } else { later });
         posts
             .update_one(doc! { "slug": slug }, doc! { "$set": { "changedAt": at } })
             .await
             .unwrap();
     }
     let mongo = app.stores.mongo.clone();
-    let whole = changed_since(&mongo, since, None, 100).await.unwrap();
+    let read = |from: i64, to: i64| {
+        let mongo = mongo.clone();
+        async move {
+            changed_between(
+                &mongo,
+                DateTime::from_millis(from),
+                DateTime::from_millis(to),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let whole = read(since, since + 1_000).await;
     assert_eq!(whole.len(), 8, "{whole:?}");
     let mut order: Vec<(DateTime, _)> = whole.iter().map(|c| (c.changed_at, c.id)).collect();
     order.sort();
@@ -245,16 +259,85 @@ async fn the_change_feed_pages_through_posts_changed_in_the_same_millisecond_onc
             .collect::<Vec<_>>(),
         "oldest change first, then by id"
     );
-    let mut paged: Vec<Change> = Vec::new();
-    loop {
-        let page = changed_since(&mongo, since, paged.last().copied(), 3)
-            .await
-            .unwrap();
-        assert!(page.len() <= 3);
-        if page.is_empty() {
-            break;
+    assert!(
+        read(since - 1_000, since).await.is_empty(),
+        "the end is left out"
+    );
+    assert_eq!(read(since, since + 1).await.len(), 5, "the start is in");
+    for edges in [
+        vec![since, since + 1, later, later + 1],
+        vec![since - 5, since + 3, later + 2],
+        vec![since, later, later + 1],
+    ] {
+        let mut windowed = Vec::new();
+        for pair in edges.windows(2) {
+            windowed.extend(read(pair[0], pair[1]).await);
         }
-        paged.extend(page);
+        assert_eq!(windowed, whole, "windows {edges:?}");
     }
-    assert_eq!(paged, whole);
+}
+
+#[tokio::test]
+async fn a_recent_scan_leaves_a_write_that_landed_late_to_the_deep_scan_which_indexes_it() {
+    use mongodb::bson::{doc, DateTime, Document};
+    use techhub_search::{Indexer, SearchIndex, SearchQuery};
+
+    let app = TestApp::spawn().await;
+    let author = app.register("latecomer").await;
+    let late = app.publish(&author, new_article("Early bird")).await;
+    let fresh = app.publish(&author, new_article("Second bird")).await;
+
+    // An indexer of its own over the same MongoDB, built and caught up.
+    let dir = app.config.data_dir.join("depths");
+    let index = std::sync::Arc::new(SearchIndex::open(&dir).unwrap());
+    let mut indexer = Indexer::new(index.clone(), app.stores.mongo.clone());
+    indexer.rebuild(|_, _| {}).await.unwrap();
+    let before_deep = DateTime::now().timestamp_millis();
+    indexer.catch_up().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    // One write lands 2.5 s after its stamp (more than `LATE`, less than `OVERLAP`), one at once.
+    let posts = app.mongo().collection::<Document>("posts");
+    let stamp = |ms: i64| doc! { "$set": { "title": "Quokka sighting", "changedAt": DateTime::from_millis(ms) } };
+    posts
+        .update_one(doc! { "slug": &late }, stamp(before_deep - 2_500))
+        .await
+        .unwrap();
+    posts
+        .update_one(
+            doc! { "slug": &fresh },
+            stamp(DateTime::now().timestamp_millis()),
+        )
+        .await
+        .unwrap();
+    let found = |index: &SearchIndex| {
+        let mut slugs: Vec<String> = index
+            .search(&SearchQuery {
+                text: "quokka".into(),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| h.slug)
+            .collect();
+        slugs.sort();
+        slugs
+    };
+
+    let recent = indexer.catch_up_recent().await.unwrap();
+    assert_eq!(
+        recent.indexed, 1,
+        "the recent scan reads back one second only"
+    );
+    assert_eq!(found(&index), vec![fresh.clone()]);
+    let deep = indexer.catch_up().await.unwrap();
+    assert_eq!(
+        deep.indexed, 1,
+        "the deep scan reads the late write, and skips the other"
+    );
+    let mut both = vec![late, fresh];
+    both.sort();
+    assert_eq!(found(&index), both);
 }
