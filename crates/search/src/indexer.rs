@@ -17,8 +17,8 @@
 //!   write could have been stamped.
 //!
 //! Posts already applied at the same `changedAt` are skipped, so rereading costs an id-only
-//! read, not re-indexing. Each full scan used to read back twice [`OVERLAP`]: at 1,000 new posts
-//! a second and a poll of 500 ms, every change was read some 21 times.
+//! read, not re-indexing. Each full scan used to read back twice [`OVERLAP`], so at a poll of
+//! 500 ms every change was read about twenty times.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,6 +44,9 @@ const FIRST_WINDOW_MS: i64 = 10_000;
 /// Changes a window of the feed aims to hold: later windows halve above twice this and
 /// double below a quarter of it.
 const WINDOW_CHANGES: usize = 20_000;
+/// A day in ms: how far ahead of a scan's start its last read of the feed reaches (clocks
+/// running ahead), and the widest window it reads.
+const DAY_MS: i64 = 86_400_000;
 /// Posts loaded per MongoDB read.
 const LOAD: usize = 200;
 /// Posts a rebuild aims to read per `_id` window.
@@ -87,6 +90,16 @@ fn depth(
         Depth::Deep
     } else {
         Depth::Recent
+    }
+}
+
+/// The next window's width after one of `width` held `found` documents: doubled (up to `max`)
+/// below a quarter of `aim`, halved above twice `aim`, else the same.
+fn adapted_width(width: i64, found: usize, aim: usize, max: i64) -> i64 {
+    match found {
+        n if n < aim / 4 => width.saturating_mul(2).min(max),
+        n if n > aim * 2 => (width / 2).max(1),
+        _ => width,
     }
 }
 
@@ -221,11 +234,12 @@ impl Indexer {
             total = total.max(done);
             progress(done, total);
             from = to;
-            width = match page.len() {
-                n if n < WINDOW_DOCS / 4 => width.saturating_mul(2).min(MAX_WINDOW_SECS),
-                n if n > WINDOW_DOCS * 2 => (width / 2).max(1),
-                _ => width,
-            };
+            width = adapted_width(
+                width.into(),
+                page.len(),
+                WINDOW_DOCS,
+                MAX_WINDOW_SECS.into(),
+            ) as u32;
         }
         progress(done, done);
         let low_ms = started - OVERLAP.as_millis() as i64;
@@ -298,7 +312,7 @@ impl Indexer {
         loop {
             let last = from >= scan_started;
             let to = if last {
-                scan_started + 86_400_000
+                scan_started + DAY_MS
             } else {
                 (from + width).min(scan_started)
             };
@@ -318,11 +332,7 @@ impl Indexer {
                 Err(e) => return Err(e.into()),
             };
             read += window.len();
-            width = match window.len() {
-                n if n < WINDOW_CHANGES / 4 => width.saturating_mul(2).min(86_400_000),
-                n if n > WINDOW_CHANGES * 2 => (width / 2).max(1),
-                _ => width,
-            };
+            width = adapted_width(width, window.len(), WINDOW_CHANGES, DAY_MS);
             fresh.extend(
                 window
                     .into_iter()
@@ -508,6 +518,16 @@ mod tests {
         assert_eq!(depth(false, ms(500), Some(ms(4_999)), poll), Depth::Recent);
         assert_eq!(depth(false, ms(500), Some(OVERLAP), poll), Depth::Deep);
         assert_eq!(depth(true, ms(900), Some(ms(7_000)), poll), Depth::Deep);
+    }
+
+    #[test]
+    fn a_window_doubles_when_sparse_halves_when_crowded_and_stays_within_bounds() {
+        assert_eq!(adapted_width(100, 4, 20, 1_000), 200);
+        assert_eq!(adapted_width(800, 0, 20, 1_000), 1_000);
+        assert_eq!(adapted_width(100, 41, 20, 1_000), 50);
+        assert_eq!(adapted_width(1, 1_000, 20, 1_000), 1);
+        assert_eq!(adapted_width(100, 5, 20, 1_000), 100);
+        assert_eq!(adapted_width(100, 40, 20, 1_000), 100);
     }
 
     #[test]
