@@ -74,8 +74,8 @@ pub struct AppContext {
 /// created starts at once instead of at the workers' next poll.
 #[derive(Clone, Default)]
 pub struct Wakeups {
-    /// The content relay (posts with pending events).
-    pub content_relay: Arc<Notify>,
+    /// The content relay (documents with events due, by kind).
+    pub content_relay: Arc<techhub_content::posts::DueWake>,
     /// The search indexer (posts changed).
     pub search: Arc<Notify>,
 }

@@ -5,7 +5,9 @@
 //!    `changedAt` (so the indexer's next short scan reaches back to it; a favorite's post
 //!    changes later, in the relay);
 //! 2. run the write (the post's events travel in the same document write);
-//! 3. wake this server's content relay (the events) and search indexer (the change);
+//! 3. wake this server's content relay for the kind of document whose events are due (a new
+//!    post's event goes out through the change stream and wakes nothing), and its search
+//!    indexer (the change);
 //! 4. drop the cache entries computed from what changed and, for writes the index lists
 //!    (lists, feeds, search and `?favorited=` come from it), record the write for its writer
 //!    in the same Redis round trip ([`crate::own_writes`]): the writer's next list shows it on
@@ -19,7 +21,7 @@
 use std::future::Future;
 
 use techhub_cache::entries::keys;
-use techhub_content::posts::Post;
+use techhub_content::posts::{Post, Source};
 use techhub_core::domain::FavoriteClick;
 
 use crate::error::ApiError;
@@ -28,8 +30,11 @@ use crate::AppState;
 /// What kind of content a write changes, which decides the steps it needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Change {
-    /// A post is created, edited, published, unpublished or deleted: it stamps `changedAt`
-    /// and carries an event.
+    /// A post is created: it stamps `changedAt`, and its event goes out through the posts'
+    /// change stream, not as an event due.
+    PostCreated,
+    /// A post is edited, published, unpublished or deleted: it stamps `changedAt` and
+    /// carries an event due.
     Post,
     /// A favorite is added or removed: the click is a document carrying a `post.liked` or
     /// `post.unliked` event, and the relay moves the favorite and the post (its count, and
@@ -48,11 +53,17 @@ pub(crate) enum Change {
 impl Change {
     /// Whether the write itself stamps a post's `changedAt` (the index's change feed).
     fn indexed(self) -> bool {
-        matches!(self, Change::Post)
+        matches!(self, Change::PostCreated | Change::Post)
     }
 
-    fn has_events(self) -> bool {
-        matches!(self, Change::Post | Change::Favorite | Change::CommentAdded)
+    /// Where the write leaves an event due, if it does.
+    fn due(self) -> Option<Source> {
+        match self {
+            Change::Post => Some(Source::Posts),
+            Change::Favorite => Some(Source::Favorites),
+            Change::CommentAdded => Some(Source::Comments),
+            Change::PostCreated | Change::CommentRemoved | Change::Profile => None,
+        }
     }
 }
 
@@ -126,8 +137,8 @@ where
     let written = write.await?;
     // The write is done: the next scan of the index starts after it.
     drop(registered);
-    if change.has_events() {
-        state.wake.content_relay.notify_one();
+    if let Some(source) = change.due() {
+        state.wake.content_relay.due(source);
     }
     let ticket = state.search.write_ticket();
     if change.indexed() {

@@ -17,10 +17,9 @@
 use std::sync::Arc;
 
 use mongodb::bson::DateTime;
-use techhub_content::posts::{self, Pending, Source};
+use techhub_content::posts::{self, DueWake, Pending, Source};
 use techhub_content::Mongo;
 use techhub_core::events::Event;
-use tokio::sync::Notify;
 
 use crate::due_window::DueWindow;
 use crate::relay::{drive, Consumer, RelaySettings};
@@ -42,22 +41,26 @@ pub struct ContentRelay {
     pub(crate) settings: RelaySettings,
     /// Who this relay is, as the holder of the new posts' stream lease.
     pub(crate) holder: String,
-    wake: Arc<Notify>,
+    wake: Arc<DueWake>,
     /// Per source (in [`Source::ALL`]'s order), which due documents to read next.
     windows: [std::sync::Mutex<DueWindow>; 3],
+    /// Per source, whether its last batch was full or failed: it is read again at once.
+    behind: [std::sync::atomic::AtomicBool; 3],
+    /// When every source was last read (see [`ContentRelay::run_once`]).
+    all_read: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// How many windows behind the present one batch may read while they find nothing.
 const MAX_EMPTY_WINDOWS: usize = 32;
 
 impl ContentRelay {
-    /// `wake` is notified by writers in this process so their events go out at once rather
+    /// `wake` is flagged by writers in this process so their events go out at once rather
     /// than at the next poll.
     pub fn new(
         mongo: Mongo,
         consumers: Vec<Arc<dyn Consumer>>,
         settings: RelaySettings,
-        wake: Arc<Notify>,
+        wake: Arc<DueWake>,
     ) -> Self {
         ContentRelay {
             mongo,
@@ -67,6 +70,8 @@ impl ContentRelay {
             holder: uuid::Uuid::new_v4().to_string(),
             wake,
             windows: Default::default(),
+            behind: Default::default(),
+            all_read: Default::default(),
         }
     }
 
@@ -80,12 +85,50 @@ impl ContentRelay {
 
     /// Takes one batch each of posts, comments and favorites with due events and delivers
     /// them. Returns how many documents.
+    ///
+    /// Every source is read once per poll interval (the writes of other processes); between
+    /// those, only the sources a write of this process flagged ([`DueWake::due`]) and those
+    /// whose last batch was full or failed. Each read of a source costs MongoDB a query
+    /// whether or not anything is due: a burst of new posts woke the relay some 100 times a
+    /// second, and reading comments and favorite clicks each time was a third of
+    /// SecantusDB's time on queries.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let all = {
+            let mut at = self.all_read.lock().expect("all read lock");
+            let due = at.is_none_or(|at| at.elapsed() >= self.settings.poll);
+            if due {
+                *at = Some(std::time::Instant::now());
+            }
+            due
+        };
         let mut taken = 0;
         for source in Source::ALL {
-            taken += self.run_source(source).await?;
+            let behind = &self.behind[source.slot()];
+            let flagged = self.wake.take(source);
+            if !(all || flagged || behind.load(std::sync::atomic::Ordering::Acquire)) {
+                continue;
+            }
+            // Read again at once unless it finishes with a batch that was not full.
+            behind.store(true, std::sync::atomic::Ordering::Release);
+            let n = self.run_source(source).await?;
+            behind.store(
+                n >= self.limit(source),
+                std::sync::atomic::Ordering::Release,
+            );
+            taken += n;
         }
         Ok(taken)
+    }
+
+    /// How many documents of `source` a batch takes at most.
+    fn limit(&self, source: Source) -> usize {
+        // A comment or a favorite is a small document with one small event: more of them go
+        // in a batch, and each batch costs PostgreSQL a score per user whatever its size.
+        let batch = self.settings.batch as usize;
+        match source {
+            Source::Posts => batch * POSTS_PER_EVENT_BATCH,
+            Source::Comments | Source::Favorites => batch * SMALL_PER_POST_BATCH,
+        }
     }
 
     /// Takes one batch of `source` with due events and delivers them. Returns how many.
@@ -97,13 +140,7 @@ impl ContentRelay {
     /// event, so one event it cannot apply holds back only its own post, which is retried
     /// with back-off.
     async fn run_source(&self, source: Source) -> anyhow::Result<usize> {
-        // A comment or a favorite is a small document with one small event: more of them go
-        // in a batch, and each batch costs PostgreSQL a score per user whatever its size.
-        let batch = self.settings.batch as usize;
-        let limit = match source {
-            Source::Posts => batch * POSTS_PER_EVENT_BATCH,
-            Source::Comments | Source::Favorites => batch * SMALL_PER_POST_BATCH,
-        };
+        let limit = self.limit(source);
         let started = std::time::Instant::now();
         let mut taken = self.take_due(source, limit).await?;
         if taken.is_empty() {
@@ -161,7 +198,7 @@ impl ContentRelay {
     /// Reads up to `limit` documents of `source` with events due, window by window (see
     /// [`crate::due_window`]) until one finds some or reaches the present.
     async fn take_due(&self, source: Source, limit: usize) -> anyhow::Result<Vec<Pending>> {
-        let slot = Source::ALL.iter().position(|s| *s == source).unwrap_or(0);
+        let slot = source.slot();
         for _ in 0..MAX_EMPTY_WINDOWS {
             let now = DateTime::now();
             let range = self.windows[slot].lock().expect("window lock").next(now);
@@ -240,7 +277,7 @@ impl ContentRelay {
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         use futures::FutureExt;
         let shutdown = shutdown.shared();
-        let wake = Some(self.wake.as_ref());
+        let wake = Some(self.wake.notify());
         let due = drive(
             "content relay",
             &self.settings,
@@ -674,6 +711,8 @@ mod tests {
         // The delivered events left; the late one stays, due.
         assert_eq!(pending_ids(&popular), vec![late.id.to_string()]);
         assert!(popular.get_datetime("eventsDueAt").unwrap() <= &DateTime::now());
+        // The request that pushed it flagged posts, as every write does.
+        relay.wake.due(Source::Posts);
         assert_eq!(
             relay.run_once().await.unwrap(),
             1,
@@ -792,6 +831,65 @@ mod tests {
             0,
             "the retry waits its back-off"
         );
+        mongo.db().drop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn between_polls_a_relay_reads_only_the_sources_its_writers_flagged() {
+        let first = like();
+        let (mongo, ids) = posts_with(vec![vec![stored(&first)]]).await;
+        let heard = Recorder::new("heard", false, None);
+        let wake = Arc::new(DueWake::default());
+        let settings = RelaySettings {
+            batch: 100,
+            poll: Duration::from_secs(600),
+            lease: Duration::from_secs(30),
+            max_attempts: 5,
+            max_backoff: Duration::from_secs(5),
+        };
+        let relay = ContentRelay::new(
+            mongo.clone(),
+            vec![heard.clone() as Arc<dyn Consumer>],
+            settings,
+            wake.clone(),
+        );
+        // The first run reads every source.
+        assert_eq!(relay.run_once().await.unwrap(), 1);
+        assert_eq!(Recorder::batched(&[&heard]), vec![first.id]);
+
+        // Another post and a comment fall due; only comments are flagged.
+        let (edit, new_comment) = (like(), comment());
+        let due = DateTime::from_millis(DateTime::now().timestamp_millis() - 1000);
+        let posts = mongo.db().collection::<Document>(POSTS);
+        posts
+            .update_one(
+                doc! { "_id": ids[0] },
+                doc! { "$set": { "pendingEvents": [stored(&edit)], "eventsDueAt": due, "engagement": { "comments": 0_i64 } } },
+            )
+            .await
+            .unwrap();
+        mongo
+            .db()
+            .collection::<Document>(COMMENTS)
+            .insert_one(doc! { "_id": ObjectId::new(), "postId": ids[0], "pendingEvents": [stored(&new_comment)], "eventsDueAt": due })
+            .await
+            .unwrap();
+        wake.due(Source::Comments);
+        assert_eq!(relay.run_once().await.unwrap(), 1, "the comment only");
+        assert_eq!(Recorder::batched(&[&heard]), vec![first.id, new_comment.id]);
+        assert_eq!(relay.run_once().await.unwrap(), 0, "nothing flagged");
+        assert_eq!(
+            pending_ids(&post(&mongo, ids[0]).await),
+            vec![edit.id.to_string()]
+        );
+
+        wake.due(Source::Posts);
+        assert_eq!(relay.run_once().await.unwrap(), 1, "the edited post");
+        assert_eq!(
+            Recorder::batched(&[&heard]),
+            vec![first.id, new_comment.id, edit.id]
+        );
+        assert!(pending_ids(&post(&mongo, ids[0]).await).is_empty());
         mongo.db().drop().await.unwrap();
     }
 
@@ -969,7 +1067,9 @@ mod tests {
         let left = all_in(&mongo, FAVORITE_CLICKS).await;
         assert_eq!(left.len(), 1, "{left:?}");
         assert!(!left[0].get_bool("on").unwrap());
-        // The next pass folds it: the post loses user 7, whose favorite records when.
+        // The next pass folds it (its request flagged favorites): the post loses user 7,
+        // whose favorite records when.
+        relay.wake.due(Source::Favorites);
         while relay.run_once().await.unwrap() > 0 {}
         let (fans, likes, seq) = fans_of(&mongo, post_id).await;
         assert_eq!(fans, [1, 2, 3, 4, 5, 6, 8, 9, 10]);

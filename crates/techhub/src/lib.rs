@@ -250,7 +250,7 @@ pub async fn open_search_index(config: &Config) -> anyhow::Result<Arc<SearchInde
 pub fn build_content_relay(
     config: &Config,
     stores: &Stores,
-    wake: Arc<tokio::sync::Notify>,
+    wake: Arc<techhub_content::posts::DueWake>,
     search: Arc<tokio::sync::Notify>,
 ) -> ContentRelay {
     ContentRelay::new(

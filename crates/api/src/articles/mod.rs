@@ -115,7 +115,7 @@ pub(crate) async fn create_article(
         state.search.created(&post, post.created_at);
         Ok(post)
     };
-    let post = write_path::write(&state, auth.id, Change::Post, create, |p: &Post| {
+    let post = write_path::write(&state, auth.id, Change::PostCreated, create, |p: &Post| {
         Effects::post(p, post_entries(p.author_id, &p.slug))
     })
     .await?;

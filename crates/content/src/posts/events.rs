@@ -39,12 +39,45 @@ pub enum Source {
 impl Source {
     pub const ALL: [Source; 3] = [Source::Posts, Source::Comments, Source::Favorites];
 
+    /// Its place in [`Source::ALL`].
+    pub fn slot(self) -> usize {
+        self as usize
+    }
+
     pub fn collection(self) -> &'static str {
         match self {
             Source::Posts => POSTS,
             Source::Comments => COMMENTS,
             Source::Favorites => FAVORITE_CLICKS,
         }
+    }
+}
+
+/// How writers in a process tell its content relay which sources have new events due, so
+/// that a burst of one kind of write makes the relay read only that source. A new post's
+/// event comes through the change stream and wakes nothing here. The relay still reads every
+/// source at its poll interval, for the writes of other processes.
+#[derive(Debug, Default)]
+pub struct DueWake {
+    notify: tokio::sync::Notify,
+    flagged: [std::sync::atomic::AtomicBool; 3],
+}
+
+impl DueWake {
+    /// A write of this process left events due in `source`.
+    pub fn due(&self, source: Source) {
+        self.flagged[source.slot()].store(true, std::sync::atomic::Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Whether `source` was flagged since the last call (clears the flag).
+    pub fn take(&self, source: Source) -> bool {
+        self.flagged[source.slot()].swap(false, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    /// What the relay waits on between batches.
+    pub fn notify(&self) -> &tokio::sync::Notify {
+        &self.notify
     }
 }
 
