@@ -29,6 +29,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 say() { printf '[bench] %s\n' "$*" >&2; }
+bench_psql() { PGPASSWORD="$LOCAL_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U techhub "$@"; }
 
 stores_up
 command -v wrk >/dev/null || apt_install wrk
@@ -45,9 +46,9 @@ export RUST_LOG="${RUST_LOG:-warn}"
 
 mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" \
   -e "CREATE DATABASE IF NOT EXISTS \`$NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-if [ "$(PGPASSWORD="$LOCAL_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -tAc \
+if [ "$(bench_psql -d techhub -tAc \
   "SELECT 1 FROM pg_database WHERE datname = '$NAME'")" != 1 ]; then
-  PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -c "CREATE DATABASE \"$NAME\""
+  bench_psql -q -d techhub -c "CREATE DATABASE \"$NAME\""
 fi
 SEEDED="$(mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" -N "$NAME" \
   -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'users'" )"
@@ -67,10 +68,10 @@ fi
 # write scenarios), which later runs pay for until a vacuum clears them. A server with
 # autovacuum off (as CI machines may have) never clears them, so the set starts each run
 # vacuumed, as autovacuum keeps a production server.
-AUTOVACUUM="$(PGPASSWORD="$LOCAL_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U techhub -d "$NAME" -tAc "SHOW autovacuum")"
+AUTOVACUUM="$(bench_psql -d "$NAME" -tAc "SHOW autovacuum")"
 [ "$AUTOVACUUM" = on ] || say "warning: PostgreSQL's autovacuum is $AUTOVACUUM here; dead rows pile up during the run"
 say "vacuuming $NAME's PostgreSQL tables"
-PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d "$NAME" <<'SQL'
+bench_psql -q -d "$NAME" <<'SQL'
 SELECT format('VACUUM (ANALYZE) %I.%I', schemaname, tablename) FROM pg_tables
 WHERE tableowner = current_user \gexec
 SQL

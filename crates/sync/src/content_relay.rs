@@ -576,14 +576,19 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn relay(mongo: &Mongo, consumers: Vec<Arc<dyn Consumer>>) -> ContentRelay {
-        let settings = RelaySettings {
+    /// The tests' relay settings, reading every source each `poll`.
+    fn settings(poll: Duration) -> RelaySettings {
+        RelaySettings {
             batch: 100,
-            poll: Duration::from_millis(50),
+            poll,
             lease: Duration::from_secs(30),
             max_attempts: 5,
             max_backoff: Duration::from_secs(5),
-        };
+        }
+    }
+
+    fn relay(mongo: &Mongo, consumers: Vec<Arc<dyn Consumer>>) -> ContentRelay {
+        let settings = settings(Duration::from_millis(50));
         ContentRelay::new(mongo.clone(), consumers, settings, Arc::default())
     }
 
@@ -840,17 +845,10 @@ mod tests {
         let (mongo, ids) = posts_with(vec![vec![stored(&first)]]).await;
         let heard = Recorder::new("heard", false, None);
         let wake = Arc::new(DueWake::default());
-        let settings = RelaySettings {
-            batch: 100,
-            poll: Duration::from_secs(600),
-            lease: Duration::from_secs(30),
-            max_attempts: 5,
-            max_backoff: Duration::from_secs(5),
-        };
         let relay = ContentRelay::new(
             mongo.clone(),
             vec![heard.clone() as Arc<dyn Consumer>],
-            settings,
+            settings(Duration::from_secs(600)),
             wake.clone(),
         );
         // The first run reads every source.
