@@ -16,6 +16,7 @@ mod mock_tests;
 mod report;
 mod run;
 mod scenarios;
+mod settle;
 mod tokens;
 mod wrk;
 mod zipf;
@@ -105,6 +106,13 @@ pub struct RunArgs {
     /// Also run `wrk` (when on PATH) against floor-redis and the most popular article.
     #[arg(long)]
     pub wrk: bool,
+    /// Before each run, wait until the machine's CPUs are less than this share busy over one
+    /// second (the previous run's background work done); 0 does not wait.
+    #[arg(long, default_value_t = 0.15)]
+    pub settle_below: f64,
+    /// The longest wait for the machine to go quiet before a run.
+    #[arg(long, default_value = "90s", value_parser = parse_duration)]
+    pub settle_max: Duration,
 }
 
 #[derive(Args)]
@@ -186,6 +194,8 @@ mod tests {
         assert!(args.no_floor);
         assert_eq!(args.connections, 64);
         assert_eq!(args.rate_fraction, 0.7);
+        assert_eq!(args.settle_below, 0.15);
+        assert_eq!(args.settle_max, Duration::from_secs(90));
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }

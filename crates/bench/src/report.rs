@@ -108,6 +108,9 @@ pub struct Row {
     pub ratio_to_floor: Option<f64>,
     /// Server memory over the run, when its pid is known.
     pub server_memory: Option<Memory>,
+    /// Seconds waited before the run for the machine to go quiet (the work the previous run
+    /// left behind), when the bench waited.
+    pub settled_s: Option<f64>,
 }
 
 impl Row {
@@ -138,6 +141,7 @@ impl Row {
             floor: scenario.floor().map(|f| f.name().to_string()),
             ratio_to_floor: None,
             server_memory,
+            settled_s: None,
         }
     }
 }
@@ -170,6 +174,9 @@ pub struct Meta {
     pub warmup_s: f64,
     /// Open-model rate as a fraction of the closed-model peak.
     pub rate_fraction: f64,
+    /// The busy share of all CPUs below which the machine counted as quiet before each run;
+    /// absent when the bench did not wait.
+    pub settle_below: Option<f64>,
     /// Server under test.
     pub base_url: String,
     /// Floor server, when one was used.
@@ -433,6 +440,7 @@ mod tests {
             floor: floor.map(Into::into),
             ratio_to_floor: None,
             server_memory: None,
+            settled_s: None,
         }
     }
 

@@ -14,6 +14,7 @@ use crate::load::{self, Model, Plan, Target};
 use crate::memory::Sampler;
 use crate::report::{self, Meta, Report, Row, Skipped};
 use crate::scenarios::{self, encode, Scenario, ScenarioLoad, World};
+use crate::settle;
 use crate::wrk;
 use crate::RunArgs;
 
@@ -24,6 +25,9 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
     if !(args.rate_fraction > 0.0 && args.rate_fraction <= 10.0) {
         bail!("--rate-fraction must be in (0, 10]");
+    }
+    if !(0.0..1.0).contains(&args.settle_below) {
+        bail!("--settle-below must be in [0, 1): a share of all CPUs");
     }
     if args.open_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
         bail!("--open-rate must be above 0");
@@ -179,17 +183,14 @@ async fn run_all(
             secs(args.warmup),
             secs(args.duration)
         );
+        let settled = settle_before(args, name, "closed").await;
         let (closed, memory) = measure(&tgt, workload.clone(), &plan, pid).await?;
         eprintln!("[bench] {name} closed: {}", summary(&closed));
         let peak = closed.rps();
-        rows.push(Row::measured(
-            scenario,
-            "closed",
-            args.connections,
-            None,
-            &closed,
-            memory,
-        ));
+        rows.push(Row {
+            settled_s: settled,
+            ..Row::measured(scenario, "closed", args.connections, None, &closed, memory)
+        });
 
         if !args.no_open {
             let rate = args.open_rate.unwrap_or(peak * args.rate_fraction);
@@ -206,6 +207,7 @@ async fn run_all(
                     secs(args.warmup),
                     secs(args.duration)
                 );
+                let settled = settle_before(args, name, "open").await;
                 let (open, memory) = measure(&tgt, workload.clone(), &plan, pid).await?;
                 eprintln!("[bench] {name} open: {}", summary(&open));
                 if open.late * 10 > open.requests {
@@ -222,14 +224,17 @@ async fn run_all(
                         open.missed
                     );
                 }
-                rows.push(Row::measured(
-                    scenario,
-                    "open",
-                    args.connections,
-                    Some(rate),
-                    &open,
-                    memory,
-                ));
+                rows.push(Row {
+                    settled_s: settled,
+                    ..Row::measured(
+                        scenario,
+                        "open",
+                        args.connections,
+                        Some(rate),
+                        &open,
+                        memory,
+                    )
+                });
             }
         }
         if scenario == Scenario::DashboardCold {
@@ -290,6 +295,7 @@ async fn run_all(
             duration_s: args.duration.as_secs_f64(),
             warmup_s: args.warmup.as_secs_f64(),
             rate_fraction: args.rate_fraction,
+            settle_below: (args.settle_below > 0.0).then_some(args.settle_below),
             base_url: args.base_url.clone(),
             floor_url: floor_target.as_ref().map(|t| t.base.clone()),
             server_pid: args.server_pid,
@@ -305,6 +311,29 @@ async fn run_all(
         eprintln!("[bench] wrote {}", f.display());
     }
     Ok(())
+}
+
+/// Waits for the work the previous run left behind (see [`settle`]) and says how long it
+/// took; `None` when the bench does not wait.
+async fn settle_before(args: &RunArgs, name: &str, model: &str) -> Option<f64> {
+    if args.settle_below <= 0.0 {
+        return None;
+    }
+    let settled =
+        settle::settle(args.settle_below, Duration::from_secs(1), args.settle_max).await?;
+    let waited = settled.waited.as_secs_f64();
+    if settled.quiet {
+        eprintln!(
+            "[bench] {name} {model}: machine quiet after {waited:.1} s ({:.0} % busy)",
+            settled.busy * 100.0
+        );
+    } else {
+        eprintln!(
+            "[bench] {name} {model}: machine still {:.0} % busy after {waited:.1} s; measuring anyway",
+            settled.busy * 100.0
+        );
+    }
+    Some(waited)
 }
 
 /// Runs one plan, sampling the server's memory when its pid is known.
@@ -374,6 +403,7 @@ async fn wrk_checks(
                     floor: None,
                     ratio_to_floor: None,
                     server_memory: None,
+                    settled_s: None,
                 });
             }
             Err(e) => eprintln!("[bench] wrk {}: {e:#}", scenario.name()),
