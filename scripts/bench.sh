@@ -30,6 +30,7 @@ while [ $# -gt 0 ]; do
 done
 say() { printf '[bench] %s\n' "$*" >&2; }
 bench_psql() { PGPASSWORD="$LOCAL_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U techhub "$@"; }
+bench_mariadb() { mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" "$@"; }
 
 stores_up
 command -v wrk >/dev/null || apt_install wrk
@@ -44,16 +45,15 @@ export TECHHUB_BIND="127.0.0.1:${TECHHUB_BENCH_PORT:-8090}"
 export TECHHUB_RATE_LOGIN_ACCOUNT=off TECHHUB_RATE_LOGIN_IP=off TECHHUB_RATE_REGISTER_IP=off TECHHUB_RATE_WRITES_USER=off
 export RUST_LOG="${RUST_LOG:-warn}"
 
-mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" \
-  -e "CREATE DATABASE IF NOT EXISTS \`$NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+bench_mariadb -e "CREATE DATABASE IF NOT EXISTS \`$NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 if [ "$(bench_psql -d techhub -tAc \
   "SELECT 1 FROM pg_database WHERE datname = '$NAME'")" != 1 ]; then
   bench_psql -q -d techhub -c "CREATE DATABASE \"$NAME\""
 fi
-SEEDED="$(mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" -N "$NAME" \
+SEEDED="$(bench_mariadb -N "$NAME" \
   -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'users'" )"
 if [ "$SEEDED" = 1 ]; then
-  SEEDED="$(mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" -N "$NAME" \
+  SEEDED="$(bench_mariadb -N "$NAME" \
     -e "SELECT COUNT(*) FROM users WHERE email LIKE '%@seed.example.com'")"
 fi
 if [ "$SEEDED" = 0 ]; then

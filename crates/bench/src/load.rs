@@ -197,6 +197,10 @@ pub struct Measured {
     pub missed: u64,
     /// Length of the measurement window.
     pub window: Duration,
+    /// The window second by second, by when each request was due (open model) or sent
+    /// (closed): a p99 from one stall and one from a backlog that built up look alike in
+    /// the window's figures and not here.
+    pub per_second: Vec<Histogram<u64>>,
 }
 
 impl Measured {
@@ -217,6 +221,8 @@ struct WorkerStats {
     cache_hits: u64,
     cache_misses: u64,
     late: u64,
+    /// [`Measured::per_second`].
+    per_second: Vec<Histogram<u64>>,
 }
 
 impl WorkerStats {
@@ -229,10 +235,18 @@ impl WorkerStats {
             cache_hits: 0,
             cache_misses: 0,
             late: 0,
+            per_second: Vec::new(),
         }
     }
 
-    fn record(&mut self, outcome: &Outcome, latency: Duration) {
+    /// Records one request, timed `latency`, that was due (or sent) `since` after the window
+    /// opened.
+    fn record(&mut self, outcome: &Outcome, latency: Duration, since: Duration) {
+        let second = since.as_secs() as usize;
+        if self.per_second.len() <= second {
+            self.per_second.resize_with(second + 1, second_histogram);
+        }
+        self.per_second[second].saturating_record(micros(latency));
         self.requests += 1;
         let key = match outcome {
             Outcome::Answer { status, cache, .. } => {
@@ -256,14 +270,43 @@ impl WorkerStats {
             }
         };
         *self.statuses.entry(key).or_default() += 1;
-        self.hist
-            .saturating_record(latency.as_micros().clamp(1, u64::MAX as u128) as u64);
+        self.hist.saturating_record(micros(latency));
     }
+
+    /// Adds `other`'s figures to these.
+    fn add(&mut self, other: WorkerStats) -> Result<()> {
+        self.hist.add(&other.hist).context("merging histograms")?;
+        if self.per_second.len() < other.per_second.len() {
+            self.per_second
+                .resize_with(other.per_second.len(), second_histogram);
+        }
+        for (mine, theirs) in self.per_second.iter_mut().zip(&other.per_second) {
+            mine.add(theirs).context("merging histograms")?;
+        }
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.cache_hits += other.cache_hits;
+        self.cache_misses += other.cache_misses;
+        self.late += other.late;
+        for (k, v) in other.statuses {
+            *self.statuses.entry(k).or_default() += v;
+        }
+        Ok(())
+    }
+}
+
+fn micros(latency: Duration) -> u64 {
+    latency.as_micros().clamp(1, u64::MAX as u128) as u64
 }
 
 /// A histogram for 1 µs .. 1 h at 3 significant digits.
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
+/// A smaller one for one second of a run (2 significant digits: 1 % is plenty there).
+fn second_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -424,16 +467,7 @@ pub async fn run(target: &Target, workload: Arc<dyn Workload>, plan: &Plan) -> R
 
     let mut total = WorkerStats::new();
     for task in tasks {
-        let s = task.await.context("a load worker panicked")?;
-        total.hist.add(&s.hist).context("merging histograms")?;
-        total.requests += s.requests;
-        total.errors += s.errors;
-        total.cache_hits += s.cache_hits;
-        total.cache_misses += s.cache_misses;
-        total.late += s.late;
-        for (k, v) in s.statuses {
-            *total.statuses.entry(k).or_default() += v;
-        }
+        total.add(task.await.context("a load worker panicked")?)?;
     }
     let missed = match &slots {
         None => 0,
@@ -452,6 +486,7 @@ pub async fn run(target: &Target, workload: Arc<dyn Workload>, plan: &Plan) -> R
         late: total.late,
         missed,
         window: plan.duration,
+        per_second: total.per_second,
     })
 }
 
@@ -491,7 +526,7 @@ async fn closed_worker(
         }
         if done >= warm_end && done < end {
             report_failure(&name, &req, &outcome);
-            stats.record(&outcome, done - t0);
+            stats.record(&outcome, done - t0, t0.saturating_duration_since(warm_end));
         }
     }
     stats
@@ -571,7 +606,7 @@ async fn open_worker(
                 stats.late += 1;
             }
             report_failure(&name, &req, &outcome);
-            stats.record(&outcome, done - from);
+            stats.record(&outcome, done - from, due - slots.warm_end);
         }
     }
     stats
@@ -627,10 +662,15 @@ mod tests {
             cache: Some(CacheState::Miss),
             body: Bytes::new(),
         };
-        s.record(&ok, Duration::from_micros(500));
-        s.record(&missing, Duration::from_micros(700));
-        s.record(&Outcome::Io("reset".into()), Duration::from_millis(2));
-        s.record(&Outcome::Timeout, Duration::from_secs(10));
+        let second = Duration::from_secs(1);
+        s.record(&ok, Duration::from_micros(500), Duration::ZERO);
+        s.record(&missing, Duration::from_micros(700), second * 2);
+        s.record(
+            &Outcome::Io("reset".into()),
+            Duration::from_millis(2),
+            second * 2,
+        );
+        s.record(&Outcome::Timeout, Duration::from_secs(10), second * 5 / 2);
         assert_eq!(s.requests, 4);
         assert_eq!(s.errors, 3);
         assert_eq!((s.cache_hits, s.cache_misses), (1, 1));
@@ -638,5 +678,18 @@ mod tests {
         assert_eq!(s.statuses["io"], 1);
         assert_eq!(s.statuses["timeout"], 1);
         assert_eq!(s.hist.len(), 4);
+        // Second by second: one in the first, none in the second, three in the third.
+        let counts: Vec<u64> = s.per_second.iter().map(|h| h.len()).collect();
+        assert_eq!(counts, [1, 0, 3]);
+        assert_eq!(
+            s.per_second[2].max(),
+            s.per_second[2].highest_equivalent(10_000_000)
+        );
+        let mut other = WorkerStats::new();
+        other.record(&ok, Duration::from_millis(40), second * 4);
+        s.add(other).unwrap();
+        let counts: Vec<u64> = s.per_second.iter().map(|h| h.len()).collect();
+        assert_eq!(counts, [1, 0, 3, 0, 1]);
+        assert_eq!(s.requests, 5);
     }
 }

@@ -111,6 +111,38 @@ pub struct Row {
     /// Seconds waited before the run for the machine to go quiet (the work the previous run
     /// left behind), when the bench waited.
     pub settled_s: Option<f64>,
+    /// The window second by second ([`crate::load::Measured::per_second`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_second: Vec<Second>,
+}
+
+/// One second of a run's window.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Second {
+    /// Requests due (open model) or sent (closed) in it that completed.
+    pub requests: u64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Slowest, ms.
+    pub max_ms: f64,
+}
+
+impl Second {
+    /// Each second of `per_second` (histograms of microseconds).
+    pub fn all(per_second: &[Histogram<u64>]) -> Vec<Second> {
+        let ms = |us: u64| us as f64 / 1000.0;
+        per_second
+            .iter()
+            .map(|h| Second {
+                requests: h.len(),
+                p50_ms: ms(h.value_at_quantile(0.50)),
+                p99_ms: ms(h.value_at_quantile(0.99)),
+                max_ms: ms(h.max()),
+            })
+            .collect()
+    }
 }
 
 impl Row {
@@ -142,6 +174,7 @@ impl Row {
             ratio_to_floor: None,
             server_memory,
             settled_s: None,
+            per_second: Second::all(&m.per_second),
         }
     }
 }
@@ -441,6 +474,7 @@ mod tests {
             ratio_to_floor: None,
             server_memory: None,
             settled_s: None,
+            per_second: Vec::new(),
         }
     }
 

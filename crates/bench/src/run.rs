@@ -210,6 +210,10 @@ async fn run_all(
                 let settled = settle_before(args, name, "open").await;
                 let (open, memory) = measure(&tgt, workload.clone(), &plan, pid).await?;
                 eprintln!("[bench] {name} open: {}", summary(&open));
+                eprintln!(
+                    "[bench] {name} open, p99 second by second: {}",
+                    by_second(&open)
+                );
                 if open.late * 10 > open.requests {
                     eprintln!(
                         "[bench] {name} open: {} of {} requests found no free connection within 1 ms of \
@@ -404,6 +408,7 @@ async fn wrk_checks(
                     ratio_to_floor: None,
                     server_memory: None,
                     settled_s: None,
+                    per_second: Vec::new(),
                 });
             }
             Err(e) => eprintln!("[bench] wrk {}: {e:#}", scenario.name()),
@@ -414,6 +419,13 @@ async fn wrk_checks(
 
 fn secs(d: Duration) -> String {
     format!("{} s", d.as_secs_f64())
+}
+
+/// The p99 of each second of `m`'s window, in ms.
+fn by_second(m: &load::Measured) -> String {
+    let seconds = report::Second::all(&m.per_second);
+    let p99: Vec<String> = seconds.iter().map(|s| format!("{:.0}", s.p99_ms)).collect();
+    format!("{} ms", p99.join(" "))
 }
 
 fn summary(m: &load::Measured) -> String {

@@ -219,34 +219,28 @@ impl ContentRelay {
     /// deletes them ([`posts::favorites_counted`]), then tells
     /// [`ContentRelay::after_counting`]'s consumers.
     async fn count_favorites(&self, favorites: &[&Pending]) {
-        let finished = match posts::favorites_counted(&self.mongo, favorites).await {
-            Ok(finished) => finished,
-            Err(e) => {
-                // They stay due and are delivered again; consumers are idempotent and the
-                // projection moves only with the removal.
-                tracing::warn!(favorites = favorites.len(), error = %e, "could not count delivered favorites");
-                return;
-            }
-        };
-        self.tell_counted(&finished).await;
+        let folded = posts::favorites_counted(&self.mongo, favorites).await;
+        if let Some(e) = &folded.failed {
+            // Those of the failed chunk stay due and are delivered again; consumers are
+            // idempotent and the projection moves only with the removal.
+            tracing::warn!(favorites = favorites.len(), error = %e, "could not count some delivered favorites");
+        }
+        self.tell_counted(&folded.done).await;
     }
 
     /// Moves the posts' comment counts for the delivered `comments` and removes their events
     /// ([`posts::comments_counted`]), then tells [`ContentRelay::after_counting`]'s consumers.
     async fn count(&self, comments: &[&Pending]) {
-        let moved = match posts::comments_counted(&self.mongo, comments).await {
-            Ok(moved) => moved,
-            Err(e) => {
-                // They stay due and are delivered again; consumers are idempotent and the
-                // count moves only with the removal.
-                tracing::warn!(comments = comments.len(), error = %e, "could not count delivered comments");
-                return;
-            }
-        };
+        let moved = posts::comments_counted(&self.mongo, comments).await;
+        if let Some(e) = &moved.failed {
+            // Those of the failed chunk stay due and are delivered again; consumers are
+            // idempotent and the count moves only with the removal.
+            tracing::warn!(comments = comments.len(), error = %e, "could not count some delivered comments");
+        }
         let counted: Vec<&Pending> = comments
             .iter()
             .copied()
-            .filter(|c| moved.contains_key(&c.post_id))
+            .filter(|c| moved.done.contains_key(&c.post_id))
             .collect();
         self.tell_counted(&counted).await;
     }

@@ -261,6 +261,25 @@ pub async fn events_delivered_all(
     Ok(())
 }
 
+/// What a count in chunks finished ([`comments_counted`], [`favorites_counted`]), and the
+/// error that stopped a chunk, if one did: that chunk's documents stay due and are counted by
+/// a later batch, while the chunks before and after it stand.
+#[derive(Debug)]
+pub struct Counted<T> {
+    pub done: T,
+    pub failed: Option<MongoError>,
+}
+
+/// The posts of `pending`, each with its documents, in chunks of [`COUNT_CHUNK_POSTS`] posts.
+fn by_post_chunks<'p>(pending: &[&'p Pending]) -> Vec<Vec<(ObjectId, Vec<&'p Pending>)>> {
+    let mut by_post: BTreeMap<ObjectId, Vec<&Pending>> = BTreeMap::new();
+    for one in pending {
+        by_post.entry(one.post_id).or_default().push(one);
+    }
+    let posts: Vec<(ObjectId, Vec<&Pending>)> = by_post.into_iter().collect();
+    posts.chunks(COUNT_CHUNK_POSTS).map(<[_]>::to_vec).collect()
+}
+
 /// Finishes delivered `comments`: their events leave them and their posts'
 /// `engagement.comments` move by as many, in one transaction per [`COUNT_CHUNK_POSTS`] posts
 /// (every comment of a post in the same one), so a comment is counted exactly once, when its
@@ -271,37 +290,48 @@ pub async fn events_delivered_all(
 pub async fn comments_counted(
     mongo: &Mongo,
     comments: &[&Pending],
-) -> Result<BTreeMap<ObjectId, i64>, MongoError> {
+) -> Counted<BTreeMap<ObjectId, i64>> {
     debug_assert!(comments.iter().all(|c| c.source == Source::Comments));
-    let mut by_post: BTreeMap<ObjectId, Vec<&Pending>> = BTreeMap::new();
-    for comment in comments {
-        by_post.entry(comment.post_id).or_default().push(comment);
-    }
-    let posts: Vec<(ObjectId, Vec<&Pending>)> = by_post.into_iter().collect();
     let mut moved = BTreeMap::new();
-    for chunk in posts.chunks(COUNT_CHUNK_POSTS) {
-        let together: Vec<&Pending> = chunk.iter().flat_map(|(_, c)| c.iter().copied()).collect();
-        let moves: BTreeMap<ObjectId, i64> = chunk
-            .iter()
-            .map(|(post, c)| (*post, c.len() as i64))
-            .collect();
-        if count_together(mongo, &together, &moves).await? {
-            moved.extend(moves);
-            continue;
-        }
-        for comment in together {
-            let one = BTreeMap::from([(comment.post_id, 1)]);
-            if count_together(mongo, &[comment], &one).await? {
-                *moved.entry(comment.post_id).or_insert(0) += 1;
-            }
+    let mut failed = None;
+    for chunk in by_post_chunks(comments) {
+        if let Err(e) = count_chunk(mongo, &chunk, &mut moved).await {
+            failed.get_or_insert(e);
         }
     }
-    Ok(moved)
+    Counted {
+        done: moved,
+        failed,
+    }
 }
 
-/// How many posts one transaction of [`comments_counted`] moves the counts of. The comments'
-/// writes wait while a transaction holds them, so its length is what a writer's request may
-/// wait. At a million posts, where moving a post's count rewrites a large document, one
+/// One chunk of [`comments_counted`], adding what it moved to `moved`.
+async fn count_chunk(
+    mongo: &Mongo,
+    chunk: &[(ObjectId, Vec<&Pending>)],
+    moved: &mut BTreeMap<ObjectId, i64>,
+) -> Result<(), MongoError> {
+    let together: Vec<&Pending> = chunk.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+    let moves: BTreeMap<ObjectId, i64> = chunk
+        .iter()
+        .map(|(post, c)| (*post, c.len() as i64))
+        .collect();
+    if count_together(mongo, &together, &moves).await? {
+        moved.extend(moves);
+        return Ok(());
+    }
+    for comment in together {
+        let one = BTreeMap::from([(comment.post_id, 1)]);
+        if count_together(mongo, &[comment], &one).await? {
+            *moved.entry(comment.post_id).or_insert(0) += 1;
+        }
+    }
+    Ok(())
+}
+
+/// How many posts one transaction of [`comments_counted`] or [`favorites_counted`] moves the
+/// counts of. The comments' and clicks' writes wait while a transaction holds them, so its
+/// length is what a writer's request may wait. At a million posts, where moving a post's count rewrites a large document, one
 /// transaction for a whole relay batch (500 comments) spent 147 ms updating its posts and 53 ms
 /// its comments, and the comments' open-model p99 was 127-318 ms; 12 posts a transaction gave
 /// 62-70 ms, 32 gave 109-131 ms.
@@ -468,7 +498,7 @@ pub async fn favorite_transitions(mongo: &Mongo, clicks: &mut [Pending]) -> Resu
 }
 
 /// Folds delivered `clicks` (of [`Source::Favorites`]) into their favorites and posts, in one
-/// transaction for the lot: each favorite takes its clicks in the order they were made, up to
+/// transaction per [`COUNT_CHUNK_POSTS`] posts (every click of a post in the same one): each favorite takes its clicks in the order they were made, up to
 /// the first that is not among these (one made meanwhile, or one held back by a failed
 /// delivery), and only while it is still as [`favorite_transitions`] read it. Clicks after one
 /// that waits are made due when it is (or now), so they are folded after it, together. Those
@@ -481,6 +511,28 @@ pub async fn favorite_transitions(mongo: &Mongo, clicks: &mut [Pending]) -> Resu
 /// indexes must hear of): those that changed nothing in the end (a favorite taken back in the
 /// same batch) are folded and deleted too, but nobody else could see them.
 pub async fn favorites_counted<'a>(
+    mongo: &Mongo,
+    clicks: &[&'a Pending],
+) -> Counted<Vec<&'a Pending>> {
+    let mut folded = Vec::new();
+    let mut failed = None;
+    for chunk in by_post_chunks(clicks) {
+        let together: Vec<&Pending> = chunk.into_iter().flat_map(|(_, c)| c).collect();
+        match fold_chunk(mongo, &together).await {
+            Ok(mut done) => folded.append(&mut done),
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    Counted {
+        done: folded,
+        failed,
+    }
+}
+
+/// One transaction of [`favorites_counted`], over the clicks of a few posts.
+async fn fold_chunk<'a>(
     mongo: &Mongo,
     clicks: &[&'a Pending],
 ) -> Result<Vec<&'a Pending>, MongoError> {

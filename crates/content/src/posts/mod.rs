@@ -22,8 +22,8 @@ pub use document::{
 };
 pub use events::{
     comments_counted, event_parked, events_delivered, events_delivered_all, events_failed,
-    favorite_transitions, favorites_counted, parked_event_posts, stuck_events, take_due, DueWake,
-    Pending, Source, Toggle,
+    favorite_transitions, favorites_counted, parked_event_posts, stuck_events, take_due, Counted,
+    DueWake, Pending, Source, Toggle,
 };
 pub use feed::{
     any, changed_between, estimated_count, full_by_ids, published_between, published_count, Change,
