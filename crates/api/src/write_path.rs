@@ -1,6 +1,8 @@
 //! The one way the API writes content. Every change to posts, comments, favorites, bookmarks
 //! and follows goes through [`write`], which runs the same protocol around the MongoDB write:
 //!
+//! 0. wait a little while this server's content relay is far behind the writes of its kind
+//!    ([`techhub_content::posts::DueWake::pace`]);
 //! 1. register the write with this server's search index, when it stamps the post's
 //!    `changedAt` (so the indexer's next short scan reaches back to it; a favorite's post
 //!    changes later, in the relay);
@@ -133,6 +135,13 @@ pub(crate) async fn write<T, Fut>(
 where
     Fut: Future<Output = Result<T, ApiError>>,
 {
+    if let Some(source) = change.due() {
+        // Slowed while the relay is behind the writes of this kind ([`techhub_content::posts::DueWake::pace`]).
+        let pace = state.wake.content_relay.pace(source);
+        if !pace.is_zero() {
+            tokio::time::sleep(pace).await;
+        }
+    }
     let registered = change.indexed().then(|| state.search.write_starting());
     let written = write.await?;
     // The write is done: the next scan of the index starts after it.

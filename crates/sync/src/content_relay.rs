@@ -110,7 +110,13 @@ impl ContentRelay {
             }
             // Read again at once unless it finishes with a batch that was not full.
             behind.store(true, std::sync::atomic::Ordering::Release);
-            let n = self.run_source(source).await?;
+            let n = match self.run_source(source).await {
+                Ok(n) => n,
+                Err(e) => {
+                    self.wake.relay_lag(source, std::time::Duration::ZERO);
+                    return Err(e);
+                }
+            };
             behind.store(
                 n >= self.limit(source),
                 std::sync::atomic::Ordering::Release,
@@ -143,7 +149,16 @@ impl ContentRelay {
         let limit = self.limit(source);
         let started = std::time::Instant::now();
         let mut taken = self.take_due(source, limit).await?;
+        // How long the oldest of them has been due: what the writers are paced by.
+        let lag = taken
+            .iter()
+            .map(|p| p.due_at.timestamp_millis())
+            .min()
+            .map_or(0, |due| {
+                DateTime::now().timestamp_millis().saturating_sub(due)
+            });
         if taken.is_empty() {
+            self.wake.relay_lag(source, std::time::Duration::ZERO);
             return Ok(0);
         }
         if source == Source::Favorites {
@@ -154,6 +169,13 @@ impl ContentRelay {
         let readable =
             futures::future::join_all(taken.iter().map(|post| self.readable(post))).await;
         let failed = self.deliver_batch(&readable).await;
+        let lag = if failed.is_empty() {
+            lag.max(0) as u64
+        } else {
+            0
+        };
+        self.wake
+            .relay_lag(source, std::time::Duration::from_millis(lag));
         let outcomes = futures::future::join_all(readable.iter().map(|post| async {
             if failed.is_empty() {
                 let delivered = post.events.iter().map(|e| e.id.to_string()).collect();
@@ -187,6 +209,7 @@ impl ContentRelay {
         tracing::debug!(
             ?source,
             documents = taken.len(),
+            lag_ms = lag,
             read_ms = read.as_millis() as u64,
             deliver_ms = (delivered - read).as_millis() as u64,
             finish_ms = (started.elapsed() - delivered).as_millis() as u64,

@@ -54,14 +54,29 @@ impl Source {
 }
 
 /// How writers in a process tell its content relay which sources have new events due, so
-/// that a burst of one kind of write makes the relay read only that source. A new post's
-/// event comes through the change stream and wakes nothing here. The relay still reads every
-/// source at its poll interval, for the writes of other processes.
+/// that a burst of one kind of write makes the relay read only that source, and how the relay
+/// tells them how far behind it is ([`DueWake::pace`]). A new post's event comes through the
+/// change stream and wakes nothing here. The relay still reads every source at its poll
+/// interval, for the writes of other processes.
 #[derive(Debug, Default)]
 pub struct DueWake {
     notify: tokio::sync::Notify,
     flagged: [std::sync::atomic::AtomicBool; 3],
+    /// Per source, [`DueWake::relay_lag`] in milliseconds.
+    lag_ms: [std::sync::atomic::AtomicU64; 3],
 }
+
+/// The relay lag from which writers are paced ([`DueWake::pace`]). The relay polls every
+/// 100 ms and a favorite is due 100 ms after its click, so a relay that keeps up stays well
+/// under it.
+pub const PACE_FROM: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How much of the relay lag over [`PACE_FROM`] a writer waits: one part in this many.
+pub const PACE_GAIN: u32 = 40;
+
+/// The longest a writer is paced, however far behind the relay is: a write is slowed, never
+/// refused.
+pub const PACE_MAX: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl DueWake {
     /// A write of this process left events due in `source`.
@@ -78,6 +93,29 @@ impl DueWake {
     /// What the relay waits on between batches.
     pub fn notify(&self) -> &tokio::sync::Notify {
         &self.notify
+    }
+
+    /// The relay's last batch of `source` was delivered, and the oldest document in it had
+    /// been due `lag` when it was taken (zero when it took none, or could not deliver them:
+    /// a store that is down is not a reason to slow the writers).
+    pub fn relay_lag(&self, source: Source, lag: std::time::Duration) {
+        let ms = u64::try_from(lag.as_millis()).unwrap_or(u64::MAX);
+        self.lag_ms[source.slot()].store(ms, std::sync::atomic::Ordering::Release);
+    }
+
+    /// How long a writer of `source` waits before its write: nothing while the relay keeps
+    /// up; once it is more than [`PACE_FROM`] behind, a [`PACE_GAIN`]th of the excess, at
+    /// most [`PACE_MAX`]. Writes can come faster than the relay delivers their events (at the
+    /// closed-model peak, favorites came about twice as fast, leaving 10-20 s of work behind
+    /// 10-20 s of load, and other readers saw them that late); pacing the writers holds the
+    /// lag to a second or two instead, as a storage engine slows its writers when compaction
+    /// falls behind. The lag is read from the relay's batches, so it trails the writes by
+    /// about itself: a tenth of the excess made writers and relay take turns (the lag swung
+    /// between 0.35 and 1.7 s every 3-4 s), a fortieth holds it at 1.2-2.0 s.
+    pub fn pace(&self, source: Source) -> std::time::Duration {
+        let lag = self.lag_ms[source.slot()].load(std::sync::atomic::Ordering::Acquire);
+        let over = std::time::Duration::from_millis(lag).saturating_sub(PACE_FROM);
+        (over / PACE_GAIN).min(PACE_MAX)
     }
 }
 
@@ -938,4 +976,29 @@ pub async fn stuck_events(
             )
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn writers_are_paced_by_a_tenth_of_the_relay_lag_over_the_threshold_up_to_the_cap() {
+        let wake = DueWake::default();
+        assert_eq!(wake.pace(Source::Favorites), Duration::ZERO);
+        wake.relay_lag(Source::Favorites, PACE_FROM);
+        assert_eq!(wake.pace(Source::Favorites), Duration::ZERO);
+        let over = Duration::from_millis(400);
+        wake.relay_lag(Source::Favorites, PACE_FROM + over);
+        assert_eq!(wake.pace(Source::Favorites), over / PACE_GAIN);
+        assert!(!wake.pace(Source::Favorites).is_zero());
+        // Each source is paced by its own lag.
+        assert_eq!(wake.pace(Source::Comments), Duration::ZERO);
+        wake.relay_lag(Source::Comments, Duration::from_secs(60));
+        assert_eq!(wake.pace(Source::Comments), PACE_MAX);
+        wake.relay_lag(Source::Favorites, Duration::ZERO);
+        assert_eq!(wake.pace(Source::Favorites), Duration::ZERO);
+        assert_eq!(wake.pace(Source::Comments), PACE_MAX);
+    }
 }
