@@ -103,6 +103,12 @@ impl DueWake {
         self.lag_ms[source.slot()].store(ms, std::sync::atomic::Ordering::Release);
     }
 
+    /// The relay lag of `source` last recorded ([`DueWake::relay_lag`]).
+    pub fn lag(&self, source: Source) -> std::time::Duration {
+        let ms = self.lag_ms[source.slot()].load(std::sync::atomic::Ordering::Acquire);
+        std::time::Duration::from_millis(ms)
+    }
+
     /// How long a writer of `source` waits before its write: nothing while the relay keeps
     /// up; once it is more than [`PACE_FROM`] behind, a [`PACE_GAIN`]th of the excess, at
     /// most [`PACE_MAX`]. Writes can come faster than the relay delivers their events (at the
@@ -113,8 +119,7 @@ impl DueWake {
     /// about itself: a tenth of the excess made writers and relay take turns (the lag swung
     /// between 0.35 and 1.7 s every 3-4 s), a fortieth holds it at 1.2-2.0 s.
     pub fn pace(&self, source: Source) -> std::time::Duration {
-        let lag = self.lag_ms[source.slot()].load(std::sync::atomic::Ordering::Acquire);
-        let over = std::time::Duration::from_millis(lag).saturating_sub(PACE_FROM);
+        let over = self.lag(source).saturating_sub(PACE_FROM);
         (over / PACE_GAIN).min(PACE_MAX)
     }
 }
@@ -996,6 +1001,7 @@ mod tests {
         let over = Duration::from_millis(400);
         wake.relay_lag(Source::Favorites, PACE_FROM + over);
         assert_eq!(wake.pace(Source::Favorites), over / PACE_GAIN);
+        assert_eq!(wake.lag(Source::Favorites), PACE_FROM + over);
         assert!(!wake.pace(Source::Favorites).is_zero());
         // Each source is paced by its own lag.
         assert_eq!(wake.pace(Source::Comments), Duration::ZERO);

@@ -30,6 +30,15 @@ async fn health_is_200_with_all_four_stores_up_and_their_latency() {
             "{store} latency {latency}"
         );
     }
+    // An idle server's content relay keeps up, and no write is paced.
+    for kind in ["posts", "comments", "favorite_clicks"] {
+        let relay = &body["content_relay"][kind];
+        let lag = relay["lag_ms"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{kind} lag: {body}"));
+        assert!(lag < 500, "{kind} lag {lag} ms: {body}");
+        assert_eq!(relay["pace_ms"].as_f64(), Some(0.0), "{kind}: {body}");
+    }
 }
 
 /// Reads `/health`, checking that it answered within 2 s whatever the stores do.
