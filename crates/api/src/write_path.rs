@@ -136,7 +136,7 @@ where
     Fut: Future<Output = Result<T, ApiError>>,
 {
     if let Some(source) = change.due() {
-        // Slowed while the relay is behind the writes of this kind ([`techhub_content::posts::DueWake::pace`]).
+        // Slowed while the relay is behind the writes of this kind (`DueWake::pace`).
         let pace = state.wake.content_relay.pace(source);
         if !pace.is_zero() {
             tokio::time::sleep(pace).await;

@@ -155,7 +155,7 @@ impl ContentRelay {
             .map(|p| p.due_at.timestamp_millis())
             .min()
             .map_or(0, |due| {
-                DateTime::now().timestamp_millis().saturating_sub(due)
+                u64::try_from(DateTime::now().timestamp_millis() - due).unwrap_or(0)
             });
         if taken.is_empty() {
             self.wake.relay_lag(source, std::time::Duration::ZERO);
@@ -169,11 +169,7 @@ impl ContentRelay {
         let readable =
             futures::future::join_all(taken.iter().map(|post| self.readable(post))).await;
         let failed = self.deliver_batch(&readable).await;
-        let lag = if failed.is_empty() {
-            lag.max(0) as u64
-        } else {
-            0
-        };
+        let lag = if failed.is_empty() { lag } else { 0 };
         self.wake
             .relay_lag(source, std::time::Duration::from_millis(lag));
         let outcomes = futures::future::join_all(readable.iter().map(|post| async {

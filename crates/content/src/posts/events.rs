@@ -545,18 +545,18 @@ pub async fn favorite_transitions(mongo: &Mongo, clicks: &mut [Pending]) -> Resu
 }
 
 /// Folds delivered `clicks` (of [`Source::Favorites`]) into their favorites and posts, in one
-/// transaction per [`COUNT_CHUNK_POSTS`] posts (every click of a post in the same one): each favorite takes its clicks in the order they were made, up to
-/// the first that is not among these (one made meanwhile, or one held back by a failed
-/// delivery), and only while it is still as [`favorite_transitions`] read it. Clicks after one
-/// that waits are made due when it is (or now), so they are folded after it, together. Those
-/// whose state changes move their posts' projections (`favoritedBy`, `engagement.likes`,
-/// `changeSeq`, `changedAt`) and take the post's new change number as `countedSeq` (see
-/// [`crate::favorites::Favorite::counted_in`]); the clicks folded are deleted. A favorite is
-/// so counted exactly once whichever relay (or how many) delivered its clicks: two relays'
-/// transactions conflict, and the one run again finds the clicks gone. A deleted post's
-/// projection stays empty. Returns the clicks folded into posts that changed (what caches and
-/// indexes must hear of): those that changed nothing in the end (a favorite taken back in the
-/// same batch) are folded and deleted too, but nobody else could see them.
+/// transaction per [`COUNT_CHUNK_POSTS`] posts (every click of a post in the same one): each
+/// favorite takes its clicks in the order they were made, up to the first that is not among these
+/// (one made meanwhile, or one held back by a failed delivery), and only while it is still as
+/// [`favorite_transitions`] read it. Clicks after one that waits are made due when it is (or now),
+/// so they are folded after it, together. Those whose state changes move their posts' projections
+/// (`favoritedBy`, `engagement.likes`, `changeSeq`, `changedAt`) and take the post's new change
+/// number as `countedSeq` (see [`crate::favorites::Favorite::counted_in`]); the clicks folded are
+/// deleted. A favorite is so counted exactly once whichever relay (or how many) delivered its
+/// clicks: two relays' transactions conflict, and the one run again finds the clicks gone. A
+/// deleted post's projection stays empty. Returns the clicks folded into posts that changed (what
+/// caches and indexes must hear of): those that changed nothing in the end (a favorite taken back
+/// in the same batch) are folded and deleted too, but nobody else could see them.
 pub async fn favorites_counted<'a>(
     mongo: &Mongo,
     clicks: &[&'a Pending],
@@ -993,7 +993,7 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn writers_are_paced_by_a_tenth_of_the_relay_lag_over_the_threshold_up_to_the_cap() {
+    fn writers_are_paced_by_a_share_of_the_relay_lag_over_the_threshold_up_to_the_cap() {
         let wake = DueWake::default();
         assert_eq!(wake.pace(Source::Favorites), Duration::ZERO);
         wake.relay_lag(Source::Favorites, PACE_FROM);
