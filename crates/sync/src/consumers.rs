@@ -239,11 +239,11 @@ impl Consumer for CacheInvalidation {
     }
 }
 
-/// [`CacheInvalidation`] as the content relay delivers events, without favorites: a favorite
-/// changes its post only when the relay folds its click in, and drops the post's entries then
-/// (the relay's consumers after counting), if the post changed at all. Dropping them on every
-/// click's delivery made each favorite of a popular post a cache miss, and a read of the post
-/// from MongoDB, for nothing.
+/// [`CacheInvalidation`] as the content relay delivers events, without favorites and
+/// comments: those change their post only when the relay counts them, and the post's entries
+/// follow then (the relay's consumers after counting). Dropping them on every click's delivery
+/// made each favorite of a popular post a cache miss, and a read of the post from MongoDB, for
+/// nothing; a comment's dropped them twice, a few milliseconds apart.
 pub struct DeliveredInvalidation(pub CacheInvalidation);
 
 impl Consumer for DeliveredInvalidation {
@@ -254,7 +254,9 @@ impl Consumer for DeliveredInvalidation {
     fn wants(&self, payload: &EventPayload) -> bool {
         !matches!(
             payload,
-            EventPayload::PostLiked(_) | EventPayload::PostUnliked(_)
+            EventPayload::PostLiked(_)
+                | EventPayload::PostUnliked(_)
+                | EventPayload::CommentCreated(_)
         ) && self.0.wants(payload)
     }
 

@@ -3,6 +3,7 @@
 //! so the integration tests start exactly what `techhub serve` starts.
 
 pub mod commands;
+pub mod counted;
 pub mod jobs;
 pub mod seed;
 pub mod telemetry;
@@ -245,8 +246,9 @@ pub async fn open_search_index(config: &Config) -> anyhow::Result<Arc<SearchInde
 }
 
 /// The content relay with its consumers: the PostgreSQL activity log and cache invalidation
-/// (for favorites only once they are counted; for comments again then), with a nudge to
-/// `search`, the search indexer's wake-up, once favorites are counted.
+/// (for comments and favorites only once they are counted, when their posts' cached articles
+/// are refreshed in place: [`counted::CountedArticles`]), with a nudge to `search`, the search
+/// indexer's wake-up, once favorites are counted.
 pub fn build_content_relay(
     config: &Config,
     stores: &Stores,
@@ -265,7 +267,10 @@ pub fn build_content_relay(
         wake,
     )
     .after_counting(vec![
-        Arc::new(CacheInvalidation(stores.redis.clone())),
+        Arc::new(counted::CountedArticles {
+            redis: stores.redis.clone(),
+            mongo: stores.mongo.clone(),
+        }),
         Arc::new(IndexNudge(search)),
     ])
 }

@@ -198,3 +198,93 @@ impl ArticleAuthors {
         map.insert(slug.to_string(), author);
     }
 }
+
+/// Brings the cached articles of `posts` (id and slug, as the events counted into them name
+/// them) up to date in place, after the content relay moved their comment or favorite counts,
+/// rather than dropping them: a dropped entry of a popular post is read again from MongoDB by
+/// the next request for it, one read per post each time the relay counts, where this is one
+/// read per batch. Only entries still cached are refreshed, and their rendered body is kept
+/// when the body did not change.
+///
+/// Race-free as a batch fill is: the entries are leased before MongoDB is read, and one that
+/// a write drops meanwhile (dropping its lease too) is not written back. An entry another
+/// loader holds, or whose post is no longer published under that slug, is dropped as before.
+/// Should anything fail, every entry of `posts` is dropped instead, as before. Returns how
+/// many entries were refreshed.
+pub async fn refresh_counted(
+    redis: &techhub_cache::Redis,
+    mongo: &techhub_content::Mongo,
+    posts: &[(ObjectId, String)],
+) -> anyhow::Result<u64> {
+    if posts.is_empty() {
+        return Ok(0);
+    }
+    let keys: Vec<String> = posts.iter().map(|(_, slug)| keys::article(slug)).collect();
+    match refresh_leased(redis, mongo, posts, &keys).await {
+        Ok(refreshed) => Ok(refreshed),
+        Err(e) => {
+            redis.invalidate(&keys).await?;
+            Err(e)
+        }
+    }
+}
+
+/// [`refresh_counted`] of `posts`, whose entries are `keys`.
+async fn refresh_leased(
+    redis: &techhub_cache::Redis,
+    mongo: &techhub_content::Mongo,
+    posts: &[(ObjectId, String)],
+    keys: &[String],
+) -> anyhow::Result<u64> {
+    let lease = redis.lease_many(&keys, CLAIM).await?;
+    // Held by another loader, whose read may predate the count: dropped, as before.
+    let mut stale: Vec<String> = keys
+        .iter()
+        .filter(|k| !lease.keys().contains(k))
+        .cloned()
+        .collect();
+    let cached = redis.cached_many(lease.keys()).await?;
+    let present: HashMap<&str, CachedArticle> = lease
+        .keys()
+        .iter()
+        .zip(cached)
+        .filter_map(|(key, json)| Some((key.as_str(), parse(&json?).ok()?)))
+        .collect();
+    let ids: Vec<ObjectId> = posts
+        .iter()
+        .filter(|(_, slug)| present.contains_key(keys::article(slug).as_str()))
+        .map(|(id, _)| *id)
+        .collect();
+    let fresh = posts::by_ids(mongo, &ids, true).await?;
+    let mut entries = Vec::with_capacity(fresh.len());
+    for post in fresh {
+        let key = keys::article(&post.slug);
+        let Some(old) = present.get(key.as_str()) else {
+            continue;
+        };
+        let kept = old
+            .post
+            .as_ref()
+            .filter(|p| p.body == post.body)
+            .and(old.body_html.clone());
+        let article = match kept {
+            Some(html) => CachedArticle {
+                post: Some(post),
+                body_html: Some(html),
+            },
+            None => CachedArticle::of(Some(post)),
+        };
+        let json = serde_json::to_string(&article)?;
+        entries.push((key, json));
+    }
+    // Cached but not read back (unpublished, deleted, or its slug changed): dropped.
+    stale.extend(
+        present
+            .keys()
+            .filter(|k| !entries.iter().any(|(key, _)| key == *k))
+            .map(|k| k.to_string()),
+    );
+    let refreshed = redis.cache_leased(&lease, &entries, ARTICLE_TTL).await?;
+    redis.invalidate(&stale).await?;
+    Ok(refreshed)
+}

@@ -6,6 +6,7 @@
 
 pub mod bookmarks;
 pub(crate) mod cache;
+pub use cache::refresh_counted;
 pub mod comments;
 pub mod input;
 pub mod listing;

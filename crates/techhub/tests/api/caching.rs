@@ -77,14 +77,19 @@ async fn a_published_article_is_served_from_the_cache_until_a_change_drops_it() 
         (cache.as_str(), article["title"].as_str()),
         ("miss", Some("Cached post, edited"))
     );
-    // A comment is counted by the relay, which drops the entry once the count moved (a copy
-    // cached before that would otherwise show 0 until it expires).
+    // A comment is counted by the relay, which then refreshes the cached copy in place (one
+    // that showed 0 would otherwise stay until it expires): the first read that shows the
+    // count is a hit, neither dropped at the comment's delivery nor after its count.
+    app.settled().await;
+    let _ = read_article(&app, &slug, None).await;
+    assert_eq!(read_article(&app, &slug, None).await.1, "hit");
     assert_eq!(app.add_comment(&reader, &slug, "c").await.status(), 200);
-    eventually(Duration::from_secs(5), "the comment counted", || async {
-        let (_, _, article) = read_article(&app, &slug, None).await;
-        (article["engagement"]["comments"] == 1).then_some(())
+    let cache = eventually(Duration::from_secs(5), "the comment counted", || async {
+        let (_, cache, article) = read_article(&app, &slug, None).await;
+        (article["engagement"]["comments"] == 1).then_some(cache)
     })
     .await;
+    assert_eq!(cache, "hit");
     // Drafts are never cached.
     let draft = new_article("Draft").with("status", "draft");
     let draft = app.publish(&author, draft).await;
@@ -336,6 +341,92 @@ async fn a_batch_fill_caches_only_the_entries_whose_lease_held() {
     // Its leases are given up; the other loader's claim is left alone.
     let again = redis.lease_many(&keys, ttl).await.unwrap();
     assert_eq!(again.keys(), [changed, kept]);
+}
+
+/// Once the relay has counted comments or favorites, their posts' cached articles are read
+/// back from MongoDB in one read and cached in place, rendered bodies kept: only entries that
+/// are cached, and one whose post is no longer published under its slug is dropped.
+#[tokio::test]
+async fn counted_posts_cached_articles_are_refreshed_in_place_and_gone_ones_dropped() {
+    use mongodb::bson::{doc, oid::ObjectId, Document};
+    use techhub_cache::entries::keys;
+
+    let app = TestApp::spawn().await;
+    let author = app.register("counted").await;
+    let cached = app.publish(&author, new_article("Cached")).await;
+    let cold = app.publish(&author, new_article("Cold")).await;
+    let gone = app.publish(&author, new_article("Gone")).await;
+    app.settled().await;
+    for slug in [&cached, &gone] {
+        let _ = read_article(&app, slug, None).await;
+        assert_eq!(read_article(&app, slug, None).await.1, "hit");
+    }
+    let posts = app.mongo().collection::<Document>("posts");
+    let mut counted = Vec::new();
+    for slug in [&cached, &cold, &gone] {
+        let post = posts
+            .find_one(doc! { "slug": slug })
+            .await
+            .unwrap()
+            .unwrap();
+        let id: ObjectId = post.get_object_id("_id").unwrap();
+        posts
+            .update_one(
+                doc! { "_id": id },
+                doc! { "$inc": { "engagement.comments": 7_i64 } },
+            )
+            .await
+            .unwrap();
+        counted.push((id, slug.clone()));
+    }
+    posts
+        .update_one(
+            doc! { "slug": &gone },
+            doc! { "$set": { "status": "draft" } },
+        )
+        .await
+        .unwrap();
+    let before: Value = serde_json::from_str(
+        &app.stores
+            .redis
+            .cached(&keys::article(&cached))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+
+    let refreshed =
+        techhub_api::articles::refresh_counted(&app.stores.redis, &app.stores.mongo, &counted)
+            .await
+            .unwrap();
+    assert_eq!(refreshed, 1);
+    let (_, cache, article) = read_article(&app, &cached, None).await;
+    assert_eq!(cache, "hit");
+    assert_eq!(article["engagement"]["comments"], 7);
+    let after: Value = serde_json::from_str(
+        &app.stores
+            .redis
+            .cached(&keys::article(&cached))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(after["body_html"], before["body_html"]);
+    let redis = &app.stores.redis;
+    assert_eq!(redis.cached(&keys::article(&cold)).await.unwrap(), None);
+    assert_eq!(redis.cached(&keys::article(&gone)).await.unwrap(), None);
+    // Every lease it took is given up.
+    let keys: Vec<String> = counted.iter().map(|(_, s)| keys::article(s)).collect();
+    assert_eq!(
+        redis
+            .lease_many(&keys, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .keys(),
+        keys
+    );
 }
 
 #[tokio::test]
