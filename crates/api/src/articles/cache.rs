@@ -236,7 +236,7 @@ async fn refresh_leased(
     posts: &[(ObjectId, String)],
     keys: &[String],
 ) -> anyhow::Result<u64> {
-    let lease = redis.lease_many(&keys, CLAIM).await?;
+    let lease = redis.lease_many(keys, CLAIM).await?;
     // Held by another loader, whose read may predate the count: dropped, as before.
     let mut stale: Vec<String> = keys
         .iter()
