@@ -53,6 +53,13 @@ pub mod keys {
         format!("cache:user:{id}")
     }
 
+    /// The status of user `id`'s account (`active`, or why it may not write), which every
+    /// post written checks. Whatever changes `users.status` must drop it (the user's
+    /// `user.updated` event does).
+    pub fn account(id: u64) -> String {
+        format!("cache:account:{id}")
+    }
+
     /// Whom user `id` follows and what they bookmarked, as their signed-in reads render
     /// articles with (dropped by their follows and bookmarks).
     pub fn viewer(id: u64) -> String {

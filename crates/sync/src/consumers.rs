@@ -192,6 +192,7 @@ impl CacheInvalidation {
                 let mut stale = vec![
                     keys::dashboard(u.user_id),
                     keys::user(u.user_id),
+                    keys::account(u.user_id),
                     keys::profile(&u.username),
                 ];
                 stale.extend(u.previous_username.as_deref().map(keys::profile));
@@ -297,13 +298,19 @@ mod tests {
             vec![
                 keys::dashboard(7),
                 keys::user(7),
+                keys::account(7),
                 keys::profile("lovelace"),
                 keys::profile("ada")
             ]
         );
         assert_eq!(
             keys_for(&EventPayload::UserUpdated(user(None))),
-            vec![keys::dashboard(7), keys::user(7), keys::profile("lovelace")]
+            vec![
+                keys::dashboard(7),
+                keys::user(7),
+                keys::account(7),
+                keys::profile("lovelace")
+            ]
         );
     }
 
