@@ -284,6 +284,8 @@ async fn a_post_needs_an_active_account_whose_status_is_cached_until_dropped() {
 
     let app = TestApp::spawn().await;
     let author = app.register("status").await;
+    // The registration's event drops the account's entry too: let it be delivered first.
+    app.settled().await;
     create_article(&app, &author, "While active", &[]).await;
     let key = keys::account(author.id);
     let redis = &app.stores.redis;
