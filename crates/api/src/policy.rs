@@ -2,13 +2,12 @@
 //! account must be active, and plan entitlements bound drafts, learning paths and
 //! assessments. A refusal is a 403 with the reason.
 
-use techhub_accounts::{billing, users};
-use techhub_content::posts;
-use techhub_core::plans::{Entitlements, Plan};
-
 use std::time::Duration;
 
+use techhub_accounts::{billing, users};
 use techhub_cache::entries::keys;
+use techhub_content::posts;
+use techhub_core::plans::{Entitlements, Plan};
 
 use crate::cached::Loaded;
 use crate::error::ApiError;

@@ -125,6 +125,16 @@ impl EventPayload {
         }
     }
 
+    /// The reaction of a `post.liked`, `post.unliked` or `comment.created` event.
+    pub fn reaction(&self) -> Option<&Reaction> {
+        match self {
+            EventPayload::PostLiked(r)
+            | EventPayload::PostUnliked(r)
+            | EventPayload::CommentCreated(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// The user snapshot of a `user.registered` or `user.updated` event.
     pub fn user_snapshot(&self) -> Option<&UserSnapshot> {
         match self {

@@ -182,12 +182,10 @@ impl CacheInvalidation {
         if let Some(post) = payload.post_snapshot() {
             return vec![keys::dashboard(post.author_id), keys::article(&post.slug)];
         }
+        if let Some(r) = payload.reaction() {
+            return vec![keys::dashboard(r.author_id), keys::article(&r.slug)];
+        }
         match payload {
-            EventPayload::PostLiked(r)
-            | EventPayload::PostUnliked(r)
-            | EventPayload::CommentCreated(r) => {
-                vec![keys::dashboard(r.author_id), keys::article(&r.slug)]
-            }
             EventPayload::UserRegistered(u) | EventPayload::UserUpdated(u) => {
                 let mut stale = vec![
                     keys::dashboard(u.user_id),
@@ -253,12 +251,7 @@ impl Consumer for DeliveredInvalidation {
     }
 
     fn wants(&self, payload: &EventPayload) -> bool {
-        !matches!(
-            payload,
-            EventPayload::PostLiked(_)
-                | EventPayload::PostUnliked(_)
-                | EventPayload::CommentCreated(_)
-        ) && self.0.wants(payload)
+        payload.reaction().is_none() && self.0.wants(payload)
     }
 
     fn apply<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>> {

@@ -244,7 +244,7 @@ async fn refresh_leased(
         .cloned()
         .collect();
     let cached = redis.cached_many(lease.keys()).await?;
-    let present: HashMap<&str, CachedArticle> = lease
+    let mut present: HashMap<&str, CachedArticle> = lease
         .keys()
         .iter()
         .zip(cached)
@@ -259,14 +259,10 @@ async fn refresh_leased(
     let mut entries = Vec::with_capacity(fresh.len());
     for post in fresh {
         let key = keys::article(&post.slug);
-        let Some(old) = present.get(key.as_str()) else {
+        let Some(old) = present.remove(key.as_str()) else {
             continue;
         };
-        let kept = old
-            .post
-            .as_ref()
-            .filter(|p| p.body == post.body)
-            .and(old.body_html.clone());
+        let kept = old.post.filter(|p| p.body == post.body).and(old.body_html);
         let article = match kept {
             Some(html) => CachedArticle {
                 post: Some(post),
@@ -274,16 +270,10 @@ async fn refresh_leased(
             },
             None => CachedArticle::of(Some(post)),
         };
-        let json = serde_json::to_string(&article)?;
-        entries.push((key, json));
+        entries.push((key, serde_json::to_string(&article)?));
     }
     // Cached but not read back (unpublished, deleted, or its slug changed): dropped.
-    stale.extend(
-        present
-            .keys()
-            .filter(|k| !entries.iter().any(|(key, _)| key == *k))
-            .map(|k| k.to_string()),
-    );
+    stale.extend(present.into_keys().map(str::to_string));
     let refreshed = redis.cache_leased(&lease, &entries, ARTICLE_TTL).await?;
     redis.invalidate(&stale).await?;
     Ok(refreshed)

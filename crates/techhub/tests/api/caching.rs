@@ -343,6 +343,13 @@ async fn a_batch_fill_caches_only_the_entries_whose_lease_held() {
     assert_eq!(again.keys(), [changed, kept]);
 }
 
+/// The article cache's entry for `slug`, which must be there.
+async fn cached_article(app: &TestApp, slug: &str) -> Value {
+    let key = techhub_cache::entries::keys::article(slug);
+    let json = app.stores.redis.cached(&key).await.unwrap().unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
 /// Once the relay has counted comments or favorites, their posts' cached articles are read
 /// back from MongoDB in one read and cached in place, rendered bodies kept: only entries that
 /// are cached, and one whose post is no longer published under its slug is dropped.
@@ -386,15 +393,7 @@ async fn counted_posts_cached_articles_are_refreshed_in_place_and_gone_ones_drop
         )
         .await
         .unwrap();
-    let before: Value = serde_json::from_str(
-        &app.stores
-            .redis
-            .cached(&keys::article(&cached))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let before = cached_article(&app, &cached).await;
 
     let refreshed =
         techhub_api::articles::refresh_counted(&app.stores.redis, &app.stores.mongo, &counted)
@@ -404,15 +403,7 @@ async fn counted_posts_cached_articles_are_refreshed_in_place_and_gone_ones_drop
     let (_, cache, article) = read_article(&app, &cached, None).await;
     assert_eq!(cache, "hit");
     assert_eq!(article["engagement"]["comments"], 7);
-    let after: Value = serde_json::from_str(
-        &app.stores
-            .redis
-            .cached(&keys::article(&cached))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let after = cached_article(&app, &cached).await;
     assert_eq!(after["body_html"], before["body_html"]);
     let redis = &app.stores.redis;
     assert_eq!(redis.cached(&keys::article(&cold)).await.unwrap(), None);
