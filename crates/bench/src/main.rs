@@ -4,6 +4,8 @@
 //!   measures each scenario in a closed model (peak requests/s) and an open model (latency at
 //!   a fixed fraction of that peak), and writes a table, JSON and an SVG chart.
 //! * `techhub-bench floor --port N`: the floor server alone.
+//! * `techhub-bench populate`: a small community written through any RealWorld API, to
+//!   measure TechHub and another RealWorld server over the same data.
 
 mod argon2_cost;
 mod client;
@@ -13,6 +15,7 @@ mod load;
 mod memory;
 #[cfg(test)]
 mod mock_tests;
+mod populate;
 mod report;
 mod run;
 mod scenarios;
@@ -42,6 +45,8 @@ enum Command {
     Run(RunArgs),
     /// Serve the floor (reference) server: `GET /redis/{id}` and `GET /pg/{id}`.
     Floor(FloorArgs),
+    /// Write a community through a RealWorld API (users, articles, favorites, comments, follows).
+    Populate(populate::PopulateArgs),
 }
 
 /// Options of `techhub-bench run`.
@@ -154,6 +159,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Floor(args) => runtime.block_on(floor::serve(args.port)),
+        Command::Populate(args) => runtime.block_on(populate::populate(&args)).map(drop),
     }
 }
 
