@@ -115,7 +115,7 @@ pub async fn populate(args: &PopulateArgs) -> Result<Populated> {
                 "email": format!("{name}@populate.example.com"),
                 "password": PASSWORD,
             }});
-            let user = expect(&api, Method::POST, "/api/users", Some(&body), None, "user").await?;
+            let user = expect(api, Method::POST, "/api/users", Some(&body), None, "user").await?;
             let token = user["token"]
                 .as_str()
                 .context("registration without a token")?;
