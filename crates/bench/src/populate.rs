@@ -115,7 +115,7 @@ pub async fn populate(args: &PopulateArgs) -> Result<Populated> {
                 "email": format!("{name}@populate.example.com"),
                 "password": PASSWORD,
             }});
-            let user = expect(api, Method::POST, "/api/users", Some(&body), None, "user").await?;
+            let user = post(api, "/api/users", Some(&body), None, "user").await?;
             let token = user["token"]
                 .as_str()
                 .context("registration without a token")?;
@@ -135,15 +135,7 @@ pub async fn populate(args: &PopulateArgs) -> Result<Populated> {
         }});
         async move {
             let auth = &users[authors[i]].0;
-            let a = expect(
-                api,
-                Method::POST,
-                "/api/articles",
-                Some(&article),
-                Some(auth),
-                "article",
-            )
-            .await?;
+            let a = post(api, "/api/articles", Some(&article), Some(auth), "article").await?;
             Ok(a["slug"]
                 .as_str()
                 .context("article without a slug")?
@@ -156,15 +148,7 @@ pub async fn populate(args: &PopulateArgs) -> Result<Populated> {
         let (api, users, slugs) = (&api, &users, &slugs);
         async move {
             let path = format!("/api/articles/{}/favorite", slugs[d.target]);
-            expect(
-                api,
-                Method::POST,
-                &path,
-                None,
-                Some(&users[d.user].0),
-                "article",
-            )
-            .await
+            post(api, &path, None, Some(&users[d.user].0), "article").await
         }
     })
     .await?;
@@ -175,9 +159,8 @@ pub async fn populate(args: &PopulateArgs) -> Result<Populated> {
             json!({"comment": {"body": format!("comment {i} from techhub-bench populate")}});
         async move {
             let path = format!("/api/articles/{}/comments", slugs[d.target]);
-            expect(
+            post(
                 api,
-                Method::POST,
                 &path,
                 Some(&comment),
                 Some(&users[d.user].0),
@@ -192,15 +175,7 @@ pub async fn populate(args: &PopulateArgs) -> Result<Populated> {
         let (api, users) = (&api, &users);
         async move {
             let path = format!("/api/profiles/{}/follow", users[d.target].1);
-            expect(
-                api,
-                Method::POST,
-                &path,
-                None,
-                Some(&users[d.user].0),
-                "profile",
-            )
-            .await
+            post(api, &path, None, Some(&users[d.user].0), "profile").await
         }
     })
     .await?;
@@ -254,20 +229,20 @@ where
     Ok(results)
 }
 
-/// Sends one request and returns the object under `key` in its answer; any status but 2xx
-/// is an error that names the request and what the server said.
-async fn expect(
+/// Sends one `POST` (every write of a community is one) and returns the object under `key`
+/// in its answer; any status but 2xx is an error that names the request and what the server
+/// said.
+async fn post(
     api: &Api,
-    method: Method,
     path: &str,
     body: Option<&Value>,
     auth: Option<&HeaderValue>,
     key: &str,
 ) -> Result<Value> {
-    let answer = api.call(method.clone(), path, body, auth).await?;
+    let answer = api.call(Method::POST, path, body, auth).await?;
     if !answer.status.is_success() {
         bail!(
-            "{method} {path} answered {}: {}",
+            "POST {path} answered {}: {}",
             answer.status,
             answer.snippet()
         );
@@ -275,7 +250,7 @@ async fn expect(
     let mut json = answer.json();
     match json.get_mut(key) {
         Some(v) => Ok(v.take()),
-        None => bail!("{method} {path}: no {key:?} in {}", answer.snippet()),
+        None => bail!("POST {path}: no {key:?} in {}", answer.snippet()),
     }
 }
 
