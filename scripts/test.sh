@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/stores.sh
+. scripts/web.sh
 stores_up
 
 step() { printf '\n[test] %s\n' "$*" >&2; }
@@ -38,9 +39,16 @@ else
   step "WARNING: clippy is not installed and could not be added; lints NOT checked"
 fi
 
+step "web app: dependencies, API types against docs/openapi.json, lint, type check, unit tests, build"
+web_deps
+(cd web && npm run --silent api:check && npm run --silent lint && npm run --silent typecheck && npm run --silent test && npm run --silent build)
+
 step "unit and integration tests"
 cargo nextest run --workspace --locked --no-fail-fast
 
 step "RealWorld suite (official Postman collection via newman), fresh databases then the same ones again"
 cargo build --locked -q -p techhub
 ./scripts/realworld.sh --runs 2
+
+step "RealWorld front-end suite (official Playwright specs, unmodified) in Chromium, fullstack mode"
+./scripts/web-e2e.sh --mode fullstack

@@ -24,6 +24,7 @@ pub mod search;
 pub mod stores;
 pub mod users;
 mod validate;
+pub mod web;
 mod write_path;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use techhub_accounts::payments::{PaymentProvider, SandboxProvider};
 use techhub_core::Config;
 use techhub_search::SearchIndex;
 use tokio::sync::Notify;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -112,7 +114,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole HTTP surface: every route ([`routes`]) behind the layers every request passes.
 pub fn router(state: AppState) -> Router {
-    routes::all()
+    router_with(state, None)
+}
+
+/// [`router`], answering what no API route takes with the web app `web` (see [`web`]).
+pub fn router_with(state: AppState, web: Option<web::WebApp>) -> Router {
+    let mut routes = routes::all();
+    if let Some(web) = web {
+        routes = routes.fallback_service(tower::service_fn(move |request| {
+            web.clone().handle(request)
+        }));
+    }
+    let security = web::security_headers(&state.config.csp_connect_src);
+    let cors = web::cors(&state.config.cors_origins);
+    let mut router = routes
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::writes,
@@ -125,7 +140,12 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(cors)
+        .with_state(state);
+    for (name, value) in security {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    router
 }
 
 /// A timestamp as the API writes it: ISO 8601 in UTC with milliseconds.

@@ -111,7 +111,7 @@ pub(crate) fn all() -> Router<AppState> {
         .fallback(not_found)
 }
 
-async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
         Json(serde_json::json!({ "errors": { "path": ["no such endpoint"] } })),

@@ -201,6 +201,26 @@ pub struct Config {
     #[arg(long, env = "TECHHUB_RATE_WRITES_USER", default_value = "120/60")]
     pub rate_writes_user: RateLimit,
 
+    /// Folder of the built web app (`npm run build` in `web/` writes `web/dist`). `serve`
+    /// serves it at `/` when it holds an `index.html`; without one, TechHub is the API only.
+    #[arg(long, env = "TECHHUB_WEB_DIR", default_value = "web/dist")]
+    pub web_dir: std::path::PathBuf,
+
+    /// Origins whose pages may call the API from a browser (CORS): `*` for any, or a
+    /// comma-separated list such as `https://app.example.com,http://localhost:5173`.
+    #[arg(
+        long,
+        env = "TECHHUB_CORS_ORIGINS",
+        default_value = "*",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Origins the web app may call besides its own (the Content-Security-Policy's
+    /// `connect-src`), for an app built against a separately hosted API; comma-separated.
+    #[arg(long, env = "TECHHUB_CSP_CONNECT_SRC", value_delimiter = ',')]
+    pub csp_connect_src: Vec<String>,
+
     /// Log format: `text` for people, `json` for log shippers. Filter with `RUST_LOG`.
     #[arg(long, env = "TECHHUB_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -256,6 +276,20 @@ impl Config {
     /// Checks combinations that cannot be expressed per field. `serve` calls it before
     /// touching any store.
     pub fn validate(&self) -> Result<(), String> {
+        for origin in &self.cors_origins {
+            if origin != "*" && !is_origin(origin) {
+                return Err(format!(
+                    "TECHHUB_CORS_ORIGINS: {origin:?} is not an origin (scheme://host[:port], or *)"
+                ));
+            }
+        }
+        for origin in &self.csp_connect_src {
+            if !is_origin(origin) {
+                return Err(format!(
+                    "TECHHUB_CSP_CONNECT_SRC: {origin:?} is not an origin (scheme://host[:port])"
+                ));
+            }
+        }
         if self.mode == Mode::Production && self.uses_default_jwt_secret() {
             return Err("TECHHUB_JWT_SECRET must be set in production mode".into());
         }
@@ -510,6 +544,53 @@ mod rate_limit_tests {
         assert!("off".parse::<RateLimit>().unwrap().is_off());
         for bad in ["10", "x/10", "10/0", "0/10", "10/ten", ""] {
             assert!(bad.parse::<RateLimit>().is_err(), "{bad}");
+        }
+    }
+}
+
+/// `http(s)://host[:port]` with nothing else (no path, no spaces, no `;`): safe to put in a
+/// header and unable to add a policy directive.
+fn is_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::is_origin;
+
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "https://app.example.com",
+            "http://localhost:5173",
+        ] {
+            assert!(is_origin(ok), "{ok}");
+        }
+        for bad in [
+            "app.example.com",
+            "https://",
+            "https://a.example.com/path",
+            "https://a.example.com; script-src *",
+            "javascript:alert(1)",
+            "https://a.example.com:port",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
         }
     }
 }

@@ -94,7 +94,17 @@ impl Application {
         let stores = self.state.stores.clone();
         let jobs = self.start_jobs()?;
         let stopper = jobs.stopper();
-        let router = techhub_api::router(self.state.clone());
+        let web_dir = &self.state.config.web_dir;
+        let web = techhub_api::web::WebApp::load(web_dir)
+            .with_context(|| format!("reading the web app in {}", web_dir.display()))?;
+        match &web {
+            Some(_) => tracing::info!(dir = %web_dir.display(), "serving the web app at /"),
+            None => tracing::info!(
+                dir = %web_dir.display(),
+                "no web app built there (npm run build in web/); serving the API only"
+            ),
+        }
+        let router = techhub_api::router_with(self.state.clone(), web);
         let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

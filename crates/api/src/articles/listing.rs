@@ -141,9 +141,14 @@ const TAGS_LISTED: usize = 100;
 /// Tags of published articles, most used first, as this server's search index counts them:
 /// counted once per commit of the index and kept in memory until the next (`X-Cache: hit`
 /// when the count was already made), so the list follows every write as soon as the index
-/// shows it and never outlives it.
-#[utoipa::path(get, path = "/api/tags", tag = "articles", responses((status = 200, body = TagsResponse)))]
-pub(crate) async fn list_tags(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// shows it and never outlives it. A signed-in reader also sees the tags of their own posts
+/// the index does not show yet (read your writes), after the counted ones.
+#[utoipa::path(get, path = "/api/tags", tag = "articles",
+    responses((status = 200, body = TagsResponse), (status = 401)))]
+pub(crate) async fn list_tags(
+    State(state): State<AppState>,
+    viewer: MaybeAuthUser,
+) -> Result<Response, ApiError> {
     let (tags, hit) = match state.search.tags_counted(TAGS_LISTED) {
         Some(tags) => (tags, true),
         None => {
@@ -155,8 +160,19 @@ pub(crate) async fn list_tags(State(state): State<AppState>) -> Result<Response,
             (tags, false)
         }
     };
-    let tags = tags.iter().map(|(tag, _)| tag.clone()).collect();
-    let json =
-        serde_json::to_string(&TagsResponse { tags }).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(crate::cached::answer((json, hit)))
+    let own = OwnWrites::of(&state, viewer.0.map(|u| u.id)).await?;
+    let mut names: Vec<String> = tags.iter().map(|(tag, _)| tag.clone()).collect();
+    for post in &own.published {
+        for tag in &post.tags {
+            if !names.contains(tag) {
+                names.push(tag.clone());
+            }
+        }
+    }
+    let json = serde_json::to_string(&TagsResponse { tags: names })
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(crate::cached::answer((
+        json,
+        hit && own.published.is_empty(),
+    )))
 }

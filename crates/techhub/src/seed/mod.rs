@@ -70,6 +70,10 @@ pub struct Sizes {
     /// Seed of the random generator: the same seed and sizes write the same data.
     #[arg(long, default_value_t = 42)]
     pub rng_seed: u64,
+    /// Do nothing, successfully, when the databases already hold seeded users (what
+    /// `scripts/run.sh` uses to seed its demo community once).
+    #[arg(long)]
+    pub if_empty: bool,
 }
 
 /// The "now" every seeded time is relative to, so runs are reproducible.
@@ -150,6 +154,11 @@ pub async fn seed(config: &Config, sizes: Sizes) -> anyhow::Result<String> {
         .context("migrating before seeding")?;
     let already = accounts_bulk::count_at_domain(&stores.mysql, SEED_EMAIL_DOMAIN).await?;
     let profiles = profiles::count_named_like(&stores.mongo, "^dev[0-9]{6}$").await?;
+    if sizes.if_empty && (already > 0 || profiles > 0) {
+        return Ok(format!(
+            "already seeded ({already} seeded users in MySQL, {profiles} in MongoDB): nothing written\n"
+        ));
+    }
     anyhow::ensure!(
         already == 0 && profiles == 0,
         "the databases already hold seeded users ({already} in MySQL, {profiles} in MongoDB); \
@@ -370,6 +379,7 @@ mod tests {
             sessions: 0,
             follows: 1,
             rng_seed,
+            if_empty: false,
         };
         let plan = |seed| {
             let mut rng = StdRng::seed_from_u64(seed);

@@ -41,3 +41,6 @@ mod openapi;
 mod relay;
 mod schema;
 mod seed;
+
+// The web app the server serves beside the API.
+mod web;

@@ -77,7 +77,12 @@ async fn writers_read_their_writes_at_once_on_an_instance_whose_index_has_not_se
         "{dashboard}"
     );
     assert_eq!(content["totalPosts"], 2, "{dashboard}");
+    // Their new tag is in the tag list they see there.
+    let has = |tags: &Value, tag: &str| tags.as_array().unwrap().iter().any(|t| t == tag);
+    assert!(has(&lagging.tags_as(&author).await, "quasar"));
     // Nobody else sees them there yet: that instance's index does not have them.
+    assert!(!has(&lagging.tags_as(&fan).await, "quasar"));
+    assert!(!has(&lagging.tags_ok().await, "quasar"));
     assert_eq!(listed(&lagging, &fan, "tag=quasar").await, (vec![], 0));
     assert_eq!(
         lagging.list_articles_ok("tag=quasar").await["articlesCount"],

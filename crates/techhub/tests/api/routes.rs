@@ -303,6 +303,11 @@ impl TestApp {
         self.get_ok("/api/tags", None).await["tags"].clone()
     }
 
+    /// `GET /api/tags` as `reader`, 200: the tags they see (their own new ones included).
+    pub async fn tags_as(&self, reader: &TestUser) -> Value {
+        self.get_ok("/api/tags", Some(&reader.token)).await["tags"].clone()
+    }
+
     // Favorites and bookmarks.
 
     /// `POST /api/articles/<slug>/favorite`.

@@ -151,6 +151,21 @@ async fn seed_fills_every_store_consistently_and_the_api_serves_it() {
     let again = seed(&dbs, "7");
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already hold seeded users"));
+    // With --if-empty (the run script's), it succeeds and writes nothing.
+    let once = Command::new(env!("CARGO_BIN_EXE_techhub"))
+        .args(["seed", "--if-empty"])
+        .args(SIZES)
+        .envs(dbs.env())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        once.status.success(),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+    assert!(String::from_utf8_lossy(&once.stdout).starts_with("already seeded (60 seeded users"));
+    assert_eq!(posts(&dbs).await.len(), 400);
 
     // A server over the seeded stores: seeded users log in, lists and search find posts.
     let app = TestApp::spawn_on(dbs, |_| {}).await;
