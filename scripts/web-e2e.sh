@@ -6,7 +6,7 @@
 # prints passed/failed/skipped per suite. PLAYWRIGHT ARGS (e.g. --grep) go to the RealWorld
 # suite, and TechHub's own tests are then skipped.
 #
-#   scripts/web-e2e.sh [--mode fullstack] [-- PLAYWRIGHT ARGS…]
+#   scripts/web-e2e.sh [--mode fullstack] [--suite all|realworld|techhub] [-- PLAYWRIGHT ARGS…]
 #
 # Expects the stores up (scripts/stores.sh up), target/debug/techhub built (TECHHUB_BIN for
 # another binary) and web/dist built (npm run build in web/).
@@ -16,11 +16,13 @@ cd "$ROOT"
 . scripts/stores.sh
 
 MODE=fullstack
+SUITES=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --mode) MODE="$2"; shift 2 ;;
+    --suite) SUITES="$2"; shift 2 ;;
     --) shift; break ;;
-    *) echo "usage: $0 [--mode fullstack] [-- PLAYWRIGHT ARGS…]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--mode fullstack] [--suite all|realworld|techhub] [-- PLAYWRIGHT ARGS…]" >&2; exit 2 ;;
   esac
 done
 say() { printf '[web-e2e] %s\n' "$*" >&2; }
@@ -108,9 +110,11 @@ run_suite() { # label config report [args…]
   fi
 }
 
-run_suite "realworld e2e ($MODE)" playwright.realworld.config.ts "test-results/realworld-$MODE.json" "$@"
-if [ "$MODE" = fullstack ] && [ $# = 0 ]; then
-  run_suite "techhub browser tests" playwright.config.ts test-results/techhub.json
+if [ "$SUITES" != techhub ]; then
+  run_suite "realworld e2e ($MODE)" playwright.realworld.config.ts "test-results/realworld-$MODE.json" "$@"
+fi
+if [ "$MODE" = fullstack ] && [ "$SUITES" != realworld ] && { [ $# = 0 ] || [ "$SUITES" = techhub ]; }; then
+  run_suite "techhub browser tests" playwright.config.ts test-results/techhub.json "$@"
   say "screenshots in web/test-results/screenshots/"
 fi
 if [ "$FAILED_SUITES" != 0 ]; then

@@ -23,8 +23,9 @@ export function FavoriteButton({ article, compact = false }: { article: Article;
   const failed = toggle.isError ? 'Could not save: try again' : undefined;
   if (compact) {
     return (
-      <button type="button" className={classes} onClick={onClick} aria-pressed={article.favorited} aria-label={`${article.favorited ? 'Unfavorite' : 'Favorite'} ${article.title} (${article.favoritesCount})`} title={failed}>
+      <button type="button" className={classes} onClick={onClick} aria-pressed={article.favorited} title={failed}>
         <Icon name="heart" /> {article.favoritesCount}
+        <span className="sr-only"> {article.favorited ? 'favorited' : 'favorites'}: {article.title}</span>
       </button>
     );
   }
