@@ -93,10 +93,13 @@ async fn the_app_its_routes_and_its_files_are_served_with_their_cache_lifetimes(
     for path in [
         "/assets/app-0000.js",
         "/missing.css",
-        "/assets/../../etc/passwd",
+        "/assets/..%2F..%2F..%2Fetc%2Fpasswd",
     ] {
         assert_eq!(app.get(path).await.status(), 404, "{path}");
     }
+    // A path that climbs out is never a file outside the build.
+    let climbing = app.get("/%2E%2E/%2E%2E/etc/passwd").await;
+    assert!(!climbing.text().await.unwrap().contains("root:"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
