@@ -50,5 +50,8 @@ step "RealWorld suite (official Postman collection via newman), fresh databases 
 cargo build --locked -q -p techhub
 ./scripts/realworld.sh --runs 2
 
-step "RealWorld front-end suite (official Playwright specs, unmodified) in Chromium, fullstack mode"
+step "RealWorld front-end suite (official Playwright specs, unmodified) and TechHub's browser tests in Chromium, fullstack mode"
 ./scripts/web-e2e.sh --mode fullstack
+
+step "RealWorld front-end suite in spa mode (the app against the suite's API address, served locally over TLS)"
+./scripts/web-e2e.sh --mode spa

@@ -6,7 +6,13 @@
 # prints passed/failed/skipped per suite. PLAYWRIGHT ARGS (e.g. --grep) go to the RealWorld
 # suite, and TechHub's own tests are then skipped.
 #
-#   scripts/web-e2e.sh [--mode fullstack] [--suite all|realworld|techhub] [-- PLAYWRIGHT ARGS…]
+#   scripts/web-e2e.sh [--mode fullstack|spa] [--suite all|realworld|techhub] [-- PLAYWRIGHT ARGS…]
+#
+# spa mode: the app is built against the suite's API address (the public demo API's, read from
+# the suite's helpers/config.ts), and that host is pointed at a TLS endpoint on 127.0.0.1:443
+# in front of the local TechHub (a certificate made for the run; a hosts entry for the test
+# runner, removed afterwards; a host-resolver rule for Chromium). The suite's demo author
+# `johndoe` and a few of his articles are created through the API first.
 #
 # Expects the stores up (scripts/stores.sh up), target/debug/techhub built (TECHHUB_BIN for
 # another binary) and web/dist built (npm run build in web/).
@@ -22,7 +28,7 @@ while [ $# -gt 0 ]; do
     --mode) MODE="$2"; shift 2 ;;
     --suite) SUITES="$2"; shift 2 ;;
     --) shift; break ;;
-    *) echo "usage: $0 [--mode fullstack] [--suite all|realworld|techhub] [-- PLAYWRIGHT ARGS…]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--mode fullstack|spa] [--suite all|realworld|techhub] [-- PLAYWRIGHT ARGS…]" >&2; exit 2 ;;
   esac
 done
 say() { printf '[web-e2e] %s\n' "$*" >&2; }
@@ -37,10 +43,29 @@ SUITE="${TECHHUB_REALWORLD_E2E:-$ROOT/../shared/realworld/e2e}"
 rm -rf web/e2e-realworld
 cp -r "$SUITE" web/e2e-realworld
 
+WEB_DIR="$ROOT/web/dist"
+if [ "$MODE" = spa ]; then
+  SPA_BASE="$(sed -n "s/.*API_BASE = process.env.API_BASE || '\(https:\/\/[^']*\)'.*/\1/p" "$SUITE/helpers/config.ts")"
+  SPA_HOST="$(printf '%s' "$SPA_BASE" | sed -n 's#https://\([^/:]*\).*#\1#p')"
+  [ -n "$SPA_HOST" ] || { say "error: no API address found in $SUITE/helpers/config.ts"; exit 1; }
+  command -v openssl >/dev/null || apt_install openssl
+  say "building the app against https://$SPA_HOST (web/dist-spa)"
+  (cd web && VITE_API_ORIGIN="https://$SPA_HOST" npx vite build --outDir dist-spa --emptyOutDir --logLevel warn)
+  WEB_DIR="$ROOT/web/dist-spa"
+  export TECHHUB_CSP_CONNECT_SRC="https://$SPA_HOST"
+fi
+
 NAME="techhub_test_$(date +%s)_webe2e"
 WORK="$(mktemp -d)"
 SERVER_PID=""
+PROXY_PID=""
+HOSTS_MARK="# techhub-web-e2e"
 cleanup() {
+  [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null
+  if grep -q "$HOSTS_MARK\$" /etc/hosts 2>/dev/null; then
+    # Rewritten in place (the file may be a mount that cannot be replaced).
+    grep -v "$HOSTS_MARK\$" /etc/hosts >"$WORK/hosts.clean" && cat "$WORK/hosts.clean" >/etc/hosts
+  fi
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
   mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" -e "DROP DATABASE IF EXISTS \`$NAME\`" 2>/dev/null || true
   PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub \
@@ -55,7 +80,7 @@ PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d te
 use_databases "$NAME"
 export TECHHUB_DATA_DIR="$WORK/data"
 export TECHHUB_BIND="127.0.0.1:0"
-export TECHHUB_WEB_DIR="$ROOT/web/dist"
+export TECHHUB_WEB_DIR="$WEB_DIR"
 # The suite registers a hundred users and writes hundreds of articles from one address in a
 # few minutes: the per-address and per-user limits would refuse it (they are tested elsewhere).
 export TECHHUB_RATE_LOGIN_ACCOUNT=off TECHHUB_RATE_LOGIN_IP=off TECHHUB_RATE_REGISTER_IP=off TECHHUB_RATE_WRITES_USER=off
@@ -84,6 +109,31 @@ done
 [ "${COUNT:-0}" -gt 0 ] || { say "error: the seeded articles never appeared in the list"; exit 1; }
 say "TechHub with the web app on $URL ($COUNT articles listed); mode $MODE"
 
+if [ "$MODE" = spa ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=$SPA_HOST" \
+    -addext "subjectAltName=DNS:$SPA_HOST" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+  node web/e2e/tls-proxy.mjs "$WORK/cert.pem" "$WORK/key.pem" 443 "$URL" >"$WORK/proxy.log" 2>&1 &
+  PROXY_PID=$!
+  printf '127.0.0.1 %s %s\n' "$SPA_HOST" "$HOSTS_MARK" >>/etc/hosts
+  export CHROMIUM_HOST_RULES="MAP $SPA_HOST 127.0.0.1"
+  for _ in $(seq 1 50); do
+    curl -ksf "https://$SPA_HOST/api/tags" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -ksf "https://$SPA_HOST/api/tags" >/dev/null || { cat "$WORK/proxy.log" >&2; say "error: https://$SPA_HOST does not reach TechHub"; exit 1; }
+  say "https://$SPA_HOST -> $URL (TLS endpoint on 127.0.0.1:443, hosts entry for this run)"
+  # The suite's demo author, through the API like any user.
+  api() { curl -fsS -H 'Content-Type: application/json' ${TOKEN:+-H "Authorization: Token $TOKEN"} -d "$2" "$URL/api/$1"; }
+  TOKEN=""
+  TOKEN="$(api users '{"user":{"username":"johndoe","email":"johndoe@example.com","password":"johndoe-demo-password"}}' \
+    | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')"
+  [ -n "$TOKEN" ] || { say "error: johndoe could not be registered"; exit 1; }
+  for n in 1 2 3; do
+    api articles "{\"article\":{\"title\":\"Welcome to RealWorld, part $n\",\"description\":\"A demo article by johndoe\",\"body\":\"Demo body $n.\",\"tagList\":[\"welcome\",\"demo\"]}}" >/dev/null
+  done
+  say "johndoe and 3 of his articles created"
+fi
+
 FAILED_SUITES=0
 # Runs one Playwright config; prints its counts; counts it failed unless all that ran passed.
 run_suite() { # label config report [args…]
@@ -91,7 +141,7 @@ run_suite() { # label config report [args…]
   shift 3
   rm -f "web/$report"
   set +e
-  (cd web && TEST_MODE="$MODE" TECHHUB_WEB_URL="$URL" CI=1 npx playwright test -c "$config" "$@")
+  (cd web && TEST_MODE="$MODE" TECHHUB_WEB_URL="$URL" API_BASE="${SPA_HOST:+https://$SPA_HOST/api}" CI=1 npx playwright test -c "$config" "$@")
   local code=$?
   set -e
   if [ ! -f "web/$report" ]; then
@@ -110,8 +160,16 @@ run_suite() { # label config report [args…]
   fi
 }
 
+EXCLUDED=()
+if [ "$MODE" = spa ] && [ $# = 0 ]; then
+  # Two tests first store a `javascript:` and a `data:` profile picture through the API, then
+  # look for it in the page. TechHub refuses such a URL at the API (422, "image must be an
+  # http or https URL"; crates/techhub/tests/api/bad_input.rs), so they cannot run here.
+  EXCLUDED=(--grep-invert "should prevent XSS via (javascript protocol in src|data URI with script)")
+  say "not run (2): 'should prevent XSS via javascript protocol in src' and '... via data URI with script': TechHub refuses those image URLs at the API (422)"
+fi
 if [ "$SUITES" != techhub ]; then
-  run_suite "realworld e2e ($MODE)" playwright.realworld.config.ts "test-results/realworld-$MODE.json" "$@"
+  run_suite "realworld e2e ($MODE)" playwright.realworld.config.ts "test-results/realworld-$MODE.json" "${EXCLUDED[@]}" "$@"
 fi
 if [ "$MODE" = fullstack ] && [ "$SUITES" != realworld ] && { [ $# = 0 ] || [ "$SUITES" = techhub ]; }; then
   run_suite "techhub browser tests" playwright.config.ts test-results/techhub.json "$@"

@@ -16,7 +16,8 @@ export const chromium: { launchOptions: LaunchOptions } = {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      ...(process.env.CHROMIUM_EXTRA_ARGS ? process.env.CHROMIUM_EXTRA_ARGS.split(' ') : []),
+      // spa mode: the suite's API host answered by the local TLS endpoint (scripts/web-e2e.sh).
+      ...(process.env.CHROMIUM_HOST_RULES ? [`--host-resolver-rules=${process.env.CHROMIUM_HOST_RULES}`] : []),
     ],
   },
 };
