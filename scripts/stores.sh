@@ -254,6 +254,32 @@ use_databases() { # NAME: point TECHHUB_* at databases NAME in every local store
   export TECHHUB_REDIS_PREFIX="$1:"
 }
 
+create_databases() { # NAME: new empty MySQL and PostgreSQL databases NAME (MongoDB makes its own)
+  mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" \
+    -e "CREATE DATABASE \`$1\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+  PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -c "CREATE DATABASE \"$1\""
+}
+
+drop_databases() { # NAME: drops what create_databases made (quietly; for cleanup traps)
+  mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" -e "DROP DATABASE IF EXISTS \`$1\`" 2>/dev/null || true
+  PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub \
+    -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" 2>/dev/null || true
+}
+
+serve_on_free_port() { # BIN LOG: starts `BIN serve` on 127.0.0.1:0 logging to LOG; sets SERVER_PID and PORT
+  TECHHUB_BIND="127.0.0.1:0" "$1" serve >"$2" 2>&1 &
+  SERVER_PID=$!
+  PORT=""
+  for _ in $(seq 1 300); do
+    PORT="$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$2" | head -n 1)"
+    [ -n "$PORT" ] && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$2" >&2; die "the server exited"; }
+    sleep 0.1
+  done
+  cat "$2" >&2
+  die "the server did not start"
+}
+
 stores_up() {
   if [ "${TECHHUB_SKIP_LOCAL_STORES:-0}" = 1 ]; then
     log "TECHHUB_SKIP_LOCAL_STORES=1: using the configured store URLs as they are"

@@ -67,19 +67,14 @@ cleanup() {
     grep -v "$HOSTS_MARK\$" /etc/hosts >"$WORK/hosts.clean" && cat "$WORK/hosts.clean" >/etc/hosts
   fi
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" -e "DROP DATABASE IF EXISTS \`$NAME\`" 2>/dev/null || true
-  PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub \
-    -c "DROP DATABASE IF EXISTS \"$NAME\" WITH (FORCE)" 2>/dev/null || true
+  drop_databases "$NAME"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" \
-  -e "CREATE DATABASE \`$NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -c "CREATE DATABASE \"$NAME\""
+create_databases "$NAME"
 
 use_databases "$NAME"
 export TECHHUB_DATA_DIR="$WORK/data"
-export TECHHUB_BIND="127.0.0.1:0"
 export TECHHUB_WEB_DIR="$WEB_DIR"
 # The suite registers a hundred users and writes hundreds of articles from one address in a
 # few minutes: the per-address and per-user limits would refuse it (they are tested elsewhere).
@@ -90,16 +85,7 @@ say "seeding a small community into $NAME"
 "$BIN" seed --users 30 --posts 120 --comments 200 --sessions 100 --follows 5 >"$WORK/seed.log" 2>&1 \
   || { cat "$WORK/seed.log" >&2; say "error: seeding failed"; exit 1; }
 
-"$BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 1 300); do
-  PORT="$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/server.log" | head -n 1)"
-  [ -n "$PORT" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; say "error: the server exited"; exit 1; }
-  sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$WORK/server.log" >&2; say "error: the server did not start"; exit 1; }
+serve_on_free_port "$BIN" "$WORK/server.log"
 URL="http://127.0.0.1:$PORT"
 for _ in $(seq 1 300); do
   COUNT="$(curl -fsS "$URL/api/articles?limit=1" 2>/dev/null | sed -n 's/.*"articlesCount":\([0-9]*\).*/\1/p')"

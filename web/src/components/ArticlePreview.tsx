@@ -22,6 +22,20 @@ export function ArticleMeta({ article, children }: { article: Article; children?
   );
 }
 
+/** An article's tags as outlined pills (nothing when it has none). */
+export function TagList({ tags }: { tags: string[] }) {
+  if (tags.length === 0) return null;
+  return (
+    <ul className="tag-list">
+      {tags.map((tag) => (
+        <li key={tag} className="tag-default tag-pill tag-outline">
+          {tag}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function ArticlePreview({ article }: { article: Article }) {
   return (
     <div className="article-preview">
@@ -32,15 +46,7 @@ export function ArticlePreview({ article }: { article: Article }) {
         <h1>{article.title}</h1>
         <p>{article.description}</p>
         <span className="read-more">Read more...</span>
-        {article.tagList.length > 0 && (
-          <ul className="tag-list">
-            {article.tagList.map((tag) => (
-              <li key={tag} className="tag-default tag-pill tag-outline">
-                {tag}
-              </li>
-            ))}
-          </ul>
-        )}
+        <TagList tags={article.tagList} />
       </Link>
     </div>
   );

@@ -1,7 +1,6 @@
-import { useNavigate } from 'react-router';
 import type { Article } from '../api/client';
 import { useToggleFavorite } from '../api/queries';
-import { useAuth } from '../auth/auth';
+import { useMemberAction } from '../auth/useMemberAction';
 import { Icon } from './Icon';
 
 /**
@@ -9,16 +8,9 @@ import { Icon } from './Icon';
  * Outline when not favorited, filled when favorited (the e2e contract's classes).
  */
 export function FavoriteButton({ article, compact = false }: { article: Article; compact?: boolean }) {
-  const auth = useAuth();
-  const navigate = useNavigate();
   const toggle = useToggleFavorite();
-  const onClick = () => {
-    if (auth.state !== 'authenticated') {
-      navigate('/login');
-      return;
-    }
-    toggle.mutate(article);
-  };
+  const run = useMemberAction(toggle.mutate);
+  const onClick = () => run(article);
   const classes = `btn btn-sm ${article.favorited ? 'btn-primary' : 'btn-outline-primary'} ${compact ? 'pull-xs-right' : ''}`;
   const failed = toggle.isError ? 'Could not save: try again' : undefined;
   if (compact) {

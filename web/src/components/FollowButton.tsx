@@ -1,21 +1,13 @@
-import { useNavigate } from 'react-router';
 import type { Profile } from '../api/client';
 import { useToggleFollow } from '../api/queries';
-import { useAuth } from '../auth/auth';
+import { useMemberAction } from '../auth/useMemberAction';
 import { Icon } from './Icon';
 
 /** "Follow ada" / "Unfollow ada", shown at once and undone if the server refuses. */
 export function FollowButton({ profile }: { profile: Profile }) {
-  const auth = useAuth();
-  const navigate = useNavigate();
   const toggle = useToggleFollow();
-  const onClick = () => {
-    if (auth.state !== 'authenticated') {
-      navigate('/login');
-      return;
-    }
-    toggle.mutate(profile);
-  };
+  const run = useMemberAction(toggle.mutate);
+  const onClick = () => run(profile);
   return (
     <button
       type="button"

@@ -5,7 +5,7 @@ import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { call, client, fetchBody, type Article, type Comment } from '../api/client';
 import { keys, useArticle, useComments } from '../api/queries';
 import { useAuth } from '../auth/auth';
-import { ArticleMeta } from '../components/ArticlePreview';
+import { ArticleMeta, TagList } from '../components/ArticlePreview';
 import { Avatar } from '../components/Avatar';
 import { ErrorMessages, LoadError } from '../components/ErrorMessages';
 import { FavoriteButton } from '../components/FavoriteButton';
@@ -182,15 +182,7 @@ export default function ArticlePage() {
         <div className="row article-content">
           <div className="col-md-12">
             <ArticleBody article={a} />
-            {a.tagList.length > 0 && (
-              <ul className="tag-list">
-                {a.tagList.map((tag) => (
-                  <li key={tag} className="tag-default tag-pill tag-outline">
-                    {tag}
-                  </li>
-                ))}
-              </ul>
-            )}
+            <TagList tags={a.tagList} />
           </div>
         </div>
         <hr />

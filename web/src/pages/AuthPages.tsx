@@ -4,6 +4,7 @@ import { Link, useLocation, useNavigate, type Location } from 'react-router';
 import { client, fetchBody, type User } from '../api/client';
 import { useAuth } from '../auth/auth';
 import { ErrorMessages } from '../components/ErrorMessages';
+import { Field } from '../components/Field';
 
 /** Where to go after signing in: the page that sent the user here, else home. */
 function destination(location: Location): string {
@@ -51,26 +52,9 @@ function AuthForm({ mode }: { mode: 'login' | 'register' }) {
                 submit.mutate();
               }}
             >
-              {!login && (
-                <fieldset className="form-group">
-                  <label className="sr-only" htmlFor="username">
-                    Username
-                  </label>
-                  <input id="username" className="form-control form-control-lg" type="text" name="username" placeholder="Username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} />
-                </fieldset>
-              )}
-              <fieldset className="form-group">
-                <label className="sr-only" htmlFor="email">
-                  Email
-                </label>
-                <input id="email" className="form-control form-control-lg" type="email" name="email" placeholder="Email" autoComplete="email" value={email} onChange={(e) => setEmail(e.target.value)} />
-              </fieldset>
-              <fieldset className="form-group">
-                <label className="sr-only" htmlFor="password">
-                  Password
-                </label>
-                <input id="password" className="form-control form-control-lg" type="password" name="password" placeholder="Password" autoComplete={login ? 'current-password' : 'new-password'} value={password} onChange={(e) => setPassword(e.target.value)} />
-              </fieldset>
+              {!login && <Field id="username" label="Username" hiddenLabel className="form-control form-control-lg" type="text" placeholder="Username" autoComplete="username" value={username} onChange={setUsername} />}
+              <Field id="email" label="Email" hiddenLabel className="form-control form-control-lg" type="email" placeholder="Email" autoComplete="email" value={email} onChange={setEmail} />
+              <Field id="password" label="Password" hiddenLabel className="form-control form-control-lg" type="password" placeholder="Password" autoComplete={login ? 'current-password' : 'new-password'} value={password} onChange={setPassword} />
               <button className="btn btn-lg btn-primary pull-xs-right" type="submit" disabled={submit.isPending}>
                 {submit.isPending ? (login ? 'Signing in...' : 'Signing up...') : login ? 'Sign in' : 'Sign up'}
               </button>

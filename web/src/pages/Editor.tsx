@@ -4,6 +4,7 @@ import { useNavigate, useParams } from 'react-router';
 import { client, fetchBody, type Article } from '../api/client';
 import { keys, useArticle } from '../api/queries';
 import { ErrorMessages, LoadError } from '../components/ErrorMessages';
+import { Field } from '../components/Field';
 import { Icon } from '../components/Icon';
 
 interface Draft {
@@ -53,24 +54,9 @@ function EditorForm({ initial, article }: { initial: Draft; article?: Article })
         }}
       >
         <fieldset disabled={publish.isPending}>
-          <fieldset className="form-group">
-            <label className="sr-only" htmlFor="title">
-              Title
-            </label>
-            <input id="title" type="text" name="title" className="form-control form-control-lg" placeholder="Article Title" value={draft.title} onChange={(e) => setDraft({ ...draft, title: e.target.value })} />
-          </fieldset>
-          <fieldset className="form-group">
-            <label className="sr-only" htmlFor="description">
-              Description
-            </label>
-            <input id="description" type="text" name="description" className="form-control" placeholder="What's this article about?" value={draft.description} onChange={(e) => setDraft({ ...draft, description: e.target.value })} />
-          </fieldset>
-          <fieldset className="form-group">
-            <label className="sr-only" htmlFor="body">
-              Body (Markdown)
-            </label>
-            <textarea id="body" name="body" className="form-control" rows={10} placeholder="Write your article (in markdown)" value={draft.body} onChange={(e) => setDraft({ ...draft, body: e.target.value })} />
-          </fieldset>
+          <Field id="title" label="Title" hiddenLabel className="form-control form-control-lg" type="text" placeholder="Article Title" value={draft.title} onChange={(title) => setDraft({ ...draft, title })} />
+          <Field id="description" label="Description" hiddenLabel type="text" placeholder="What's this article about?" value={draft.description} onChange={(description) => setDraft({ ...draft, description })} />
+          <Field id="body" label="Body (Markdown)" hiddenLabel rows={10} placeholder="Write your article (in markdown)" value={draft.body} onChange={(body) => setDraft({ ...draft, body })} />
           <fieldset className="form-group">
             <label className="sr-only" htmlFor="tags">
               Tags

@@ -4,6 +4,7 @@ import { useNavigate } from 'react-router';
 import { client, fetchBody, type UpdateUser, type User } from '../api/client';
 import { useAuth } from '../auth/auth';
 import { ErrorMessages } from '../components/ErrorMessages';
+import { Field } from '../components/Field';
 
 function SettingsForm({ user }: { user: User }) {
   const auth = useAuth();
@@ -42,26 +43,11 @@ function SettingsForm({ user }: { user: User }) {
         }}
       >
         <fieldset disabled={save.isPending}>
-          <fieldset className="form-group">
-            <label htmlFor="image">Profile picture (URL)</label>
-            <input id="image" className="form-control" type="url" name="image" placeholder="URL of profile picture" value={image} onChange={(e) => setImage(e.target.value)} />
-          </fieldset>
-          <fieldset className="form-group">
-            <label htmlFor="username">Username</label>
-            <input id="username" className="form-control form-control-lg" type="text" name="username" placeholder="Your Name" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} />
-          </fieldset>
-          <fieldset className="form-group">
-            <label htmlFor="bio">Bio</label>
-            <textarea id="bio" className="form-control form-control-lg" rows={8} name="bio" placeholder="Short bio about you" value={bio} onChange={(e) => setBio(e.target.value)} />
-          </fieldset>
-          <fieldset className="form-group">
-            <label htmlFor="email">Email</label>
-            <input id="email" className="form-control form-control-lg" type="email" name="email" placeholder="Email" autoComplete="email" value={email} onChange={(e) => setEmail(e.target.value)} />
-          </fieldset>
-          <fieldset className="form-group">
-            <label htmlFor="password">New password</label>
-            <input id="password" className="form-control form-control-lg" type="password" name="password" placeholder="New Password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
-          </fieldset>
+          <Field id="image" label="Profile picture (URL)" type="url" placeholder="URL of profile picture" value={image} onChange={setImage} />
+          <Field id="username" label="Username" className="form-control form-control-lg" type="text" placeholder="Your Name" autoComplete="username" value={username} onChange={setUsername} />
+          <Field id="bio" label="Bio" className="form-control form-control-lg" rows={8} placeholder="Short bio about you" value={bio} onChange={setBio} />
+          <Field id="email" label="Email" className="form-control form-control-lg" type="email" placeholder="Email" autoComplete="email" value={email} onChange={setEmail} />
+          <Field id="password" label="New password" className="form-control form-control-lg" type="password" placeholder="New Password" autoComplete="new-password" value={password} onChange={setPassword} />
           <button className="btn btn-lg btn-primary pull-xs-right" type="submit">
             {save.isPending ? 'Saving...' : 'Update Settings'}
           </button>
