@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Lighthouse (pinned in tools/lighthouse) on the web app's home page and an article page,
+# served by a release TechHub over the small benchmark data set (techhub_bench_200u_…, seeded
+# once like scripts/bench.sh does), in Debian's Chromium. Prints each page's performance,
+# accessibility and best-practices scores and its first contentful paint; the reports go to
+# target/lighthouse/.
+#
+#   scripts/lighthouse.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/stores.sh
+. scripts/web.sh
+say() { printf '[lighthouse] %s\n' "$*" >&2; }
+
+stores_up
+web_build
+[ -x /usr/bin/chromium ] || apt_install chromium
+RUNNER=tools/lighthouse
+if [ ! -x "$RUNNER/node_modules/.bin/lighthouse" ] || [ "$RUNNER/package-lock.json" -nt "$RUNNER/node_modules/.package-lock.json" ]; then
+  (cd "$RUNNER" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+say "building techhub (release)"
+cargo build --release --locked -q -p techhub
+
+NAME="techhub_bench_200u_3000p_5000c_2000s"
+use_databases "$NAME"
+export TECHHUB_DATA_DIR="$LOCAL_DIR/bench/$NAME"
+export TECHHUB_WEB_DIR="$PWD/web/dist"
+export RUST_LOG="${RUST_LOG:-warn}"
+mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" \
+  -e "CREATE DATABASE IF NOT EXISTS \`$NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+if [ "$(PGPASSWORD="$LOCAL_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -tAc \
+  "SELECT 1 FROM pg_database WHERE datname = '$NAME'")" != 1 ]; then
+  PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -c "CREATE DATABASE \"$NAME\""
+fi
+target/release/techhub seed --if-empty --users 200 --posts 3000 --comments 5000 --sessions 2000 >&2
+
+LOG="$(mktemp)"
+SERVER_PID=""
+trap '[ -n "$SERVER_PID" ] && kill $SERVER_PID 2>/dev/null; rm -f "$LOG"' EXIT
+serve_on_free_port target/release/techhub "$LOG"
+URL="http://127.0.0.1:$PORT"
+SLUG=""
+for _ in $(seq 1 300); do
+  SLUG="$(curl -fsS "$URL/api/articles?limit=1" 2>/dev/null | sed -n 's/.*"slug":"\([^"]*\)".*/\1/p')"
+  [ -n "$SLUG" ] && break
+  sleep 0.5
+done
+[ -n "$SLUG" ] || { say "error: no article listed"; exit 1; }
+mkdir -p target/lighthouse
+for page in "home /" "article /article/$SLUG"; do
+  set -- $page
+  say "$1: $URL$2"
+  "$RUNNER/node_modules/.bin/lighthouse" "$URL$2" --quiet \
+    --chrome-path=/usr/bin/chromium \
+    --chrome-flags="--headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync" \
+    --only-categories=performance,accessibility,best-practices \
+    --output=json --output-path="target/lighthouse/$1.json"
+  node -e '
+    const r = require(process.argv[1]);
+    const c = r.categories, a = r.audits;
+    const s = (k) => Math.round(c[k].score * 100);
+    console.log(`${process.argv[2]}: performance ${s("performance")}, accessibility ${s("accessibility")}, best practices ${s("best-practices")}; first contentful paint ${a["first-contentful-paint"].displayValue}, largest ${a["largest-contentful-paint"].displayValue}, layout shift ${a["cumulative-layout-shift"].displayValue}`);
+  ' "$PWD/target/lighthouse/$1.json" "$1"
+done
