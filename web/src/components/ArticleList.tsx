@@ -19,9 +19,19 @@ export function ArticleList({
 }) {
   const query = useArticles(filter);
   if (query.isPending) {
+    // Placeholders about as tall as the articles they stand for, so nothing below moves when
+    // the list arrives.
     return (
-      <div className="article-preview loading" aria-busy="true">
-        Loading articles...
+      <div aria-busy="true">
+        <p className="sr-only">Loading articles...</p>
+        {[0, 1, 2, 3, 4].map((i) => (
+          <div key={i} className="article-skeleton" aria-hidden="true">
+            <span className="skeleton-line w-1/3" />
+            <span className="skeleton-line h-6 w-3/4" />
+            <span className="skeleton-line w-2/3" />
+            <span className="skeleton-line w-1/5" />
+          </div>
+        ))}
       </div>
     );
   }
