@@ -84,8 +84,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
           settled.current = true;
           setUser(null);
           setState('unauthenticated');
-          // What was asked with the refused token (and refused with it) is asked again without.
-          void queries.invalidateQueries();
+          // What was asked with the refused token (and refused with it) is asked again without;
+          // asks still in flight are cancelled first, or a refetch would join them.
+          void queries.cancelQueries().then(() => queries.invalidateQueries());
           return;
         }
         setState('unavailable');
@@ -107,7 +108,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setUser(u);
     setState('authenticated');
     // Lists and articles carry the reader's own flags (favorited, following).
-    void queries.invalidateQueries();
+    void queries.cancelQueries().then(() => queries.invalidateQueries());
   }, [queries]);
 
   const signOut = useCallback(() => {

@@ -82,3 +82,8 @@ export default function ProfilePage({ favorites = false }: { favorites?: boolean
     </div>
   );
 }
+
+/** The profile's favorited articles (`/profile/:username/favorites`). */
+export function ProfileFavorites() {
+  return <ProfilePage favorites />;
+}
