@@ -26,7 +26,8 @@ NAME="techhub_bench_200u_3000p_5000c_2000s"
 use_databases "$NAME"
 export TECHHUB_DATA_DIR="$LOCAL_DIR/bench/$NAME"
 export TECHHUB_WEB_DIR="$PWD/web/dist"
-export RUST_LOG="${RUST_LOG:-warn}"
+# info: serve_on_free_port reads the "listening on" line.
+export RUST_LOG="${RUST_LOG:-info,tower_http=warn}"
 mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" \
   -e "CREATE DATABASE IF NOT EXISTS \`$NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 if [ "$(PGPASSWORD="$LOCAL_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -tAc \
