@@ -20,11 +20,12 @@ const SIZES: [&str; 10] = [
     "5",
 ];
 
-fn seed(dbs: &TestDatabases, rng_seed: &str) -> Output {
+/// `techhub seed` at [`SIZES`] with `args` added, over `dbs`.
+fn seed(dbs: &TestDatabases, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_techhub"))
         .arg("seed")
         .args(SIZES)
-        .args(["--rng-seed", rng_seed])
+        .args(args)
         .envs(dbs.env())
         .env("RUST_LOG", "warn")
         .output()
@@ -41,7 +42,7 @@ async fn posts(dbs: &TestDatabases) -> Vec<Document> {
 #[tokio::test]
 async fn seed_fills_every_store_consistently_and_the_api_serves_it() {
     let dbs = TestDatabases::create().await;
-    let out = seed(&dbs, "7");
+    let out = seed(&dbs, &["--rng-seed", "7"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -148,17 +149,11 @@ async fn seed_fills_every_store_consistently_and_the_api_serves_it() {
     assert_eq!(analytics, 60);
 
     // Seeding again refuses instead of doubling the data.
-    let again = seed(&dbs, "7");
+    let again = seed(&dbs, &["--rng-seed", "7"]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already hold seeded users"));
     // With --if-empty (the run script's), it succeeds and writes nothing.
-    let once = Command::new(env!("CARGO_BIN_EXE_techhub"))
-        .args(["seed", "--if-empty"])
-        .args(SIZES)
-        .envs(dbs.env())
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let once = seed(&dbs, &["--if-empty"]);
     assert!(
         once.status.success(),
         "{}",
@@ -189,7 +184,7 @@ async fn the_same_rng_seed_writes_the_same_posts() {
         TestDatabases::create().await,
     );
     for (dbs, rng_seed) in [(&a, "11"), (&b, "11"), (&c, "12")] {
-        let out = seed(dbs, rng_seed);
+        let out = seed(dbs, &["--rng-seed", rng_seed]);
         assert!(
             out.status.success(),
             "{}",
