@@ -45,11 +45,7 @@ export TECHHUB_BIND="127.0.0.1:${TECHHUB_BENCH_PORT:-8090}"
 export TECHHUB_RATE_LOGIN_ACCOUNT=off TECHHUB_RATE_LOGIN_IP=off TECHHUB_RATE_REGISTER_IP=off TECHHUB_RATE_WRITES_USER=off
 export RUST_LOG="${RUST_LOG:-warn}"
 
-bench_mariadb -e "CREATE DATABASE IF NOT EXISTS \`$NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-if [ "$(bench_psql -d techhub -tAc \
-  "SELECT 1 FROM pg_database WHERE datname = '$NAME'")" != 1 ]; then
-  bench_psql -q -d techhub -c "CREATE DATABASE \"$NAME\""
-fi
+ensure_databases "$NAME"
 SEEDED="$(bench_mariadb -N "$NAME" \
   -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'users'" )"
 if [ "$SEEDED" = 1 ]; then

@@ -16,9 +16,7 @@ stores_up
 web_build
 [ -x /usr/bin/chromium ] || apt_install chromium
 RUNNER=tools/lighthouse
-if [ ! -x "$RUNNER/node_modules/.bin/lighthouse" ] || [ "$RUNNER/package-lock.json" -nt "$RUNNER/node_modules/.package-lock.json" ]; then
-  (cd "$RUNNER" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+npm_deps "$PWD/$RUNNER"
 say "building techhub (release)"
 cargo build --release --locked -q -p techhub
 
@@ -28,12 +26,7 @@ export TECHHUB_DATA_DIR="$LOCAL_DIR/bench/$NAME"
 export TECHHUB_WEB_DIR="$PWD/web/dist"
 # info: serve_on_free_port reads the "listening on" line.
 export RUST_LOG="${RUST_LOG:-info,tower_http=warn}"
-mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" \
-  -e "CREATE DATABASE IF NOT EXISTS \`$NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-if [ "$(PGPASSWORD="$LOCAL_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -tAc \
-  "SELECT 1 FROM pg_database WHERE datname = '$NAME'")" != 1 ]; then
-  PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -c "CREATE DATABASE \"$NAME\""
-fi
+ensure_databases "$NAME"
 target/release/techhub seed --if-empty --users 200 --posts 3000 --comments 5000 --sessions 2000 >&2
 
 LOG="$(mktemp)"

@@ -12,6 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 . scripts/stores.sh
+. scripts/web.sh
 
 FOLDER=""
 RUNS=1
@@ -27,15 +28,8 @@ say() { printf '[realworld] %s\n' "$*" >&2; }
 COLLECTION="${TECHHUB_REALWORLD_COLLECTION:-$ROOT/../shared/realworld/Conduit.postman_collection.json}"
 [ -f "$COLLECTION" ] || { say "error: no suite at $COLLECTION"; exit 1; }
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  apt_install nodejs npm
-fi
 RUNNER="$ROOT/tools/realworld"
-if [ ! -x "$RUNNER/node_modules/.bin/newman" ] || [ "$RUNNER/package-lock.json" -nt "$RUNNER/node_modules/.package-lock.json" ]; then
-  say "installing newman (npm ci)"
-  (cd "$RUNNER" && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) \
-    || (cd "$RUNNER" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+npm_deps "$RUNNER"
 
 # Fresh databases, named so the test harness sweeps them if this run is interrupted.
 NAME="techhub_test_$(date +%s)_realworld"

@@ -260,6 +260,15 @@ create_databases() { # NAME: new empty MySQL and PostgreSQL databases NAME (Mong
   PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -c "CREATE DATABASE \"$1\""
 }
 
+ensure_databases() { # NAME: like create_databases, keeping databases NAME that already exist
+  mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" \
+    -e "CREATE DATABASE IF NOT EXISTS \`$1\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+  if [ "$(PGPASSWORD="$LOCAL_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = '$1'")" != 1 ]; then
+    PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub -c "CREATE DATABASE \"$1\""
+  fi
+}
+
 drop_databases() { # NAME: drops what create_databases made (quietly; for cleanup traps)
   mariadb -h127.0.0.1 -P"$MYSQL_PORT" -utechhub -p"$LOCAL_PASSWORD" -e "DROP DATABASE IF EXISTS \`$1\`" 2>/dev/null || true
   PGPASSWORD="$LOCAL_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U techhub -d techhub \

@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# The web app's build, for scripts/run.sh and scripts/test.sh (source it after stores.sh):
+# Node.js packages and the web app's build, for the scripts that need them (source it after
+# stores.sh):
 #
-#   web_deps    installs Node.js and npm if missing, then web/node_modules from the lock file
-#   web_build   web_deps, then the production build into web/dist (served by `techhub serve`)
+#   npm_deps DIR  installs Node.js and npm if missing, then DIR/node_modules from DIR's lock file
+#   web_deps      npm_deps web/
+#   web_build     web_deps, then the production build into web/dist (served by `techhub serve`)
 
-web_deps() {
+npm_deps() {
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt_install nodejs npm
   fi
-  local web="$TECHHUB_ROOT/web"
-  # npm ci again only when the lock file changed since the last install.
-  if [ ! -f "$web/node_modules/.package-lock.json" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
-    log "web: npm ci"
-    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+  local dir="$1"
+  # npm ci again only when the lock file changed since the last install; once more, aloud,
+  # if the first (quiet) try fails.
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    log "npm ci in ${dir#"$TECHHUB_ROOT"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) \
+      || (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+
+web_deps() {
+  npm_deps "$TECHHUB_ROOT/web"
 }
 
 web_build() {
