@@ -16,11 +16,15 @@ export interface ListFilter {
   page: number;
 }
 
+/** Query keys; the bare ones (`lists`, `articles`, `profiles`) match every key under them. */
 export const keys = {
-  articles: (f: ListFilter) => ['articles', f] as const,
-  article: (slug: string) => ['article', slug] as const,
+  lists: ['articles'] as const,
+  articles: (f: ListFilter) => [...keys.lists, f] as const,
+  allArticles: ['article'] as const,
+  article: (slug: string) => [...keys.allArticles, slug] as const,
   comments: (slug: string) => ['comments', slug] as const,
-  profile: (username: string) => ['profile', username] as const,
+  profiles: ['profile'] as const,
+  profile: (username: string) => [...keys.profiles, username] as const,
   tags: ['tags'] as const,
 };
 
@@ -85,7 +89,7 @@ export function useProfile(username: string) {
 
 /** Applies `change` to the article `slug` wherever the cache holds it (lists and the article). */
 function patchArticle(qc: QueryClient, slug: string, change: (a: Article) => Article) {
-  qc.setQueriesData<ArticlesPage>({ queryKey: ['articles'] }, (old) =>
+  qc.setQueriesData<ArticlesPage>({ queryKey: keys.lists }, (old) =>
     old ? { ...old, articles: old.articles.map((a) => (a.slug === slug ? change(a) : a)) } : old,
   );
   qc.setQueryData<Article>(keys.article(slug), (old) => (old ? change(old) : old));
@@ -141,14 +145,14 @@ export function useToggleFollow() {
     },
     onSuccess: (fresh, profile) => {
       if (fresh?.username === profile.username) setFollowing(qc, profile.username, fresh.following);
-      void qc.invalidateQueries({ queryKey: keys.articles({ feed: true, page: 1 }).slice(0, 1) });
+      void qc.invalidateQueries({ queryKey: keys.lists });
     },
   });
 }
 
 function setFollowing(qc: QueryClient, username: string, following: boolean) {
   qc.setQueryData<Profile>(keys.profile(username), (old) => (old ? { ...old, following } : old));
-  qc.setQueriesData<Article>({ queryKey: ['article'] }, (old) =>
+  qc.setQueriesData<Article>({ queryKey: keys.allArticles }, (old) =>
     old && old.author.username === username ? { ...old, author: { ...old.author, following } } : old,
   );
 }

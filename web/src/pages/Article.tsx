@@ -35,7 +35,7 @@ function Actions({ article }: { article: Article }) {
     mutationFn: () => call(client.DELETE('/api/articles/{slug}', { params: { path: { slug: article.slug } } })),
     onSuccess: () => {
       qc.removeQueries({ queryKey: keys.article(article.slug) });
-      void qc.invalidateQueries({ queryKey: ['articles'] });
+      void qc.invalidateQueries({ queryKey: keys.lists });
       navigate('/');
     },
   });

@@ -31,7 +31,7 @@ function EditorForm({ initial, article }: { initial: Draft; article?: Article })
     },
     onSuccess: (saved) => {
       qc.setQueryData(keys.article(saved.slug), saved);
-      void qc.invalidateQueries({ queryKey: ['articles'] });
+      void qc.invalidateQueries({ queryKey: keys.lists });
       void qc.invalidateQueries({ queryKey: keys.tags });
       navigate(`/article/${encodeURIComponent(saved.slug)}`);
     },

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from 'react-router';
 import { client, fetchBody, type UpdateUser, type User } from '../api/client';
+import { keys } from '../api/queries';
 import { useAuth } from '../auth/auth';
 import { ErrorMessages } from '../components/ErrorMessages';
 import { Field } from '../components/Field';
@@ -26,8 +27,8 @@ function SettingsForm({ user }: { user: User }) {
     },
     onSuccess: (updated) => {
       auth.signIn({ ...updated, token: updated.token || user.token });
-      void qc.invalidateQueries({ queryKey: ['profile'] });
-      void qc.invalidateQueries({ queryKey: ['articles'] });
+      void qc.invalidateQueries({ queryKey: keys.profiles });
+      void qc.invalidateQueries({ queryKey: keys.lists });
       navigate(`/profile/${encodeURIComponent(updated.username)}`);
     },
   });
