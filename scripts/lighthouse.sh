@@ -2,7 +2,9 @@
 # Lighthouse (pinned in tools/lighthouse) on the web app's home page and an article page,
 # served by a release TechHub over the small benchmark data set (techhub_bench_200u_…, seeded
 # once like scripts/bench.sh does), in Debian's Chromium. Prints each page's performance,
-# accessibility and best-practices scores and its first contentful paint; the reports go to
+# accessibility and best-practices scores and its first contentful paint; then the article
+# page's first contentful paint as it really happens on loopback (no simulated throttling,
+# desktop, a cold cache: Lighthouse clears it), three times. The reports go to
 # target/lighthouse/.
 #
 #   scripts/lighthouse.sh
@@ -42,18 +44,31 @@ for _ in $(seq 1 300); do
 done
 [ -n "$SLUG" ] || { say "error: no article listed"; exit 1; }
 mkdir -p target/lighthouse
+lighthouse() { # URL REPORT [options…]
+  local url="$1" report="$2"
+  shift 2
+  "$RUNNER/node_modules/.bin/lighthouse" "$url" --quiet \
+    --chrome-path=/usr/bin/chromium \
+    --chrome-flags="--headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync" \
+    --output=json --output-path="$report" "$@"
+}
 for page in "home /" "article /article/$SLUG"; do
   set -- $page
   say "$1: $URL$2"
-  "$RUNNER/node_modules/.bin/lighthouse" "$URL$2" --quiet \
-    --chrome-path=/usr/bin/chromium \
-    --chrome-flags="--headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync" \
-    --only-categories=performance,accessibility,best-practices \
-    --output=json --output-path="target/lighthouse/$1.json"
+  lighthouse "$URL$2" "target/lighthouse/$1.json" --only-categories=performance,accessibility,best-practices
   node -e '
     const r = require(process.argv[1]);
     const c = r.categories, a = r.audits;
     const s = (k) => Math.round(c[k].score * 100);
     console.log(`${process.argv[2]}: performance ${s("performance")}, accessibility ${s("accessibility")}, best practices ${s("best-practices")}; first contentful paint ${a["first-contentful-paint"].displayValue}, largest ${a["largest-contentful-paint"].displayValue}, layout shift ${a["cumulative-layout-shift"].displayValue}`);
   ' "$PWD/target/lighthouse/$1.json" "$1"
+done
+for run in 1 2 3; do
+  say "article on loopback, cold cache, run $run"
+  lighthouse "$URL/article/$SLUG" "target/lighthouse/article-loopback-$run.json" \
+    --only-categories=performance --preset=desktop --throttling-method=provided
+  node -e '
+    const a = require(process.argv[1]).audits;
+    console.log(`article on loopback (cold cache, no throttling), run ${process.argv[2]}: first contentful paint ${Math.round(a["first-contentful-paint"].numericValue)} ms`);
+  ' "$PWD/target/lighthouse/article-loopback-$run.json" "$run"
 done

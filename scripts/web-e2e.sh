@@ -59,9 +59,11 @@ NAME="techhub_test_$(date +%s)_webe2e"
 WORK="$(mktemp -d)"
 SERVER_PID=""
 PROXY_PID=""
+FAULT_PID=""
 HOSTS_MARK="# techhub-web-e2e"
 cleanup() {
   [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null
+  [ -n "$FAULT_PID" ] && kill "$FAULT_PID" 2>/dev/null
   if grep -q "$HOSTS_MARK\$" /etc/hosts 2>/dev/null; then
     # Rewritten in place (the file may be a mount that cannot be replaced).
     grep -v "$HOSTS_MARK\$" /etc/hosts >"$WORK/hosts.clean" && cat "$WORK/hosts.clean" >/etc/hosts
@@ -85,6 +87,17 @@ say "seeding a small community into $NAME"
 "$BIN" seed --users 30 --posts 120 --comments 200 --sessions 100 --follows 5 >"$WORK/seed.log" 2>&1 \
   || { cat "$WORK/seed.log" >&2; say "error: seeding failed"; exit 1; }
 
+if [ "$MODE" = fullstack ]; then
+  # The server reaches PostgreSQL through a proxy the browser tests can cut (a degraded
+  # dashboard); TECHHUB_FAULT_CONTROL tells them where.
+  node web/e2e/fault-proxy.mjs "$PG_PORT" "$WORK/fault.ports" >"$WORK/fault.log" 2>&1 &
+  FAULT_PID=$!
+  for _ in $(seq 1 50); do [ -s "$WORK/fault.ports" ] && break; sleep 0.1; done
+  read -r FAULT_PORT FAULT_CONTROL <"$WORK/fault.ports" || { cat "$WORK/fault.log" >&2; say "error: the fault proxy did not start"; exit 1; }
+  export TECHHUB_POSTGRES_URL="${TECHHUB_POSTGRES_URL/@127.0.0.1:$PG_PORT\//@127.0.0.1:$FAULT_PORT/}"
+  export TECHHUB_FAULT_CONTROL="http://127.0.0.1:$FAULT_CONTROL"
+  say "PostgreSQL through the fault proxy on $FAULT_PORT (control $TECHHUB_FAULT_CONTROL)"
+fi
 serve_on_free_port "$BIN" "$WORK/server.log"
 URL="http://127.0.0.1:$PORT"
 for _ in $(seq 1 300); do

@@ -1,37 +1,5 @@
-import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Page } from '@playwright/test';
-
-/** Registers a new user through the sign-up page; returns the name. */
-async function signUp(page: Page): Promise<string> {
-  const name = `web${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
-  await page.goto('/register');
-  await page.fill('input[name="username"]', name);
-  await page.fill('input[name="email"]', `${name}@example.com`);
-  await page.fill('input[name="password"]', 'correct-horse-battery');
-  await Promise.all([page.waitForURL('/'), page.click('button[type="submit"]')]);
-  await expect(page.locator(`nav a[href="/profile/${name}"]`)).toBeVisible();
-  return name;
-}
-
-/** Publishes an article through the editor; returns its slug. */
-async function publish(page: Page, title: string, body = 'A paragraph of **Markdown**.\n\nAnd a second one.'): Promise<string> {
-  await page.goto('/editor');
-  await page.fill('input[name="title"]', title);
-  await page.fill('input[name="description"]', `About ${title}`);
-  await page.fill('textarea[name="body"]', body);
-  await page.fill('input[placeholder="Enter tags"]', 'webtest');
-  await page.press('input[placeholder="Enter tags"]', 'Enter');
-  await Promise.all([page.waitForURL(/\/article\//), page.click('button:has-text("Publish Article")')]);
-  return decodeURIComponent(page.url().split('/article/')[1] ?? '');
-}
-
-/** Serious and critical accessibility violations on the page as it is now. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  const results = await new AxeBuilder({ page }).analyze();
-  return results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
+import { expect, test } from '@playwright/test';
+import { publish, seriousViolations, signUp } from './helpers';
 
 const SHOTS = 'test-results/screenshots';
 
@@ -44,13 +12,23 @@ test('every page has no serious or critical accessibility violation', async ({ p
   }
   const name = await signUp(page);
   const slug = await publish(page, `Accessible article ${Date.now()}`);
-  for (const path of ['/', `/article/${slug}`, `/profile/${name}`, `/profile/${name}/favorites`, '/settings', '/editor', '/?feed=following', '/tag/webtest', '/no-such-page']) {
+  const own = ['/dashboard', '/learning', '/learning/paths', '/learning/assessments', '/search?q=article', '/drafts', '/bookmarks', `/article/${slug}/analytics`, '/billing', '/admin', '/verify-email?token=not-a-token'];
+  for (const path of ['/', `/article/${slug}`, `/profile/${name}`, `/profile/${name}/favorites`, '/settings', '/editor', '/?feed=following', '/tag/webtest', '/no-such-page', ...own]) {
     await page.goto(path);
     await page.waitForLoadState('networkidle');
     checked[`${path} (signed in)`] = await seriousViolations(page);
   }
+  // The dark theme too, on the pages with the most colour.
+  await page.goto('/dashboard');
+  for (let i = 0; i < 3 && !(await page.locator('html.dark').count()); i++) await page.click('.theme-toggle');
+  await expect(page.locator('html')).toHaveClass(/dark/);
+  for (const path of ['/', `/article/${slug}`, '/dashboard', '/learning', '/billing', '/search?q=article']) {
+    await page.goto(path);
+    await page.waitForLoadState('networkidle');
+    checked[`${path} (dark)`] = await seriousViolations(page);
+  }
   const failing = Object.fromEntries(Object.entries(checked).filter(([, v]) => v.length > 0));
-  expect(Object.keys(checked).length).toBe(12);
+  expect(Object.keys(checked).length).toBe(29);
   expect(failing).toEqual({});
 });
 
@@ -62,7 +40,7 @@ test('the pages load with no Content-Security-Policy violation and no console er
   page.on('pageerror', (error) => problems.push(error.message));
   await signUp(page);
   const slug = await publish(page, `Policy article ${Date.now()}`);
-  for (const path of ['/', `/article/${slug}`, '/tag/webtest', '/settings', '/editor']) {
+  for (const path of ['/', `/article/${slug}`, '/tag/webtest', '/settings', '/editor', '/dashboard', '/learning', '/search?q=policy', '/billing', `/article/${slug}/analytics`]) {
     await page.goto(path);
     await page.waitForLoadState('networkidle');
   }
@@ -132,6 +110,11 @@ for (const [label, viewport] of [
       ['profile', `/profile/${name}`],
       ['editor', '/editor'],
       ['settings', '/settings'],
+      ['dashboard', '/dashboard'],
+      ['learning', '/learning'],
+      ['search', '/search?q=screens'],
+      ['billing', '/billing'],
+      ['drafts', '/drafts'],
     ] as const) {
       await page.goto(path);
       await page.waitForLoadState('networkidle');

@@ -5,6 +5,7 @@ import { RouterProvider } from 'react-router';
 import { ApiError } from './api/errors';
 import { AuthProvider } from './auth/auth';
 import { createRouter } from './routes';
+import { startTheme } from './lib/theme';
 import './index.css';
 
 /** Retries what may pass a moment later (no answer, 5xx), twice, quickly; never a 4xx. */
@@ -19,6 +20,8 @@ const queryClient = new QueryClient({
     mutations: { retry: false },
   },
 });
+
+startTheme();
 
 const root = document.getElementById('root');
 if (!root) throw new Error('#root missing from index.html');

@@ -4,10 +4,11 @@
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use techhub_learning::reports;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::AuthUser;
@@ -25,16 +26,82 @@ pub struct InsightsQuery {
     weeks: Option<i32>,
 }
 
+/// A report PostgreSQL put together as JSON, read into the shape the API documents.
+fn typed<T: DeserializeOwned>(report: &'static str, json: Value) -> Result<T, ApiError> {
+    serde_json::from_value(json)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the {report} report: {e}")))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InsightsResponse {
+    insights: LearningInsights,
+    /// Oldest first, one per week (Monday to Sunday, UTC), weeks without sessions included.
+    weekly_trends: Vec<WeeklyTrend>,
+    /// How many weeks `weeklyTrends` covers: the weeks asked for, clipped to the plan's
+    /// analytics history.
+    weeks: i32,
+}
+
+/// The caller's row of the `user_learning_insights` view (its column names): totals, and the
+/// last 30 days of sessions, learning paths and assessments. Zeros and nulls before their
+/// analytics exist (just after registering).
+#[derive(Serialize, Deserialize, ToSchema, Default)]
+pub struct LearningInsights {
+    #[schema(required = true)]
+    username: Option<String>,
+    total_points: i64,
+    streak_days: i32,
+    longest_streak: i32,
+    /// 0 to 100.
+    engagement_score: f64,
+    /// When they were last active (PostgreSQL's timestamp format).
+    #[schema(required = true, example = "2026-12-05T10:15:30.123456+00:00")]
+    last_activity: Option<String>,
+    sessions_30d: i64,
+    minutes_30d: i64,
+    /// 0 to 100; null without sessions.
+    #[schema(required = true)]
+    avg_completion_30d: Option<f64>,
+    /// 1 to 5; null without rated sessions.
+    #[schema(required = true)]
+    avg_rating_30d: Option<f64>,
+    /// Up to five, most sessions first.
+    top_technologies: Vec<String>,
+    active_paths: i64,
+    completed_paths: i64,
+    /// The mean of the latest score per skill area; null without assessments.
+    #[schema(required = true)]
+    avg_assessment_score: Option<f64>,
+    skill_areas_assessed: i64,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WeeklyTrend {
+    /// The week's Monday.
+    #[schema(example = "2026-11-30")]
+    week: String,
+    sessions: i64,
+    minutes: i64,
+    /// Null in a week without sessions.
+    #[schema(required = true)]
+    avg_completion: Option<f64>,
+    /// Null in a week without rated sessions.
+    #[schema(required = true)]
+    avg_rating: Option<f64>,
+}
+
 /// The caller's learning insights (the `user_learning_insights` view) and weekly trends.
 #[utoipa::path(get, path = "/api/analytics/insights", tag = "analytics", params(InsightsQuery),
-    responses((status = 200, description = "`{insights, weeklyTrends: [{week, sessions, minutes, avgCompletion, avgRating}], weeks}`; \
-        weeks are clipped to the plan's analytics history"), (status = 401), (status = 422)),
+    responses((status = 200, body = InsightsResponse, description = "Weeks are clipped to the plan's analytics history"),
+        (status = 401), (status = 422)),
     security(("token" = [])))]
 pub(crate) async fn insights(
     State(state): State<AppState>,
     auth: AuthUser,
     Query(q): Query<InsightsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<InsightsResponse>, ApiError> {
     let asked = q.weeks.unwrap_or(8);
     if !(1..=52).contains(&asked) {
         return Err(ApiError::invalid("weeks", "must be between 1 and 52"));
@@ -48,11 +115,14 @@ pub(crate) async fn insights(
         reports::insights(pg, auth.id),
         reports::weekly_trends(pg, auth.id, weeks)
     )?;
-    Ok(Json(json!({
-        "insights": row.unwrap_or_else(|| json!({})),
-        "weeklyTrends": trends,
-        "weeks": weeks,
-    })))
+    Ok(Json(InsightsResponse {
+        insights: row
+            .map(|r| typed("insights", r))
+            .transpose()?
+            .unwrap_or_default(),
+        weekly_trends: typed("weekly trends", trends)?,
+        weeks,
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -61,10 +131,48 @@ pub struct ArticleAnalyticsQuery {
     days: Option<i32>,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct ArticleAnalyticsResponse {
+    article: AnalyzedArticle,
+    /// Since the article was published.
+    totals: ArticleTotals,
+    /// Oldest first, one per UTC day, days without activity included.
+    daily: Vec<DailyEngagement>,
+    /// How many days `daily` covers: the days asked for, clipped to the plan's analytics
+    /// history.
+    days: i32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AnalyzedArticle {
+    slug: String,
+    title: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ArticleTotals {
+    views: i64,
+    likes: i64,
+    comments: i64,
+    bookmarks: i64,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct DailyEngagement {
+    #[schema(example = "2026-12-05")]
+    day: String,
+    /// Counted in Redis; 0 when Redis is unavailable.
+    #[serde(default)]
+    #[schema(required = true)]
+    views: i64,
+    likes: i64,
+    comments: i64,
+}
+
 /// One article's engagement over time: totals, and views, likes and comments per day.
 /// For its author only.
 #[utoipa::path(get, path = "/api/analytics/articles/{slug}", tag = "analytics", params(ArticleAnalyticsQuery),
-    responses((status = 200, description = "`{article: {slug, title}, totals: {views, likes, comments, bookmarks}, daily: [{day, views, likes, comments}]}`"),
+    responses((status = 200, body = ArticleAnalyticsResponse),
         (status = 401), (status = 403, description = "Not the author"), (status = 404), (status = 422)),
     security(("token" = [])))]
 pub(crate) async fn article_analytics(
@@ -72,7 +180,7 @@ pub(crate) async fn article_analytics(
     auth: AuthUser,
     Path(slug): Path<String>,
     Query(q): Query<ArticleAnalyticsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ArticleAnalyticsResponse>, ApiError> {
     let asked = q.days.unwrap_or(30);
     if !(1..=90).contains(&asked) {
         return Err(ApiError::invalid("days", "must be between 1 and 90"));
@@ -89,7 +197,10 @@ pub(crate) async fn article_analytics(
         .await?
         .map_or(asked, |d| asked.min(d as i32));
     let id = post.id.to_hex();
-    let mut daily = reports::post_daily(&state.stores.postgres, &id, days).await?;
+    let mut daily: Vec<DailyEngagement> = typed(
+        "article activity",
+        reports::post_daily(&state.stores.postgres, &id, days).await?,
+    )?;
     // Views per day come from Redis; without Redis they read 0 and the total stays exact.
     let views = state
         .stores
@@ -97,21 +208,23 @@ pub(crate) async fn article_analytics(
         .daily_views(&id)
         .await
         .unwrap_or_default();
-    if let Some(days) = daily.as_array_mut() {
-        for d in days {
-            let day = d["day"].as_str().unwrap_or_default().to_string();
-            d["views"] = json!(views.get(&day).copied().unwrap_or(0));
-        }
+    for d in &mut daily {
+        d.views = views.get(&d.day).copied().unwrap_or(0);
     }
-    Ok(Json(json!({
-        "article": { "slug": post.slug, "title": post.title },
-        "totals": {
-            "views": post.engagement.views, "likes": post.engagement.likes,
-            "comments": post.engagement.comments, "bookmarks": post.engagement.bookmarks,
+    Ok(Json(ArticleAnalyticsResponse {
+        article: AnalyzedArticle {
+            slug: post.slug,
+            title: post.title,
         },
-        "daily": daily,
-        "days": days,
-    })))
+        totals: ArticleTotals {
+            views: post.engagement.views,
+            likes: post.engagement.likes,
+            comments: post.engagement.comments,
+            bookmarks: post.engagement.bookmarks,
+        },
+        daily,
+        days,
+    }))
 }
 
 async fn admin(state: &AppState, auth: &AuthUser) -> Result<(), ApiError> {
@@ -130,15 +243,65 @@ pub struct ActiveUsersQuery {
     count: Option<i32>,
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveUsersReport {
+    /// `day`, `week` or `month`, as asked.
+    #[schema(example = "day")]
+    period: String,
+    /// Oldest first, periods without activity included.
+    active_users: Vec<ActiveUsersInPeriod>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveUsersInPeriod {
+    /// The period's first day (weeks start on Monday; UTC).
+    #[schema(example = "2026-12-01")]
+    period: String,
+    /// Distinct users with any activity or learning session in the period.
+    active_users: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TopTechnologiesReport {
+    /// At most ten, most sessions first.
+    technologies: Vec<TechnologyUsage>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TechnologyUsage {
+    #[schema(example = "rust")]
+    technology: String,
+    sessions: i64,
+    minutes: i64,
+    /// Distinct users who studied it.
+    learners: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EngagementReport {
+    /// Ten bands, 0–10 to 90–100.
+    distribution: Vec<EngagementBand>,
+}
+
+/// Users whose engagement score is at least `from` and below `to` (the last band includes 100).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct EngagementBand {
+    from: i32,
+    to: i32,
+    users: i64,
+}
+
 /// Admin: distinct active users per day, week or month.
 #[utoipa::path(get, path = "/api/admin/reports/active-users", tag = "admin", params(ActiveUsersQuery),
-    responses((status = 200, description = "`{period, activeUsers: [{period, activeUsers}]}`"), (status = 401), (status = 403), (status = 422)),
+    responses((status = 200, body = ActiveUsersReport), (status = 401), (status = 403), (status = 422)),
     security(("token" = [])))]
 pub(crate) async fn active_users(
     State(state): State<AppState>,
     auth: AuthUser,
     Query(q): Query<ActiveUsersQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActiveUsersReport>, ApiError> {
     admin(&state, &auth).await?;
     let period = q.period.unwrap_or_else(|| "day".into());
     if !reports::PERIODS.contains(&period.as_str()) {
@@ -152,31 +315,38 @@ pub(crate) async fn active_users(
         return Err(ApiError::invalid("count", "must be between 1 and 366"));
     }
     let series = reports::active_users(&state.stores.postgres, &period, count).await?;
-    Ok(Json(json!({ "period": period, "activeUsers": series })))
+    Ok(Json(ActiveUsersReport {
+        active_users: typed("active users", series)?,
+        period,
+    }))
 }
 
 /// Admin: the technologies studied most this week.
 #[utoipa::path(get, path = "/api/admin/reports/top-technologies", tag = "admin",
-    responses((status = 200, description = "`{technologies: [{technology, sessions, minutes, learners}]}`"), (status = 401), (status = 403)),
+    responses((status = 200, body = TopTechnologiesReport, description = "Sessions started since Monday (UTC)"), (status = 401), (status = 403)),
     security(("token" = [])))]
 pub(crate) async fn top_technologies(
     State(state): State<AppState>,
     auth: AuthUser,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TopTechnologiesReport>, ApiError> {
     admin(&state, &auth).await?;
     let technologies = reports::top_technologies(&state.stores.postgres, 10).await?;
-    Ok(Json(json!({ "technologies": technologies })))
+    Ok(Json(TopTechnologiesReport {
+        technologies: typed("top technologies", technologies)?,
+    }))
 }
 
 /// Admin: how engagement scores are distributed, in bands of 10.
 #[utoipa::path(get, path = "/api/admin/reports/engagement", tag = "admin",
-    responses((status = 200, description = "`{distribution: [{from, to, users}]}`"), (status = 401), (status = 403)),
+    responses((status = 200, body = EngagementReport), (status = 401), (status = 403)),
     security(("token" = [])))]
 pub(crate) async fn engagement_distribution(
     State(state): State<AppState>,
     auth: AuthUser,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EngagementReport>, ApiError> {
     admin(&state, &auth).await?;
     let distribution = reports::engagement_distribution(&state.stores.postgres).await?;
-    Ok(Json(json!({ "distribution": distribution })))
+    Ok(Json(EngagementReport {
+        distribution: typed("engagement", distribution)?,
+    }))
 }

@@ -1,4 +1,4 @@
-//! Subscriptions and billing: `GET`/`PUT`/`DELETE /api/subscription`, `GET`/`POST
+//! Subscriptions and billing: `GET /api/plans`, `GET`/`PUT`/`DELETE /api/subscription`, `GET`/`POST
 //! /api/payments` (with `Idempotency-Key`), `GET /api/orders`. Amounts are strings holding
 //! exact decimals (`"12.00"`), never floats.
 
@@ -166,6 +166,41 @@ pub struct ChangeSubscriptionBody {
     billing_cycle: Option<String>,
     /// Needed for a paid plan unless a payment method is saved.
     card: Option<CardBody>,
+}
+
+/// One plan on offer: its prices per cycle and what it allows.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanOffer {
+    plan: Plan,
+    #[schema(example = "12.00")]
+    monthly_price: String,
+    /// A year costs ten months.
+    #[schema(example = "120.00")]
+    yearly_price: String,
+    currency: &'static str,
+    entitlements: Entitlements,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PlansResponse {
+    plans: Vec<PlanOffer>,
+}
+
+/// The plans on offer, cheapest first: prices and entitlements (public, for comparison).
+#[utoipa::path(get, path = "/api/plans", tag = "billing", responses((status = 200, body = PlansResponse)))]
+pub(crate) async fn list_plans() -> Json<PlansResponse> {
+    let plans = Plan::ALL
+        .iter()
+        .map(|&plan| PlanOffer {
+            plan,
+            monthly_price: format!("{:.2}", plan.price(BillingCycle::Monthly)),
+            yearly_price: format!("{:.2}", plan.price(BillingCycle::Yearly)),
+            currency: techhub_core::plans::CURRENCY,
+            entitlements: plan.entitlements(),
+        })
+        .collect();
+    Json(PlansResponse { plans })
 }
 
 /// The current plan, its billing cycle and what it allows.

@@ -18,6 +18,7 @@ pub mod learning;
 pub mod limits;
 mod own_writes;
 mod policy;
+pub mod preferences;
 pub mod profiles;
 pub mod routes;
 pub mod search;

@@ -20,7 +20,9 @@ use utoipa::OpenApi;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use crate::AppState;
-use crate::{analytics, articles, billing, dashboard, health, learning, profiles, search, users};
+use crate::{
+    analytics, articles, billing, dashboard, health, learning, preferences, profiles, search, users,
+};
 
 /// Declares [`ROUTES`] and [`documented`] from one list of `METHOD "path" => handler` rows.
 macro_rules! route_table {
@@ -51,7 +53,10 @@ route_table! {
     GET    "/api/user"                                   => users::current_user,
     PUT    "/api/user"                                   => users::update_user,
     POST   "/api/user/verify"                            => users::verify_email,
+    GET    "/api/user/preferences"                       => preferences::get_preferences,
+    PUT    "/api/user/preferences"                       => preferences::update_preferences,
 
+    GET    "/api/plans"                                  => billing::list_plans,
     GET    "/api/subscription"                           => billing::get_subscription,
     PUT    "/api/subscription"                           => billing::change_subscription,
     DELETE "/api/subscription"                           => billing::cancel_subscription,
@@ -166,7 +171,7 @@ fn methods(item: &PathItem) -> Vec<&'static str> {
     ),
     tags(
         (name = "operations", description = "Health and operations"),
-        (name = "users", description = "Registration, login, the current user (RealWorld)"),
+        (name = "users", description = "Registration, login, the current user (RealWorld) and their preferences"),
         (name = "billing", description = "Plans, subscriptions, payments and orders"),
         (name = "profiles", description = "Profiles and follows (RealWorld)"),
         (name = "articles", description = "Articles, favorites and tags (RealWorld)"),

@@ -3,6 +3,7 @@
 
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use serde::Serialize;
+use techhub_core::domain::Theme;
 use techhub_core::events::UserSnapshot;
 use uuid::Uuid;
 
@@ -14,7 +15,189 @@ const REMEMBERED_EVENTS: i32 = 20;
 
 /// The preferences every new profile starts with.
 pub fn default_preferences() -> Document {
-    doc! { "theme": "system", "language": "en", "emailNotifications": true, "weeklyDigest": true }
+    Preferences::default().to_document()
+}
+
+/// A user's preferences (`preferences` in their profile): the web app's colour theme, the
+/// language, and which emails they want.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preferences {
+    pub theme: Theme,
+    /// A language tag (`en`, `pt-BR`).
+    pub language: String,
+    pub email_notifications: bool,
+    pub weekly_digest: bool,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Preferences {
+            theme: Theme::System,
+            language: "en".into(),
+            email_notifications: true,
+            weekly_digest: true,
+        }
+    }
+}
+
+impl Preferences {
+    /// The preferences a profile's `preferences` document holds; a field missing or of
+    /// another type (profiles written before it existed, by hand) reads as its default.
+    pub fn from_document(stored: Option<&Document>) -> Self {
+        let mut prefs = Preferences::default();
+        let Some(d) = stored else { return prefs };
+        if let Some(theme) = d.get_str("theme").ok().and_then(|t| Theme::parse(t).ok()) {
+            prefs.theme = theme;
+        }
+        if let Ok(language) = d.get_str("language") {
+            prefs.language = language.to_string();
+        }
+        if let Ok(on) = d.get_bool("emailNotifications") {
+            prefs.email_notifications = on;
+        }
+        if let Ok(on) = d.get_bool("weeklyDigest") {
+            prefs.weekly_digest = on;
+        }
+        prefs
+    }
+
+    pub fn to_document(&self) -> Document {
+        doc! {
+            "theme": self.theme.as_str(),
+            "language": &self.language,
+            "emailNotifications": self.email_notifications,
+            "weeklyDigest": self.weekly_digest,
+        }
+    }
+
+    /// These preferences with `changes` applied.
+    pub fn with(mut self, changes: &PreferenceChanges) -> Self {
+        if let Some(theme) = changes.theme {
+            self.theme = theme;
+        }
+        if let Some(language) = &changes.language {
+            self.language = language.clone();
+        }
+        if let Some(on) = changes.email_notifications {
+            self.email_notifications = on;
+        }
+        if let Some(on) = changes.weekly_digest {
+            self.weekly_digest = on;
+        }
+        self
+    }
+}
+
+/// Preferences to change; `None` leaves one as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PreferenceChanges {
+    pub theme: Option<Theme>,
+    pub language: Option<String>,
+    pub email_notifications: Option<bool>,
+    pub weekly_digest: Option<bool>,
+}
+
+impl PreferenceChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == PreferenceChanges::default()
+    }
+
+    /// The `$set` of the changed fields, each by its own path, so a change leaves the other
+    /// preferences as they are (also those another request changes at the same moment).
+    fn set(&self) -> Document {
+        let mut set = Document::new();
+        if let Some(theme) = self.theme {
+            set.insert("preferences.theme", theme.as_str());
+        }
+        if let Some(language) = &self.language {
+            set.insert("preferences.language", language.as_str());
+        }
+        if let Some(on) = self.email_notifications {
+            set.insert("preferences.emailNotifications", on);
+        }
+        if let Some(on) = self.weekly_digest {
+            set.insert("preferences.weeklyDigest", on);
+        }
+        set.insert("updatedAt", DateTime::now());
+        set
+    }
+}
+
+/// `user_id`'s preferences: the defaults while they have no profile yet (the projection of
+/// their registration has not run).
+pub async fn preferences(mongo: &Mongo, user_id: u64) -> Result<Preferences, MongoError> {
+    let profile = find(mongo, user_id).await?;
+    Ok(Preferences::from_document(
+        profile
+            .as_ref()
+            .and_then(|p| p.get_document("preferences").ok()),
+    ))
+}
+
+/// Changes `user_id`'s preferences and returns them all as they are now. A user without a
+/// profile yet (the projection is asynchronous) gets one here, with `username` and the
+/// changed defaults; the projection completes it, keeping the preferences.
+pub async fn set_preferences(
+    mongo: &Mongo,
+    user_id: u64,
+    username: &str,
+    changes: &PreferenceChanges,
+) -> Result<Preferences, MongoError> {
+    let profiles = mongo.db().collection::<Document>(USER_PROFILES);
+    let filter = doc! { "userId": user_id as i64 };
+    let update = doc! { "$set": changes.set() };
+    let options = mongodb::options::FindOneAndUpdateOptions::builder()
+        .return_document(mongodb::options::ReturnDocument::After)
+        .projection(doc! { "preferences": 1 })
+        .build();
+    let updated = mongo
+        .timed(
+            profiles
+                .find_one_and_update(filter.clone(), update.clone())
+                .with_options(options.clone()),
+        )
+        .await?;
+    if let Some(profile) = updated {
+        return Ok(Preferences::from_document(
+            profile.get_document("preferences").ok(),
+        ));
+    }
+    // No profile yet: create it with the changes, unless one appeared meanwhile (the
+    // projection ran), which then takes the changes like any other.
+    let wanted = Preferences::default().with(changes);
+    let created = ProfileDocument {
+        preferences: wanted.to_document(),
+        ..ProfileDocument::new(user_id, username, DateTime::now())
+    };
+    let inserted = mongo
+        .timed(
+            profiles
+                .update_one(
+                    filter.clone(),
+                    doc! { "$setOnInsert": created.on_insert(&[])? },
+                )
+                .upsert(true),
+        )
+        .await;
+    match inserted {
+        Ok(done) if done.upserted_id.is_some() => return Ok(wanted),
+        Ok(_) => {}
+        // Created concurrently by another upsert: change that one.
+        Err(e) if is_duplicate_user_id(&e) => {}
+        Err(e) => return Err(e),
+    }
+    let updated = mongo
+        .timed(
+            profiles
+                .find_one_and_update(filter, update)
+                .with_options(options),
+        )
+        .await?;
+    Ok(Preferences::from_document(
+        updated
+            .as_ref()
+            .and_then(|p| p.get_document("preferences").ok()),
+    ))
 }
 
 /// A new `user_profiles` document: what the projection, a follow or bookmark that comes first,

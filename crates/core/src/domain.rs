@@ -187,6 +187,86 @@ pub fn image_url(raw: &str) -> Result<String, FieldError> {
     }
 }
 
+/// The colour theme a user picked for the web app; `system` follows the device's setting.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub const ALL: [Theme; 3] = [Theme::System, Theme::Light, Theme::Dark];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    /// `raw` (trimmed, any case) as a theme, or the error naming `theme` and the choices.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let value = raw.trim().to_ascii_lowercase();
+        Theme::ALL
+            .into_iter()
+            .find(|t| t.as_str() == value)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Theme::ALL.iter().map(|t| t.as_str()).collect();
+                FieldError::new("theme", format!("must be one of {}", names.join(", ")))
+            })
+    }
+}
+
+impl std::fmt::Display for Theme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The longest language tag accepted (BCP 47 allows long ones; real ones are short).
+pub const MAX_LANGUAGE_CHARS: usize = 35;
+
+/// A language tag such as `en`, `de` or `pt-BR` (BCP 47's shape: a primary language of 2 to
+/// 8 letters, then subtags of 1 to 8 letters or digits joined by `-`), trimmed.
+pub fn language_tag(raw: &str) -> Result<String, FieldError> {
+    let tag = raw.trim();
+    let invalid = || FieldError::new("language", "must be a language tag such as en or pt-BR");
+    if tag.is_empty() {
+        return Err(FieldError::new("language", "can't be blank"));
+    }
+    if tag.chars().count() > MAX_LANGUAGE_CHARS {
+        return Err(FieldError::new(
+            "language",
+            format!("is too long (maximum is {MAX_LANGUAGE_CHARS} characters)"),
+        ));
+    }
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    if !(2..=8).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(invalid());
+    }
+    for part in parts {
+        if !(1..=8).contains(&part.len()) || !part.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(invalid());
+        }
+    }
+    Ok(tag.to_string())
+}
+
 /// A user's click on a post's favorite button (favoriting it when `on`, taking the favorite
 /// back otherwise), as their own reads take it until the relay folds it into the favorite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,6 +343,44 @@ impl std::fmt::Display for PostStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn themes_parse_in_any_case_and_name_the_choices_otherwise() {
+        assert_eq!(Theme::parse(" Dark ").unwrap(), Theme::Dark);
+        assert_eq!(Theme::parse("light").unwrap(), Theme::Light);
+        assert_eq!(Theme::parse("system").unwrap(), Theme::System);
+        assert_eq!(Theme::default(), Theme::System);
+        for raw in ["", "blue", "darkest"] {
+            let e = Theme::parse(raw).unwrap_err();
+            assert_eq!(
+                (e.field, e.message.as_str()),
+                ("theme", "must be one of system, light, dark"),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn language_tags_take_the_bcp47_shape() {
+        for ok in ["en", "de", "pt-BR", "zh-Hant-TW", "es-419", " fr "] {
+            assert_eq!(language_tag(ok).unwrap(), ok.trim(), "{ok:?}");
+        }
+        for (raw, why) in [
+            ("", "can't be blank"),
+            ("e", "must be a language tag such as en or pt-BR"),
+            ("en_US", "must be a language tag such as en or pt-BR"),
+            ("en-", "must be a language tag such as en or pt-BR"),
+            ("12", "must be a language tag such as en or pt-BR"),
+            ("<script>", "must be a language tag such as en or pt-BR"),
+        ] {
+            let e = language_tag(raw).unwrap_err();
+            assert_eq!((e.field, e.message.as_str()), ("language", why), "{raw:?}");
+        }
+        assert!(language_tag(&format!("en-{}", "-abc".repeat(10)))
+            .unwrap_err()
+            .message
+            .contains("too long"));
+    }
 
     #[test]
     fn email_is_trimmed_and_lowercased() {

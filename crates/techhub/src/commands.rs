@@ -1,4 +1,5 @@
-//! The operational commands behind `techhub migrate` and `techhub doctor`.
+//! The operational commands behind `techhub migrate`, `doctor`, `demo`, `relay`, `admin`,
+//! `reindex`.
 
 use std::fmt::Write as _;
 
@@ -30,7 +31,8 @@ pub async fn migrate(config: &Config) -> anyhow::Result<String> {
 }
 
 /// Demo accounts `techhub demo` creates: username, plan. Email `<username>@example.com`,
-/// password [`DEMO_PASSWORD`].
+/// password [`DEMO_PASSWORD`]. Besides them it creates the RealWorld demo author
+/// ([`crate::demo`]).
 pub const DEMO_USERS: &[(&str, Plan)] = &[
     ("ada", Plan::Pro),
     ("grace", Plan::Free),
@@ -39,7 +41,9 @@ pub const DEMO_USERS: &[(&str, Plan)] = &[
 pub const DEMO_PASSWORD: &str = "techhub-demo";
 
 /// Creates the demo accounts that do not exist yet, through the same code paths as the API
-/// (registration with its events, a plan paid with a sandbox test card). Safe to run again.
+/// (registration with its events, a plan paid with a sandbox test card), then the RealWorld
+/// demo author with their articles, comments and a follower, through the API itself
+/// ([`crate::demo`]) unless the author exists. Safe to run again: a second run writes nothing.
 pub async fn demo(config: &Config) -> anyhow::Result<String> {
     let stores = Stores::connect(config).await?;
     let sandbox = SandboxProvider::default();
@@ -83,7 +87,9 @@ pub async fn demo(config: &Config) -> anyhow::Result<String> {
             plan.as_str()
         )?;
     }
+    let author = crate::demo::create_author(config, &stores, DEMO_PASSWORD, &mut out).await;
     stores.close().await;
+    author?;
     Ok(out)
 }
 
@@ -109,10 +115,17 @@ pub async fn relay(
     Ok(())
 }
 
-/// Grants or revokes the admin role.
+/// Grants or revokes the admin role, and drops the user's cached dashboard, which shows it.
 pub async fn admin(config: &Config, username: &str, grant: bool) -> anyhow::Result<String> {
     let stores = Stores::connect(config).await?;
     let found = techhub_accounts::users::set_admin(&stores.mysql, username, grant).await;
+    if let Ok(Some(user)) = users::find_by_username(&stores.mysql, username).await {
+        let stale = [techhub_cache::entries::keys::dashboard(user.id)];
+        if let Err(e) = stores.redis.invalidate(&stale).await {
+            // The entry expires by itself: a dashboard is cached for 5 minutes.
+            tracing::warn!(error = %e, "the user's cached dashboard could not be dropped");
+        }
+    }
     stores.close().await;
     anyhow::ensure!(found?, "no user named {username:?}");
     Ok(if grant {

@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod counted;
+pub mod demo;
 pub mod jobs;
 pub mod seed;
 pub mod telemetry;

@@ -35,7 +35,8 @@ enum Command {
     Migrate,
     /// Check every store: address, version, status and round-trip latency. Exits 1 if any is down.
     Doctor,
-    /// Create the demo accounts (ada, grace, linus; password techhub-demo) if missing.
+    /// Create the demo accounts (ada, grace, linus; password techhub-demo) if missing, and the
+    /// RealWorld demo author johndoe (password johndoe-demo-password) with 3 articles, comments and a follower.
     Demo,
     /// Fill every store with a realistic, reproducible data set (stop the server first).
     Seed(techhub::seed::Sizes),

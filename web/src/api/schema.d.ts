@@ -343,6 +343,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The plans on offer, cheapest first: prices and entitlements (public, for comparison). */
+        get: operations["list_plans"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/profiles/{username}": {
         parameters: {
             query?: never;
@@ -492,6 +509,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/user/preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's preferences (the defaults until they change one). */
+        get: operations["get_preferences"];
+        /** Change some of the caller's preferences; answers with all of them. */
+        put: operations["update_preferences"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/user/verify": {
         parameters: {
             query?: never;
@@ -567,6 +602,44 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ActiveUsersInPeriod: {
+            /**
+             * Format: int64
+             * @description Distinct users with any activity or learning session in the period.
+             */
+            activeUsers: number;
+            /**
+             * @description The period's first day (weeks start on Monday; UTC).
+             * @example 2026-12-01
+             */
+            period: string;
+        };
+        ActiveUsersReport: {
+            /** @description Oldest first, periods without activity included. */
+            activeUsers: components["schemas"]["ActiveUsersInPeriod"][];
+            /**
+             * @description `day`, `week` or `month`, as asked.
+             * @example day
+             */
+            period: string;
+        };
+        AnalyzedArticle: {
+            slug: string;
+            title: string;
+        };
+        ArticleAnalyticsResponse: {
+            article: components["schemas"]["AnalyzedArticle"];
+            /** @description Oldest first, one per UTC day, days without activity included. */
+            daily: components["schemas"]["DailyEngagement"][];
+            /**
+             * Format: int32
+             * @description How many days `daily` covers: the days asked for, clipped to the plan's analytics
+             *     history.
+             */
+            days: number;
+            /** @description Since the article was published. */
+            totals: components["schemas"]["ArticleTotals"];
+        };
         ArticleBody: {
             author: components["schemas"]["ProfileBody"];
             /** @description Left out of lists. */
@@ -607,6 +680,16 @@ export interface components {
         };
         ArticleResponse: {
             article: components["schemas"]["ArticleBody"];
+        };
+        ArticleTotals: {
+            /** Format: int64 */
+            bookmarks: number;
+            /** Format: int64 */
+            comments: number;
+            /** Format: int64 */
+            likes: number;
+            /** Format: int64 */
+            views: number;
         };
         ArticlesResponse: {
             articles: components["schemas"]["ArticleBody"][];
@@ -677,6 +760,142 @@ export interface components {
         CreatePaymentRequest: {
             payment: components["schemas"]["CreatePaymentBody"];
         };
+        DailyEngagement: {
+            /** Format: int64 */
+            comments: number;
+            /** @example 2026-12-05 */
+            day: string;
+            /** Format: int64 */
+            likes: number;
+            /**
+             * Format: int64
+             * @description Counted in Redis; 0 when Redis is unavailable.
+             */
+            views: number;
+        };
+        DashboardAccount: {
+            bio: string | null;
+            email: string;
+            emailVerified: boolean;
+            image: string | null;
+            memberSince: string;
+            /**
+             * @description `user`, or `admin` for those who may read `/api/admin/reports/*`.
+             * @example user
+             */
+            role: string;
+            /**
+             * @description `active`, `suspended` or `deleted`.
+             * @example active
+             */
+            status: string;
+            /** @example UTC */
+            timezone: string;
+            username: string;
+        };
+        /**
+         * @description The dashboard. A part whose store failed or was too slow is `null`, and that store is
+         *     listed in `degraded`.
+         */
+        DashboardBody: {
+            account: components["schemas"]["DashboardAccount"] | null;
+            content: components["schemas"]["DashboardContent"] | null;
+            /**
+             * @description The stores whose part is `null` (empty when the answer is complete; only complete
+             *     answers are cached).
+             */
+            degraded: components["schemas"]["DashboardStore"][];
+            /** @description When this answer was put together (a cached answer keeps its time). */
+            generatedAt: string;
+            learning: components["schemas"]["DashboardLearning"] | null;
+            subscription: components["schemas"]["DashboardSubscription"] | null;
+        };
+        DashboardContent: {
+            /**
+             * Format: int64
+             * @description How many posts they bookmarked.
+             */
+            bookmarks: number;
+            /**
+             * Format: int64
+             * @description How many users they follow.
+             */
+            following: number;
+            /** @description Their five newest published posts. */
+            recentPosts: components["schemas"]["DashboardPost"][];
+            /**
+             * Format: int64
+             * @description Their published posts.
+             */
+            totalPosts: number;
+        };
+        DashboardLearning: {
+            /** @description Activities counted so far, by kind (`post.created`, `comment.created`, `post.liked`, …). */
+            activity: {
+                [key: string]: number;
+            };
+            /**
+             * Format: double
+             * @description 0 to 100 (see the engagement score in docs/api.md).
+             */
+            engagementScore: number;
+            lastActivity: string | null;
+            /** @description Per technology studied. */
+            learningProgress: {
+                [key: string]: components["schemas"]["TechnologyProgress"];
+            };
+            /** Format: int32 */
+            longestStreak: number;
+            /** Format: int64 */
+            minutesThisWeek: number;
+            /** Format: int64 */
+            sessionsThisWeek: number;
+            /** Format: int32 */
+            streakDays: number;
+            /** Format: int64 */
+            totalPoints: number;
+        };
+        DashboardPost: {
+            /** Format: int64 */
+            comments: number;
+            /** Format: int64 */
+            favoritesCount: number;
+            publishedAt: string | null;
+            slug: string;
+            title: string;
+            /** Format: int64 */
+            views: number;
+        };
+        DashboardResponse: {
+            dashboard: components["schemas"]["DashboardBody"];
+        };
+        /**
+         * @description A store a dashboard part comes from.
+         * @enum {string}
+         */
+        DashboardStore: "mysql" | "postgres" | "mongodb";
+        DashboardSubscription: {
+            autoRenew: boolean;
+            billingCycle: components["schemas"]["BillingCycle"];
+            /** @example USD */
+            currency: string;
+            currentPeriodEnd: string | null;
+            entitlements: components["schemas"]["Entitlements"];
+            plan: components["schemas"]["Plan"];
+            /** @example 12.00 */
+            price: string;
+            /** @example active */
+            status: string;
+        };
+        /** @description Users whose engagement score is at least `from` and below `to` (the last band includes 100). */
+        EngagementBand: {
+            /** Format: int32 */
+            from: number;
+            /** Format: int32 */
+            to: number;
+            /** Format: int64 */
+            users: number;
+        };
         EngagementBody: {
             /** Format: int64 */
             bookmarks: number;
@@ -686,6 +905,10 @@ export interface components {
             likes: number;
             /** Format: int64 */
             views: number;
+        };
+        EngagementReport: {
+            /** @description Ten bands, 0–10 to 90–100. */
+            distribution: components["schemas"]["EngagementBand"][];
         };
         /** @description What a plan allows. `None` means unlimited. */
         Entitlements: {
@@ -738,6 +961,68 @@ export interface components {
             body: string;
             /** @description The title, HTML-escaped, matched words in `<mark>`. */
             title: string;
+        };
+        InsightsResponse: {
+            insights: components["schemas"]["LearningInsights"];
+            /** @description Oldest first, one per week (Monday to Sunday, UTC), weeks without sessions included. */
+            weeklyTrends: components["schemas"]["WeeklyTrend"][];
+            /**
+             * Format: int32
+             * @description How many weeks `weeklyTrends` covers: the weeks asked for, clipped to the plan's
+             *     analytics history.
+             */
+            weeks: number;
+        };
+        /**
+         * @description The caller's row of the `user_learning_insights` view (its column names): totals, and the
+         *     last 30 days of sessions, learning paths and assessments. Zeros and nulls before their
+         *     analytics exist (just after registering).
+         */
+        LearningInsights: {
+            /** Format: int64 */
+            active_paths: number;
+            /**
+             * Format: double
+             * @description The mean of the latest score per skill area; null without assessments.
+             */
+            avg_assessment_score: number | null;
+            /**
+             * Format: double
+             * @description 0 to 100; null without sessions.
+             */
+            avg_completion_30d: number | null;
+            /**
+             * Format: double
+             * @description 1 to 5; null without rated sessions.
+             */
+            avg_rating_30d: number | null;
+            /** Format: int64 */
+            completed_paths: number;
+            /**
+             * Format: double
+             * @description 0 to 100.
+             */
+            engagement_score: number;
+            /**
+             * @description When they were last active (PostgreSQL's timestamp format).
+             * @example 2026-12-05T10:15:30.123456+00:00
+             */
+            last_activity: string | null;
+            /** Format: int32 */
+            longest_streak: number;
+            /** Format: int64 */
+            minutes_30d: number;
+            /** Format: int64 */
+            sessions_30d: number;
+            /** Format: int64 */
+            skill_areas_assessed: number;
+            /** Format: int32 */
+            streak_days: number;
+            /** @description Up to five, most sessions first. */
+            top_technologies: string[];
+            /** Format: int64 */
+            total_points: number;
+            username: string | null;
         };
         LoginBody: {
             email?: string | null;
@@ -915,6 +1200,38 @@ export interface components {
         };
         /** @enum {string} */
         Plan: "free" | "pro" | "enterprise";
+        /** @description One plan on offer: its prices per cycle and what it allows. */
+        PlanOffer: {
+            currency: string;
+            entitlements: components["schemas"]["Entitlements"];
+            /** @example 12.00 */
+            monthlyPrice: string;
+            plan: components["schemas"]["Plan"];
+            /**
+             * @description A year costs ten months.
+             * @example 120.00
+             */
+            yearlyPrice: string;
+        };
+        PlansResponse: {
+            plans: components["schemas"]["PlanOffer"][];
+        };
+        PreferencesBody: {
+            /** @description Whether to email notifications. */
+            emailNotifications: boolean;
+            /**
+             * @description A language tag such as `en` or `pt-BR`.
+             * @example en
+             */
+            language: string;
+            /** @description The web app's colour theme; `system` follows the device's setting. */
+            theme: components["schemas"]["Theme"];
+            /** @description Whether to email the weekly digest. */
+            weeklyDigest: boolean;
+        };
+        PreferencesResponse: {
+            preferences: components["schemas"]["PreferencesBody"];
+        };
         ProfileBody: {
             bio?: string | null;
             following: boolean;
@@ -1044,6 +1361,40 @@ export interface components {
         TagsResponse: {
             tags: string[];
         };
+        /** @description What a user studied of one technology, over all their sessions. */
+        TechnologyProgress: {
+            /**
+             * Format: int64
+             * @description Sessions completed (100 %).
+             */
+            completed: number;
+            /** Format: int64 */
+            minutes: number;
+            /** Format: int64 */
+            sessions: number;
+        };
+        TechnologyUsage: {
+            /**
+             * Format: int64
+             * @description Distinct users who studied it.
+             */
+            learners: number;
+            /** Format: int64 */
+            minutes: number;
+            /** Format: int64 */
+            sessions: number;
+            /** @example rust */
+            technology: string;
+        };
+        /**
+         * @description The colour theme a user picked for the web app; `system` follows the device's setting.
+         * @enum {string}
+         */
+        Theme: "system" | "light" | "dark";
+        TopTechnologiesReport: {
+            /** @description At most ten, most sessions first. */
+            technologies: components["schemas"]["TechnologyUsage"][];
+        };
         UpdateArticleBody: {
             body?: string | null;
             categories?: string[] | null;
@@ -1061,6 +1412,20 @@ export interface components {
         };
         UpdateArticleRequest: {
             article: components["schemas"]["UpdateArticleBody"];
+        };
+        /** @description The preferences to change, at least one; those left out stay as they are. */
+        UpdatePreferencesBody: {
+            emailNotifications?: boolean | null;
+            /**
+             * @description A language tag such as `en` or `pt-BR` (at most 35 characters).
+             * @example en
+             */
+            language?: string | null;
+            theme?: components["schemas"]["Theme"] | null;
+            weeklyDigest?: boolean | null;
+        };
+        UpdatePreferencesRequest: {
+            preferences: components["schemas"]["UpdatePreferencesBody"];
         };
         /** @description Fields to change; at least one. `bio` and `image` may be `null` to clear them. */
         UpdateUserBody: {
@@ -1089,6 +1454,27 @@ export interface components {
             /** @description The token from the verification email. */
             token?: string | null;
         };
+        WeeklyTrend: {
+            /**
+             * Format: double
+             * @description Null in a week without sessions.
+             */
+            avgCompletion: number | null;
+            /**
+             * Format: double
+             * @description Null in a week without rated sessions.
+             */
+            avgRating: number | null;
+            /** Format: int64 */
+            minutes: number;
+            /** Format: int64 */
+            sessions: number;
+            /**
+             * @description The week's Monday.
+             * @example 2026-11-30
+             */
+            week: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1112,12 +1498,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{period, activeUsers: [{period, activeUsers}]}` */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ActiveUsersReport"];
+                };
             };
             401: {
                 headers: {
@@ -1148,12 +1535,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{distribution: [{from, to, users}]}` */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EngagementReport"];
+                };
             };
             401: {
                 headers: {
@@ -1178,12 +1566,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{technologies: [{technology, sessions, minutes, learners}]}` */
+            /** @description Sessions started since Monday (UTC) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["TopTechnologiesReport"];
+                };
             };
             401: {
                 headers: {
@@ -1213,12 +1603,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{article: {slug, title}, totals: {views, likes, comments, bookmarks}, daily: [{day, views, likes, comments}]}` */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ArticleAnalyticsResponse"];
+                };
             };
             401: {
                 headers: {
@@ -1259,12 +1650,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{insights, weeklyTrends: [{week, sessions, minutes, avgCompletion, avgRating}], weeks}`; weeks are clipped to the plan's analytics history */
+            /** @description Weeks are clipped to the plan's analytics history */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["InsightsResponse"];
+                };
             };
             401: {
                 headers: {
@@ -1807,12 +2200,16 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{"dashboard": {account, subscription, learning, content, degraded, generatedAt}}`; a part whose store failed is null and the store is listed in `degraded`. Header `X-Cache: hit|miss`. */
+            /** @description A part whose store failed is null and the store is listed in `degraded`. */
             200: {
                 headers: {
+                    /** @description hit or miss */
+                    "x-cache"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DashboardResponse"];
+                };
             };
             401: {
                 headers: {
@@ -2094,6 +2491,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    list_plans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlansResponse"];
+                };
             };
         };
     };
@@ -2478,6 +2894,69 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_preferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreferencesResponse"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    update_preferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdatePreferencesRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreferencesResponse"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid field, e.g. `{"errors":{"theme":["must be one of system, light, dark"]}}` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,6 @@
+import type { UseQueryResult } from '@tanstack/react-query';
 import { Link } from 'react-router';
-import { useArticles, type ListFilter } from '../api/queries';
+import { useArticles, type ArticlesPage, type ListFilter } from '../api/queries';
 import { PAGE_SIZE } from '../lib/format';
 import { ArticlePreview } from './ArticlePreview';
 import { LoadError } from './ErrorMessages';
@@ -18,6 +19,21 @@ export function ArticleList({
   empty?: React.ReactNode;
 }) {
   const query = useArticles(filter);
+  return <ArticleListView query={query} page={filter.page} pageHref={pageHref} empty={empty} />;
+}
+
+/** A page of articles from any list query (feeds, drafts, bookmarks), with its states. */
+export function ArticleListView({
+  query,
+  page,
+  pageHref,
+  empty,
+}: {
+  query: UseQueryResult<ArticlesPage>;
+  page: number;
+  pageHref: (page: number) => string;
+  empty?: React.ReactNode;
+}) {
   if (query.isPending) {
     // Placeholders about as tall as the articles they stand for, so nothing below moves when
     // the list arrives.
@@ -48,7 +64,7 @@ export function ArticleList({
       {articles.map((article) => (
         <ArticlePreview key={article.slug} article={article} />
       ))}
-      {pages > 1 && <Pagination pages={pages} current={filter.page} href={pageHref} />}
+      {pages > 1 && <Pagination pages={pages} current={page} href={pageHref} />}
     </div>
   );
 }

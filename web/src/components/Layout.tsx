@@ -2,6 +2,7 @@ import { Link, NavLink, Outlet } from 'react-router';
 import { useAuth } from '../auth/auth';
 import { Avatar } from './Avatar';
 import { Icon } from './Icon';
+import { ThemeToggle } from './ThemeToggle';
 
 function Item({ to, children, end = false }: { to: string; children: React.ReactNode; end?: boolean }) {
   return (
@@ -26,8 +27,11 @@ function Header() {
           <Item to="/" end>
             Home
           </Item>
+          <Item to="/search">Search</Item>
           {user ? (
             <>
+              <Item to="/dashboard">Dashboard</Item>
+              <Item to="/learning">Learning</Item>
               <Item to="/editor" end>
                 <Icon name="compose" />
                 &nbsp;New Article
@@ -47,6 +51,9 @@ function Header() {
               <Item to="/register">Sign up</Item>
             </>
           )}
+          <li className="nav-item">
+            <ThemeToggle />
+          </li>
         </ul>
       </div>
     </nav>

@@ -7,10 +7,12 @@ import { keys, useArticle, useComments } from '../api/queries';
 import { useAuth } from '../auth/auth';
 import { ArticleMeta, TagList } from '../components/ArticlePreview';
 import { Avatar } from '../components/Avatar';
+import { BookmarkButton } from '../components/BookmarkButton';
 import { ErrorMessages, LoadError } from '../components/ErrorMessages';
 import { FavoriteButton } from '../components/FavoriteButton';
 import { FollowButton } from '../components/FollowButton';
 import { Icon } from '../components/Icon';
+import { StudyTimer } from '../components/StudyTimer';
 import { formatDate } from '../lib/format';
 
 /** The article's HTML: the server's sanitised `bodyHtml`, cleaned again here; plain paragraphs without it. */
@@ -157,6 +159,7 @@ function Comments({ slug }: { slug: string }) {
 
 export default function ArticlePage() {
   const { slug = '' } = useParams();
+  const auth = useAuth();
   const article = useArticle(slug);
   if (article.isPending || article.isError) {
     return (
@@ -179,6 +182,23 @@ export default function ArticlePage() {
         </div>
       </div>
       <div className="container page">
+        <div className="article-tools">
+          <p className="muted text-sm article-facts">
+            {a.status === 'draft' && <span className="status-pill">Draft: only you can see it</span>}
+            <span>{a.estimatedReadTime} min read</span>
+            {a.difficulty && <span className="capitalize">{a.difficulty}</span>}
+            {a.categories.length > 0 && <span>{a.categories.join(', ')}</span>}
+          </p>
+          <div className="article-tool-buttons">
+            <BookmarkButton article={a} />
+            {auth.user?.username === a.author.username && (
+              <Link className="btn btn-sm btn-outline-secondary" to={`/article/${encodeURIComponent(a.slug)}/analytics`}>
+                Analytics
+              </Link>
+            )}
+            <StudyTimer slug={a.slug} />
+          </div>
+        </div>
         <div className="row article-content">
           <div className="col-md-12">
             <ArticleBody article={a} />

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, TestApp};
+use crate::helpers::{assert_documented, eventually, TestApp};
+use crate::routes::expect_json;
 use crate::routes::{new_article, With};
 
 fn post(title: &str) -> Value {
@@ -91,6 +92,7 @@ async fn insights_article_analytics_for_the_author_only_and_admin_reports_for_ad
     app.record_session_ok(&reader, video).await;
 
     let insights = app.insights_ok(&author, "weeks=4").await;
+    assert_documented(&insights, "InsightsResponse");
     assert_eq!(insights["insights"]["sessions_30d"], 1);
     assert_eq!(insights["insights"]["minutes_30d"], 30);
     assert_eq!(insights["insights"]["top_technologies"], json!(["rust"]));
@@ -124,6 +126,8 @@ async fn insights_article_analytics_for_the_author_only_and_admin_reports_for_ad
         },
     )
     .await;
+    assert_documented(&stats, "ArticleAnalyticsResponse");
+    assert_eq!(stats["days"], 7);
     assert_eq!(stats["daily"].as_array().unwrap().len(), 7);
     let today = stats["daily"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(today["views"], 3);
@@ -141,6 +145,8 @@ async fn insights_article_analytics_for_the_author_only_and_admin_reports_for_ad
         let status = app.admin_report(&author, report).await.status();
         assert_eq!(status, 403, "/api/admin/reports/{report}");
     }
+    let (_, dashboard) = app.dashboard_ok(&author).await;
+    assert_eq!(dashboard["account"]["role"], "user");
     let granted = std::process::Command::new(env!("CARGO_BIN_EXE_techhub"))
         .args(["admin", "analyst"])
         .envs(app.dbs.env())
@@ -155,9 +161,16 @@ async fn insights_article_analytics_for_the_author_only_and_admin_reports_for_ad
         String::from_utf8_lossy(&granted.stdout).trim(),
         "analyst is now an admin"
     );
+    // The dashboard cached before shows the new role at once (the command drops it).
+    let (cache, dashboard) = app.dashboard_ok(&author).await;
+    assert_eq!(
+        (cache.as_str(), &dashboard["account"]["role"]),
+        ("miss", &json!("admin"))
+    );
     let active = app
         .admin_report_ok(&author, "active-users?period=day&count=3")
         .await;
+    assert_documented(&active, "ActiveUsersReport");
     let days = active["activeUsers"].as_array().unwrap();
     assert_eq!(days.len(), 3);
     assert_eq!(
@@ -165,11 +178,13 @@ async fn insights_article_analytics_for_the_author_only_and_admin_reports_for_ad
         "author and reader were active today"
     );
     let top = app.admin_report_ok(&author, "top-technologies").await;
+    assert_documented(&top, "TopTechnologiesReport");
     assert_eq!(top["technologies"][0]["technology"], "rust");
     assert_eq!(top["technologies"][0]["sessions"], 2);
     assert_eq!(top["technologies"][0]["learners"], 2);
     assert_eq!(top["technologies"][1]["technology"], "go");
     let bands = app.admin_report_ok(&author, "engagement").await;
+    assert_documented(&bands, "EngagementReport");
     let bands = bands["distribution"].as_array().unwrap();
     assert_eq!(bands.len(), 10);
     assert_eq!(
@@ -182,4 +197,20 @@ async fn insights_article_analytics_for_the_author_only_and_admin_reports_for_ad
     let by_year = app.admin_report(&author, "active-users?period=year").await;
     assert_eq!(by_year.status(), 422);
     assert_eq!(app.admin_report(&reader, "engagement").await.status(), 403);
+
+    // Before a user's analytics exist (the relay has not projected the registration yet, as
+    // here where their row is taken away): zeros, in the same shape.
+    let early = app.register("early").await;
+    app.settled().await;
+    sqlx::query("DELETE FROM user_analytics WHERE user_id = $1")
+        .bind(early.id as i64)
+        .execute(app.stores.postgres.pool())
+        .await
+        .unwrap();
+    let response = app.insights(&early, "weeks=4").await;
+    let empty = expect_json(response, 200, "insights without analytics").await;
+    assert_documented(&empty, "InsightsResponse");
+    assert_eq!(empty["insights"]["total_points"], 0);
+    assert_eq!(empty["insights"]["top_technologies"], json!([]));
+    assert_eq!(empty["weeklyTrends"].as_array().unwrap().len(), 4);
 }

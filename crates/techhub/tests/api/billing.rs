@@ -39,6 +39,27 @@ async fn new_users_are_on_the_free_plan_with_its_entitlements() {
 }
 
 #[tokio::test]
+async fn the_plans_on_offer_are_public_with_prices_and_entitlements() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/api/plans").await;
+    let body = expect_json(response, 200, "listing the plans").await;
+    let plans = body["plans"].as_array().expect("plans is a list");
+    let names: Vec<&str> = plans.iter().map(|p| p["plan"].as_str().unwrap()).collect();
+    assert_eq!(names, ["free", "pro", "enterprise"]);
+    assert_eq!(plans[0]["monthlyPrice"], "0.00");
+    assert_eq!(plans[1]["monthlyPrice"], "12.00");
+    assert_eq!(plans[1]["yearlyPrice"], "120.00");
+    assert_eq!(plans[2]["monthlyPrice"], "49.00");
+    assert_eq!(plans[1]["currency"], "USD");
+    assert_eq!(plans[0]["entitlements"]["maxDrafts"], 5);
+    assert_eq!(plans[1]["entitlements"]["maxDrafts"], 100);
+    assert!(
+        plans[2]["entitlements"]["maxDrafts"].is_null(),
+        "enterprise drafts are unlimited"
+    );
+}
+
+#[tokio::test]
 async fn upgrading_charges_the_exact_price_and_starts_a_billing_cycle() {
     let app = TestApp::spawn().await;
     let user = app.register("paula").await;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use techhub_core::Store;
 
-use crate::helpers::{eventually, TestApp};
+use crate::helpers::{assert_documented, eventually, TestApp};
 use crate::proxy::Mode;
 use crate::routes::{answer, new_article, With};
 
@@ -28,7 +28,9 @@ async fn the_dashboard_combines_three_stores_is_cached_and_a_change_makes_the_ne
     let (cache, d) = app.dashboard_ok(&user).await;
     assert_eq!(cache, "miss");
     assert_eq!(d["degraded"], json!([]));
+    assert_documented(&d, "DashboardBody");
     assert_eq!(d["account"]["username"], "dash", "MySQL");
+    assert_eq!(d["account"]["role"], "user", "MySQL");
     assert_eq!(d["subscription"]["plan"], "free", "MySQL");
     assert_eq!(d["learning"]["totalPoints"], 40, "PostgreSQL");
     assert_eq!(d["learning"]["sessionsThisWeek"], 1);
@@ -78,6 +80,7 @@ async fn with_postgres_hanging_or_refusing_the_dashboard_answers_degraded_within
         assert!(took < Duration::from_secs(2), "{mode:?}: {took:?}");
         assert_eq!(cache, "miss");
         assert_eq!(d["degraded"], json!(["postgres"]));
+        assert_documented(&d, "DashboardBody");
         assert_eq!(d["learning"], Value::Null);
         assert_eq!(d["account"]["username"], "degraded");
         assert_eq!(d["content"]["totalPosts"], 0);

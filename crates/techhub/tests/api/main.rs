@@ -13,6 +13,7 @@ mod accounts;
 mod auth;
 mod bad_input;
 mod billing;
+mod preferences;
 
 // Content.
 mod activity;

@@ -176,6 +176,49 @@ impl TestApp {
             .await
     }
 
+    /// `GET /api/user/preferences`.
+    pub async fn preferences(&self, user: &(impl Token + ?Sized)) -> Response {
+        self.send(
+            Method::GET,
+            "/api/user/preferences",
+            None,
+            Some(user.token()),
+        )
+        .await
+    }
+
+    /// `GET /api/user/preferences`, 200: the preferences.
+    pub async fn preferences_ok(&self, user: &(impl Token + ?Sized)) -> Value {
+        let response = self.preferences(user).await;
+        expect_json(response, 200, "GET /api/user/preferences").await["preferences"].clone()
+    }
+
+    /// `PUT /api/user/preferences` with `changes`.
+    pub async fn update_preferences(
+        &self,
+        user: &(impl Token + ?Sized),
+        changes: Value,
+    ) -> Response {
+        let body = json!({ "preferences": changes });
+        self.send(
+            Method::PUT,
+            "/api/user/preferences",
+            Some(body),
+            Some(user.token()),
+        )
+        .await
+    }
+
+    /// `PUT /api/user/preferences`, 200: the preferences.
+    pub async fn update_preferences_ok(
+        &self,
+        user: &(impl Token + ?Sized),
+        changes: Value,
+    ) -> Value {
+        let response = self.update_preferences(user, changes).await;
+        expect_json(response, 200, "PUT /api/user/preferences").await["preferences"].clone()
+    }
+
     /// `GET /api/user/drafts`, 200: the list.
     pub async fn drafts_ok(&self, user: &TestUser) -> Value {
         self.get_ok("/api/user/drafts", Some(&user.token)).await

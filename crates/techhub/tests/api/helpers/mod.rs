@@ -1,8 +1,10 @@
 //! `TestApp`: a TechHub server on a random port with its own MySQL database, PostgreSQL
 //! database, MongoDB database and Redis key prefix ([`TestDatabases`], in `databases`), dropped
 //! when the `TestApp` is; the users it registers, the mail it sent, and `eventually`.
-//! The methods for the API's routes are in `crate::routes`.
+//! The methods for the API's routes are in `crate::routes`; answers are checked against the
+//! OpenAPI document's schemas by [`assert_documented`] (in `contract`).
 
+mod contract;
 mod databases;
 
 use std::time::Duration;
@@ -13,6 +15,7 @@ use techhub::Application;
 use techhub_api::Stores;
 use techhub_core::Config;
 
+pub use contract::assert_documented;
 pub use databases::*;
 
 /// A running TechHub on `127.0.0.1:<random port>` over its own [`TestDatabases`].
