@@ -4,6 +4,7 @@ import { publish, seriousViolations, signUp } from './helpers';
 const SHOTS = 'test-results/screenshots';
 
 test('every page has no serious or critical accessibility violation', async ({ page }) => {
+  test.setTimeout(150_000);
   const checked: Record<string, string[]> = {};
   for (const path of ['/', '/login', '/register']) {
     await page.goto(path);

@@ -131,7 +131,7 @@ test('an edit conflict (409) offers to reload the latest version or reapply mine
   await page.click('button:has-text("Save Draft")');
   await expect(conflict).toBeVisible();
   await Promise.all([page.waitForURL(/\/article\//), conflict.locator('button:has-text("Reapply my changes and save")').click()]);
-  await expect(page.locator('h1')).toHaveText('Mine wins');
+  await expect(page.locator('.banner h1')).toHaveText('Mine wins');
 });
 
 test('learning: a path with milestones, an assessment, and the weekly charts', async ({ page }) => {

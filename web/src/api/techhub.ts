@@ -101,23 +101,30 @@ export function useCreatePath() {
   });
 }
 
-/** Ticks a milestone off (or back on), shown at once and rolled back if the server refuses. */
+/**
+ * Ticks a milestone off (or back on). The tick shows at once (in the same event, so the
+ * checkbox never flickers back) and is rolled back if the server refuses.
+ */
 export function useToggleMilestone() {
   const qc = useQueryClient();
   const patch = (id: string, index: number, completed: boolean) =>
     qc.setQueryData<LearningPath[]>(techKeys.paths, (old) =>
       old?.map((p) => (p.id === id ? { ...p, milestones: p.milestones.map((m, i) => (i === index ? { ...m, completed } : m)) } : p)),
     );
-  return useMutation({
+  const mutation = useMutation({
     mutationFn: async ({ id, index, completed }: { id: string; index: number; completed: boolean }) =>
       (await fetchBody(client.PUT('/api/learning/paths/{id}/milestones/{index}', { params: { path: { id, index } }, body: { milestone: { completed } } }))).path,
-    onMutate: ({ id, index, completed }) => patch(id, index, completed),
     onError: (_e, { id, index, completed }) => patch(id, index, !completed),
     onSuccess: (path) => {
       qc.setQueryData<LearningPath[]>(techKeys.paths, (old) => old?.map((p) => (p.id === path.id ? path : p)));
       void qc.invalidateQueries({ queryKey: techKeys.allInsights });
     },
   });
+  const toggle = (change: { id: string; index: number; completed: boolean }) => {
+    patch(change.id, change.index, change.completed);
+    mutation.mutate(change);
+  };
+  return { toggle, error: mutation.error };
 }
 
 export function useAssessments() {

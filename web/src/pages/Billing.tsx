@@ -28,7 +28,8 @@ export function declineMessage(error: unknown): string | null {
   return `Payment declined: ${DECLINE_REASONS[reason] ?? reason} (${reason}). Nothing was charged and your plan did not change.`;
 }
 
-const limit = (n: number | null | undefined, unit: string) => (n === null || n === undefined ? `Unlimited ${unit}` : `${n} ${unit}`);
+/** "Unlimited drafts", "1 learning path", "20 learning paths". */
+const limit = (n: number | null | undefined, one: string, many: string) => (n === null || n === undefined ? `Unlimited ${many}` : `${n} ${n === 1 ? one : many}`);
 
 function PlanCard({ offer, current, cycle, onChoose }: { offer: PlanOffer; current: Subscription; cycle: 'monthly' | 'yearly'; onChoose: (plan: string) => void }) {
   const isCurrent = current.plan === offer.plan;
@@ -39,14 +40,14 @@ function PlanCard({ offer, current, cycle, onChoose }: { offer: PlanOffer; curre
         {offer.plan}
       </h3>
       <p className="plan-price">
-        {price === '0.00' ? 'Free' : `$${price}`}
+        ${price}
         {price !== '0.00' && <span className="muted text-sm"> / {cycle === 'monthly' ? 'month' : 'year'}</span>}
       </p>
       <ul className="plan-features">
-        <li>{limit(offer.entitlements.maxDrafts, 'drafts')}</li>
-        <li>{limit(offer.entitlements.maxLearningPaths, 'learning paths')}</li>
+        <li>{limit(offer.entitlements.maxDrafts, 'draft', 'drafts')}</li>
+        <li>{limit(offer.entitlements.maxLearningPaths, 'learning path', 'learning paths')}</li>
         <li>{offer.entitlements.analyticsHistoryDays == null ? 'All analytics history' : `${offer.entitlements.analyticsHistoryDays} days of analytics`}</li>
-        <li>{limit(offer.entitlements.assessmentsPerMonth, 'assessments a month')}</li>
+        <li>{limit(offer.entitlements.assessmentsPerMonth, 'assessment a month', 'assessments a month')}</li>
       </ul>
       {isCurrent ? (
         <p className="current-plan font-semibold">Your plan</p>

@@ -328,7 +328,7 @@ function PathCard({ path }: { path: LearningPath }) {
         {path.milestones.map((m, index) => (
           <li key={index}>
             <label>
-              <input type="checkbox" checked={m.completed ?? false} onChange={(e) => toggle.mutate({ id: path.id, index, completed: e.target.checked })} /> {m.title}
+              <input type="checkbox" checked={m.completed ?? false} onChange={(e) => toggle.toggle({ id: path.id, index, completed: e.target.checked })} /> {m.title}
             </label>
           </li>
         ))}
