@@ -149,6 +149,8 @@ test('learning: a path with milestones, an assessment, and the weekly charts', a
   await minutes.locator('summary').click();
   await expect(minutes.locator('tbody tr').last()).toContainText('45');
   await expect(page.locator('.tech-ranking')).toContainText('rust');
+  await page.locator('.chart-grid').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}/learning-charts-desktop.png` });
 
   await page.click('a:has-text("Learning paths")');
   await page.fill('input[name="pathTitle"]', 'Async Rust');
@@ -156,7 +158,8 @@ test('learning: a path with milestones, an assessment, and the weekly charts', a
   await page.click('button:has-text("Create path")');
   const path = page.locator('.learning-path', { hasText: 'Async Rust' });
   await expect(path).toContainText('0% done');
-  await path.getByLabel('Futures').check();
+  await path.getByLabel('Futures').click();
+  await expect(path.getByLabel('Futures')).toBeChecked();
   await expect(path).toContainText('50% done');
   await page.reload();
   await expect(page.locator('.learning-path', { hasText: 'Async Rust' })).toContainText('50% done');
@@ -199,7 +202,7 @@ test('a phone-width reader can study an article and reach every page from the me
   await signUp(page);
   for (const link of ['Search', 'Dashboard', 'Learning']) {
     await page.click(`nav a:has-text("${link}")`);
-    await expect(page.locator('h1')).toHaveText(link);
+    await expect(page.locator('.page-title')).toHaveText(link);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow, `${link} scrolls sideways by ${overflow} px`).toBeLessThanOrEqual(0);
   }
@@ -229,4 +232,38 @@ test('the theme preference follows the user to a new browser', async ({ page, br
   await fresh.click('button[type="submit"]');
   await expect(fresh.locator('html')).toHaveClass(/dark/);
   await other.close();
+});
+
+/** Presses Tab until the focused element's text is `text` (at most 60 times); fails otherwise. */
+async function tabTo(page: Page, text: string) {
+  for (let i = 0; i < 60; i++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => document.activeElement?.textContent?.trim() ?? '');
+    if (focused === text) return;
+  }
+  throw new Error(`"${text}" cannot be reached with Tab`);
+}
+
+test('the main actions are reachable and usable with the keyboard alone', async ({ page }) => {
+  await signUp(page);
+  await page.goto('/');
+  await page.locator('.article-preview .preview-link').first().click();
+  await page.locator('.banner h1').waitFor();
+  await tabTo(page, 'Bookmark');
+  await page.keyboard.press('Enter');
+  await expect(page.locator('button.bookmark-button')).toHaveText('Bookmarked');
+  await tabTo(page, 'Start studying this post');
+  await page.keyboard.press('Enter');
+  await tabTo(page, 'Stop and record');
+  await page.keyboard.press('Enter');
+  await expect(page.locator('.study-timer .success-message')).toContainText('Session recorded');
+
+  await page.goto('/billing');
+  await page.getByTestId('current-plan').waitFor();
+  await tabTo(page, 'Choose pro');
+  await page.keyboard.press('Enter');
+  // The checkout opens with the card number focused.
+  await expect(page.locator('input[name="cardNumber"]')).toBeFocused();
+  await page.keyboard.type('4242424242424242');
+  await expect(page.locator('input[name="cardNumber"]')).toHaveValue('4242424242424242');
 });

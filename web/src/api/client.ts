@@ -72,3 +72,18 @@ export async function fetchBody<T>(pending: Promise<Outcome<T>>): Promise<T> {
   if (data === undefined || data === null) throw ApiError.unreadable(204);
   return data;
 }
+
+/**
+ * TechHub's article fields, read defensively: a RealWorld backend (or a test's mocked answer)
+ * sends articles without them, and the pages must still show the article.
+ */
+export function techhubFields(a: Article): { categories: string[]; readTime: number | null; status: string; difficulty: string | null; bookmarked: boolean } {
+  const raw = a as Partial<Article>;
+  return {
+    categories: Array.isArray(raw.categories) ? raw.categories : [],
+    readTime: typeof raw.estimatedReadTime === 'number' ? raw.estimatedReadTime : null,
+    status: typeof raw.status === 'string' ? raw.status : 'published',
+    difficulty: typeof raw.difficulty === 'string' ? raw.difficulty : null,
+    bookmarked: raw.bookmarked === true,
+  };
+}

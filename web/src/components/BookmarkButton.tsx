@@ -1,4 +1,4 @@
-import type { Article } from '../api/client';
+import { techhubFields, type Article } from '../api/client';
 import { useToggleBookmark } from '../api/techhub';
 import { useMemberAction } from '../auth/useMemberAction';
 
@@ -6,15 +6,16 @@ import { useMemberAction } from '../auth/useMemberAction';
 export function BookmarkButton({ article }: { article: Article }) {
   const toggle = useToggleBookmark();
   const run = useMemberAction(toggle.mutate);
+  const bookmarked = techhubFields(article).bookmarked;
   return (
     <button
       type="button"
-      className={`btn btn-sm bookmark-button ${article.bookmarked ? 'btn-secondary' : 'btn-outline-secondary'}`}
-      aria-pressed={article.bookmarked}
+      className={`btn btn-sm bookmark-button ${bookmarked ? 'btn-secondary' : 'btn-outline-secondary'}`}
+      aria-pressed={bookmarked}
       title={toggle.isError ? 'Could not save: try again' : undefined}
-      onClick={() => run(article)}
+      onClick={() => run({ ...article, bookmarked })}
     >
-      {article.bookmarked ? 'Bookmarked' : 'Bookmark'}
+      {bookmarked ? 'Bookmarked' : 'Bookmark'}
     </button>
   );
 }

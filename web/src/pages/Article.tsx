@@ -2,7 +2,7 @@ import { useMemo, useState } from 'react';
 import DOMPurify from 'dompurify';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
-import { call, client, fetchBody, type Article, type Comment } from '../api/client';
+import { call, client, fetchBody, techhubFields, type Article, type Comment } from '../api/client';
 import { keys, useArticle, useComments } from '../api/queries';
 import { useAuth } from '../auth/auth';
 import { ArticleMeta, TagList } from '../components/ArticlePreview';
@@ -171,6 +171,7 @@ export default function ArticlePage() {
     );
   }
   const a = article.data;
+  const facts = techhubFields(a);
   return (
     <div className="article-page">
       <div className="banner">
@@ -184,10 +185,10 @@ export default function ArticlePage() {
       <div className="container page">
         <div className="article-tools">
           <p className="muted text-sm article-facts">
-            {a.status === 'draft' && <span className="status-pill">Draft: only you can see it</span>}
-            <span>{a.estimatedReadTime} min read</span>
-            {a.difficulty && <span className="capitalize">{a.difficulty}</span>}
-            {a.categories.length > 0 && <span>{a.categories.join(', ')}</span>}
+            {facts.status === 'draft' && <span className="status-pill">Draft: only you can see it</span>}
+            {facts.readTime !== null && <span>{facts.readTime} min read</span>}
+            {facts.difficulty && <span className="capitalize">{facts.difficulty}</span>}
+            {facts.categories.length > 0 && <span>{facts.categories.join(', ')}</span>}
           </p>
           <div className="article-tool-buttons">
             <BookmarkButton article={a} />

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { asApiError } from '../api/errors';
 import { useCancelPlan, useChangePlan, useOrders, usePayments, usePlans, useSubscription, type PlanOffer, type Subscription } from '../api/techhub';
 import { ErrorMessages, LoadError } from '../components/ErrorMessages';
@@ -68,8 +68,16 @@ function Checkout({ plan, cycle, subscription, onPaid, onClose }: { plan: string
   const [useSaved, setUseSaved] = useState(subscription.hasPaymentMethod);
   const paid = plan !== 'free';
   const declined = declineMessage(change.error);
+  // Opening the checkout puts the keyboard where the next step is.
+  const cardInput = useRef<HTMLInputElement>(null);
+  const form = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    form.current?.scrollIntoView({ block: 'nearest' });
+    cardInput.current?.focus();
+  }, []);
   return (
     <form
+      ref={form}
       className="card card-block checkout"
       noValidate
       onSubmit={(e) => {
@@ -100,7 +108,7 @@ function Checkout({ plan, cycle, subscription, onPaid, onClose }: { plan: string
             <>
               <label className="form-grid-wide">
                 Card number
-                <input className="form-control" name="cardNumber" inputMode="numeric" autoComplete="cc-number" value={number} onChange={(e) => setNumber(e.target.value)} placeholder="4242 4242 4242 4242" />
+                <input className="form-control" name="cardNumber" ref={cardInput} inputMode="numeric" autoComplete="cc-number" value={number} onChange={(e) => setNumber(e.target.value)} placeholder="4242 4242 4242 4242" />
               </label>
               <label>
                 Expiry (MM/YY)

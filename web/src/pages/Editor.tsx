@@ -3,7 +3,7 @@ import DOMPurify from 'dompurify';
 import { marked } from 'marked';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useNavigate, useParams } from 'react-router';
-import { client, fetchBody, type Article } from '../api/client';
+import { client, fetchBody, techhubFields, type Article } from '../api/client';
 import { asApiError } from '../api/errors';
 import { keys, useArticle } from '../api/queries';
 import { techKeys } from '../api/techhub';
@@ -36,13 +36,14 @@ export function previewHtml(markdown: string): string {
 }
 
 function draftOf(a: Article): Draft {
+  const facts = techhubFields(a);
   return {
     title: a.title,
     description: a.description,
     body: a.body ?? '',
     tagList: a.tagList,
-    categories: a.categories.join(', '),
-    difficulty: a.difficulty ?? '',
+    categories: facts.categories.join(', '),
+    difficulty: facts.difficulty ?? '',
   };
 }
 
@@ -128,7 +129,7 @@ function EditorForm({ initial, article }: { initial: Draft; article?: Article })
     setTagInput('');
   };
 
-  const isDraft = article ? article.status === 'draft' : false;
+  const isDraft = article ? techhubFields(article).status === 'draft' : false;
   const conflict = latest !== null && asApiError(save.error).status === 409;
 
   return (
