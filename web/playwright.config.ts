@@ -18,6 +18,8 @@ export default defineConfig({
     screenshot: 'only-on-failure',
     actionTimeout: 5_000,
     navigationTimeout: 10_000,
+    // Charts draw at once (they honour reduced motion), so screenshots show the final figures.
+    contextOptions: { reducedMotion: 'reduce' },
   },
   projects: [{ name: 'chromium', use: { ...devices['Desktop Chrome'], ...chromium } }],
 });

@@ -1,13 +1,15 @@
+import { useEffect, useRef } from 'react';
 import { Link, useLocation } from 'react-router';
 import { asApiError } from '../api/errors';
 
 /** The API's field errors as a list (`.error-messages`, the e2e contract), or nothing. */
 export function ErrorMessages({ error }: { error: unknown }) {
   const location = useLocation();
+  const list = useRevealed<HTMLUListElement>(error);
   if (!error) return null;
   const apiError = asApiError(error);
   return (
-    <ul className="error-messages" role="alert">
+    <ul className="error-messages" role="alert" ref={list}>
       {apiError.messages.map((m) => (
         <li key={m}>{m}</li>
       ))}
@@ -38,4 +40,16 @@ export function LoadError({ error, retry, what }: { error: unknown; retry?: () =
       )}
     </div>
   );
+}
+
+/**
+ * A ref whose element is scrolled into view whenever `trigger` changes to something: a message
+ * that appears above the button the user pressed must not stay out of sight.
+ */
+export function useRevealed<T extends HTMLElement>(trigger: unknown) {
+  const ref = useRef<T>(null);
+  useEffect(() => {
+    if (trigger) ref.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [trigger]);
+  return ref;
 }

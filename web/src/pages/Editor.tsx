@@ -7,7 +7,7 @@ import { client, fetchBody, techhubFields, type Article } from '../api/client';
 import { asApiError } from '../api/errors';
 import { keys, useArticle } from '../api/queries';
 import { techKeys } from '../api/techhub';
-import { ErrorMessages, LoadError } from '../components/ErrorMessages';
+import { ErrorMessages, LoadError, useRevealed } from '../components/ErrorMessages';
 import { Field } from '../components/Field';
 import { Icon } from '../components/Icon';
 
@@ -60,8 +60,9 @@ function Preview({ body }: { body: string }) {
 
 /** Someone saved the article since it was opened here: take theirs, or save ours over it. */
 function Conflict({ latest, onReload, onReapply }: { latest: Article; onReload: () => void; onReapply: () => void }) {
+  const panel = useRevealed<HTMLDivElement>(latest);
   return (
-    <div className="conflict-panel" role="alert">
+    <div className="conflict-panel" role="alert" ref={panel}>
       <p className="font-semibold">This article was changed after you opened it (now version {latest.version}, saved {new Date(latest.updatedAt).toLocaleString('en-US')}).</p>
       <p className="text-sm">Your edits are still here. Reload the latest version and lose them, or save yours over it.</p>
       <div className="mt-2 flex flex-wrap gap-2">
