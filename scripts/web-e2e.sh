@@ -36,6 +36,8 @@ while [ $# -gt 0 ]; do
 done
 say() { printf '[web-e2e] %s\n' "$*" >&2; }
 BIN="${TECHHUB_BIN:-target/debug/techhub}"
+# TechHub's own tests run its CLI (`techhub admin`) against the same databases.
+export TECHHUB_CLI="$ROOT/$BIN"
 
 SUITE="${TECHHUB_REALWORLD_E2E:-$ROOT/../shared/realworld/e2e}"
 [ -f "$SUITE/playwright.base.ts" ] || { say "error: no suite at $SUITE"; exit 1; }

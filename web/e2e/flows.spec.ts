@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { PASSWORD, signUp } from './helpers';
 
@@ -86,6 +89,13 @@ test('register, draft, publish, search, study, dashboard, upgrade and see the pa
   await page.screenshot({ path: `${SHOTS}/billing-after-upgrade-desktop.png` });
   await page.goto('/dashboard');
   await expect(page.getByTestId('plan')).toContainText('pro');
+
+  // Cancel: the plan stays to the end of the paid cycle and will not renew.
+  await page.goto('/billing');
+  await page.click('button:has-text("Cancel subscription")');
+  await expect(page.locator('.current-subscription')).toContainText('Cancelled: it will not renew.');
+  await expect(page.locator('.current-subscription')).toContainText('Ends on');
+  await expect(page.getByTestId('current-plan')).toHaveText('pro');
 });
 
 test('a declined card shows the provider reason and leaves the plan unchanged', async ({ page }) => {
@@ -266,4 +276,71 @@ test('the main actions are reachable and usable with the keyboard alone', async 
   await expect(page.locator('input[name="cardNumber"]')).toBeFocused();
   await page.keyboard.type('4242424242424242');
   await expect(page.locator('input[name="cardNumber"]')).toHaveValue('4242424242424242');
+});
+
+/** The verification token mailed to `email` (the server writes mail as .eml files in its data folder). */
+function mailedToken(email: string): string | null {
+  const dir = join(process.env.TECHHUB_DATA_DIR ?? '', 'mail');
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.eml'));
+  } catch {
+    return null;
+  }
+  for (const name of names) {
+    const raw = readFileSync(join(dir, name), 'utf8');
+    if (!raw.includes(email)) continue;
+    // A quoted-printable body (soft line breaks, `=3D` for `=`), or a base64 one.
+    let text = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    const b64 = /Content-Transfer-Encoding: base64\r?\n\r?\n([A-Za-z0-9+/=\r\n]+)/.exec(raw);
+    if (b64?.[1]) text += Buffer.from(b64[1].replace(/\s+/g, ''), 'base64').toString('utf8');
+    const token = /verify-email\?token=([A-Za-z0-9_-]+)/.exec(text);
+    if (token?.[1]) return token[1];
+  }
+  return null;
+}
+
+test('the link in the verification email confirms the address', async ({ page }) => {
+  expect(process.env.TECHHUB_DATA_DIR, 'scripts/web-e2e.sh sets the data folder the mail goes to').toBeTruthy();
+  const name = await signUp(page);
+  await page.goto('/dashboard');
+  await expect(page.locator('.dashboard-page')).toContainText('not confirmed yet');
+  let token: string | null = null;
+  await expect(async () => {
+    token = mailedToken(`${name}@example.com`);
+    expect(token).not.toBeNull();
+  }).toPass({ timeout: 20_000 });
+  await page.goto(`/verify-email?token=${token}`);
+  await expect(page.locator('.verified')).toContainText(`${name}@example.com is confirmed`);
+  // Used once: the same link again says so.
+  await page.reload();
+  await expect(page.locator('.verify-page [role="alert"]')).toContainText('invalid, already used or expired');
+  await page.goto('/dashboard');
+  await expect(page.getByTestId('plan')).toBeVisible();
+  await expect(page.locator('.dashboard-page')).not.toContainText('not confirmed yet');
+});
+
+test('admin reports: charts for an admin, a refusal for everyone else', async ({ page }) => {
+  const cli = process.env.TECHHUB_CLI;
+  expect(cli, 'scripts/web-e2e.sh sets TECHHUB_CLI').toBeTruthy();
+  const name = await signUp(page);
+  await page.goto('/admin');
+  await expect(page.locator('.admins-only')).toContainText('administrators only');
+  await page.goto('/dashboard');
+  await expect(page.getByTestId('plan')).toBeVisible();
+  await expect(page.locator('a:has-text("Admin reports")')).toHaveCount(0);
+
+  execFileSync(cli ?? '', ['admin', name], { env: process.env, stdio: 'pipe' });
+  await page.goto('/dashboard');
+  await page.click('a:has-text("Admin reports")');
+  await expect(page.locator('.page-title')).toHaveText('Admin reports');
+  const active = page.locator('figure', { hasText: 'Active users per day' });
+  await expect(active).toBeVisible();
+  await active.locator('summary').click();
+  // The seeded community and this run's users were active: some day has a count above 0.
+  await expect(active.locator('tbody td').filter({ hasText: /^[1-9]/ }).first()).toBeVisible();
+  await expect(page.locator('figure', { hasText: 'Users per engagement score band' })).toBeVisible();
+  await page.selectOption('.admin-page .section-head select', 'week');
+  await expect(page.locator('figure', { hasText: 'Active users per week' })).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}/admin-desktop.png`, fullPage: true });
 });

@@ -286,6 +286,8 @@ pub(crate) async fn verify_email(
 ) -> Result<Json<UserResponse>, ApiError> {
     let token = required("token", &req.token)?;
     let user = users::verify_email(&state.stores.mysql, token).await?;
+    // The cached user and dashboard still say "not confirmed": drop them.
+    crate::cached::invalidate(&state, &[keys::user(user.id), keys::dashboard(user.id)]).await;
     let jwt = state.jwt.issue(user.id);
     Ok(UserResponse::new(user, jwt))
 }

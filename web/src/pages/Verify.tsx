@@ -1,4 +1,5 @@
-import { useQuery } from '@tanstack/react-query';
+import { useEffect, useRef } from 'react';
+import { useMutation } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
 import { client, fetchBody } from '../api/client';
 import { asApiError } from '../api/errors';
@@ -10,26 +11,26 @@ export default function VerifyEmail() {
   const [params] = useSearchParams();
   const token = params.get('token') ?? '';
   const auth = useAuth();
-  // A query, not an effect: it runs once per token however often the page renders.
-  const verify = useQuery({
-    queryKey: ['verify-email', token],
-    enabled: token !== '',
-    retry: false,
-    staleTime: Infinity,
-    gcTime: Infinity,
-    queryFn: async () => {
-      const user = (await fetchBody(client.POST('/api/user/verify', { body: { token } }))).user;
-      auth.signIn(user);
-      return user;
-    },
+  // A token works once: it is sent once per page, however often the page renders (the ref
+  // also holds across React's development double effects).
+  const verify = useMutation({
+    mutationFn: async (t: string) => (await fetchBody(client.POST('/api/user/verify', { body: { token: t } }))).user,
+    onSuccess: (user) => auth.signIn(user),
   });
+  const sent = useRef<string | null>(null);
+  const { mutate } = verify;
+  useEffect(() => {
+    if (token === '' || sent.current === token) return;
+    sent.current = token;
+    mutate(token);
+  }, [token, mutate]);
   return (
     <Page title="Confirm your email" className="verify-page">
       {token === '' ? (
         <p className="error-messages" role="alert">
           This link has no token. Open the link from the email exactly as it was sent.
         </p>
-      ) : verify.isPending ? (
+      ) : verify.isPending || verify.isIdle ? (
         <Skeleton lines={2} label="Confirming your email address" />
       ) : verify.isError ? (
         <div role="alert">

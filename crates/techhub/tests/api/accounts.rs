@@ -285,6 +285,9 @@ async fn email_verification_through_the_mail_sink() {
     assert_eq!(mails.len(), 1);
     assert!(mails[0].contains("Subject: Confirm your TechHub email address"));
     let token = token_in(&mails[0]);
+    // Cached before the confirmation: the confirmation must not leave it stale.
+    let (_, before) = app.dashboard_ok(&user).await;
+    assert_eq!(before["account"]["emailVerified"], false);
 
     let wrong = app.verify_email("not-the-token").await;
     assert_eq!(
@@ -294,6 +297,9 @@ async fn email_verification_through_the_mail_sink() {
 
     let ok = expect_json(app.verify_email(&token).await, 200, "the mailed token").await;
     assert_eq!(ok["user"]["emailVerified"], true);
+    let (cache, after) = app.dashboard_ok(&user).await;
+    assert_eq!(cache, "miss", "confirming drops the cached dashboard");
+    assert_eq!(after["account"]["emailVerified"], true);
     let again = app.verify_email(&token).await;
     assert_eq!(again.status(), 422, "a token works once");
 
