@@ -65,8 +65,13 @@ test('a favorite the server refuses is rolled back', async ({ page }) => {
   const preview = page.locator('.article-preview').first();
   const button = preview.locator('button');
   const before = (await button.textContent())?.trim();
-  await page.route('**/api/articles/*/favorite', (route) => route.abort('connectionrefused'));
+  // The refusal comes late, so the optimistic state can be seen first.
+  await page.route('**/api/articles/*/favorite', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await route.abort('connectionrefused');
+  });
   await button.click();
+  await expect(button).toHaveClass(/btn-primary/);
   await expect(button).toHaveClass(/btn-outline-primary/);
   await expect(button).toHaveText(before ?? '');
 });

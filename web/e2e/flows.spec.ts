@@ -81,8 +81,10 @@ test('register, draft, publish, search, study, dashboard, upgrade and see the pa
   await page.fill('input[name="cardNumber"]', '4242 4242 4242 4242');
   await page.fill('input[name="cvc"]', '123');
   await page.click('button:has-text("Pay and upgrade")');
+  // The confirmation names the new plan from the first frame it shows.
+  await expect(page.locator('.success-message')).toBeVisible();
+  expect(await page.locator('.success-message').textContent()).toContain('pro plan');
   await expect(page.getByTestId('current-plan')).toHaveText('pro');
-  await expect(page.locator('.success-message')).toContainText('pro plan');
   await expect(page.locator('.payments-table tbody tr').first()).toContainText('$12.00');
   await expect(page.locator('.payments-table tbody tr').first()).toContainText('succeeded');
   await expect(page.locator('.orders-table tbody tr').first()).toContainText('$12.00');
@@ -93,6 +95,10 @@ test('register, draft, publish, search, study, dashboard, upgrade and see the pa
   // Cancel: the plan stays to the end of the paid cycle and will not renew.
   await page.goto('/billing');
   await page.click('button:has-text("Cancel subscription")');
+  await page.click('button:has-text("Keep my plan")');
+  await expect(page.locator('.current-subscription')).not.toContainText('Cancelled');
+  await page.click('button:has-text("Cancel subscription")');
+  await page.click('button:has-text("Yes, cancel")');
   await expect(page.locator('.current-subscription')).toContainText('Cancelled: it will not renew.');
   await expect(page.locator('.current-subscription')).toContainText('Ends on');
   await expect(page.getByTestId('current-plan')).toHaveText('pro');
@@ -222,6 +228,40 @@ test('a phone-width reader can study an article and reach every page from the me
   await expect(page.locator('button.bookmark-button')).toHaveText('Bookmarked');
   await page.goto('/bookmarks');
   await expect(page.locator('.article-preview')).toHaveCount(1);
+  // The heart works in the bookmarks list too, both ways.
+  const heart = page.locator('.article-preview button');
+  const count = Number((await heart.textContent())?.match(/\d+/)?.[0]);
+  await heart.click();
+  await expect(heart).toHaveClass(/btn-primary/);
+  await expect(heart).toContainText(String(count + 1));
+  await heart.click();
+  await expect(heart).toHaveClass(/btn-outline-primary/);
+  await expect(heart).toContainText(String(count));
+  // Removing the bookmark empties the list.
+  await page.locator('.article-preview .preview-link').click();
+  await page.click('button:has-text("Bookmarked")');
+  await expect(page.locator('button.bookmark-button')).toHaveText('Bookmark');
+  await page.goto('/bookmarks');
+  await expect(page.locator('.empty-feed-message')).toContainText('No bookmarks yet');
+});
+
+test('signing in as someone else in the same tab shows none of the first account', async ({ page, browser }) => {
+  const other = await browser.newContext();
+  const second = await signUp(await other.newPage());
+  await other.close();
+  const first = await signUp(page);
+  await page.goto('/dashboard');
+  await expect(page.locator('.dashboard-page')).toContainText(`Welcome back, ${first}.`);
+  // Straight to the sign-in page, without signing out.
+  await page.click('nav a:has-text("Settings")');
+  await page.goto('/login');
+  await page.fill('input[name="email"]', `${second}@example.com`);
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.click('button[type="submit"]');
+  await expect(page.locator(`nav a[href="/profile/${second}"]`)).toBeVisible();
+  await page.click('nav a:has-text("Dashboard")');
+  await expect(page.locator('.dashboard-page')).toContainText(`Welcome back, ${second}.`);
+  await expect(page.locator('.dashboard-page')).not.toContainText(first);
 });
 
 test('the theme preference follows the user to a new browser', async ({ page, browser }) => {
@@ -264,9 +304,11 @@ test('the main actions are reachable and usable with the keyboard alone', async 
   await expect(page.locator('button.bookmark-button')).toHaveText('Bookmarked');
   await tabTo(page, 'Start studying this post');
   await page.keyboard.press('Enter');
-  await tabTo(page, 'Stop and record');
+  // The focus moves to the button that replaced the one pressed.
+  await expect(page.locator('button:has-text("Stop and record")')).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(page.locator('.study-timer .success-message')).toContainText('Session recorded');
+  await expect(page.locator('button:has-text("Start studying this post")')).toBeFocused();
 
   await page.goto('/billing');
   await page.getByTestId('current-plan').waitFor();
@@ -312,12 +354,13 @@ test('the link in the verification email confirms the address', async ({ page })
   }).toPass({ timeout: 20_000 });
   await page.goto(`/verify-email?token=${token}`);
   await expect(page.locator('.verified')).toContainText(`${name}@example.com is confirmed`);
-  // Used once: the same link again says so.
-  await page.reload();
-  await expect(page.locator('.verify-page [role="alert"]')).toContainText('invalid, already used or expired');
-  await page.goto('/dashboard');
+  // In the same page (no reload): the dashboard no longer asks.
+  await page.click('a:has-text("Go to your dashboard")');
   await expect(page.getByTestId('plan')).toBeVisible();
   await expect(page.locator('.dashboard-page')).not.toContainText('not confirmed yet');
+  // Used once: the same link again says so.
+  await page.goto(`/verify-email?token=${token}`);
+  await expect(page.locator('.verify-page [role="alert"]')).toContainText('invalid, already used or expired');
 });
 
 test('admin reports: charts for an admin, a refusal for everyone else', async ({ page }) => {

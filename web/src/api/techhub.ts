@@ -35,10 +35,11 @@ export const techKeys = {
   insights: (weeks: number) => ['insights', weeks] as const,
   allInsights: ['insights'] as const,
   search: (f: SearchFilter) => ['search', f] as const,
-  drafts: (page: number) => ['drafts', page] as const,
-  allDrafts: ['drafts'] as const,
-  bookmarks: (page: number) => ['bookmarks', page] as const,
-  allBookmarks: ['bookmarks'] as const,
+  // Under the article lists' prefix, so favorites, deletions and edits reach them too.
+  drafts: (page: number) => ['articles', 'drafts', page] as const,
+  allDrafts: ['articles', 'drafts'] as const,
+  bookmarks: (page: number) => ['articles', 'bookmarks', page] as const,
+  allBookmarks: ['articles', 'bookmarks'] as const,
   analytics: (slug: string, days: number) => ['analytics', slug, days] as const,
   subscription: ['subscription'] as const,
   plans: ['plans'] as const,
@@ -72,6 +73,14 @@ export function useSessions(page: number) {
     placeholderData: keepPreviousData,
     queryFn: async ({ signal }) =>
       fetchBody(client.GET('/api/learning/sessions', { params: { query: { limit: SESSIONS_PAGE, offset: (page - 1) * SESSIONS_PAGE } }, signal })),
+  });
+}
+
+/** Up to 100 of the newest sessions (the most a page holds), for figures over recent weeks. */
+export function useRecentSessions() {
+  return useQuery({
+    queryKey: [...techKeys.allSessions, 'recent'] as const,
+    queryFn: async ({ signal }) => (await fetchBody(client.GET('/api/learning/sessions', { params: { query: { limit: 100 } }, signal }))).sessions,
   });
 }
 
@@ -285,6 +294,7 @@ export function useChangePlan() {
   return useMutation({
     mutationFn: async (change: { plan: string; billingCycle: string; card?: Card }) =>
       fetchBody(client.PUT('/api/subscription', { body: { subscription: change } })),
+    onSuccess: (answer) => qc.setQueryData(techKeys.subscription, answer.subscription),
     // A declined card leaves a failed payment in the history: refresh it either way.
     onSettled: () => billingChanged(qc),
   });
@@ -294,6 +304,7 @@ export function useCancelPlan() {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: async () => (await fetchBody(client.DELETE('/api/subscription'))).subscription,
+    onSuccess: (subscription) => qc.setQueryData(techKeys.subscription, subscription),
     onSettled: () => billingChanged(qc),
   });
 }
@@ -312,6 +323,8 @@ export function usePreferences(enabled: boolean) {
 export function useSavePreferences() {
   const qc = useQueryClient();
   return useMutation({
+    // One at a time, in order: the last click is what the profile keeps.
+    scope: { id: 'preferences' },
     mutationFn: async (change: { theme?: Theme }) => (await fetchBody(client.PUT('/api/user/preferences', { body: { preferences: change } }))).preferences,
     onSuccess: (prefs) => qc.setQueryData(techKeys.preferences, prefs),
   });

@@ -100,13 +100,23 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     };
   }, [attempt, queries]);
 
+  const current = useRef<string | null>(null);
+  useEffect(() => {
+    current.current = user?.username ?? null;
+  }, [user]);
   const signIn = useCallback((u: User) => {
+    const switched = current.current !== null && current.current !== u.username;
     storeToken(u.token);
     settled.current = true;
     failures.current = 0;
     setSignedOut(false);
     setUser(u);
     setState('authenticated');
+    if (switched) {
+      // Another account: nothing the previous one loaded (dashboard, billing, drafts) may show.
+      queries.removeQueries();
+      return;
+    }
     // Lists and articles carry the reader's own flags (favorited, following).
     void queries.cancelQueries().then(() => queries.invalidateQueries());
   }, [queries]);

@@ -1,4 +1,5 @@
 import { useEffect, useRef } from 'react';
+import { useDarkShown } from '../lib/theme';
 import {
   BarController,
   BarElement,
@@ -37,6 +38,8 @@ const COLORS = ['#0d9488', '#6366f1', '#f59e0b', '#e11d48'];
  */
 export function Chart({ title, kind, labels, series, horizontal = false }: ChartProps) {
   const canvas = useRef<HTMLCanvasElement>(null);
+  // Drawn again in the other theme's ink when the theme changes.
+  const dark = useDarkShown();
   useEffect(() => {
     if (!canvas.current) return;
     const ink = getComputedStyle(document.documentElement).color || '#334155';
@@ -65,7 +68,7 @@ export function Chart({ title, kind, labels, series, horizontal = false }: Chart
       },
     });
     return () => chart.destroy();
-  }, [kind, labels, series, horizontal]);
+  }, [kind, labels, series, horizontal, dark]);
 
   return (
     <figure className="chart">

@@ -52,7 +52,7 @@ function Header() {
             </>
           )}
           <li className="nav-item">
-            <ThemeToggle />
+            <ThemeToggle key={user?.username ?? ''} />
           </li>
         </ul>
       </div>

@@ -74,3 +74,15 @@ export function Pager({ page, total, size, onPage }: { page: number; total: numb
     </nav>
   );
 }
+
+/** Placeholders of the charts' own size while their figures load. */
+export function ChartsLoading({ count, label }: { count: number; label: string }) {
+  return (
+    <div className="chart-grid" aria-busy="true" role="status">
+      <span className="sr-only">{label}…</span>
+      {Array.from({ length: count }, (_, i) => (
+        <div key={i} className="chart-placeholder" aria-hidden="true" />
+      ))}
+    </div>
+  );
+}

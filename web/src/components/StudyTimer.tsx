@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { useRecordSession } from '../api/techhub';
 import { useMemberAction } from '../auth/useMemberAction';
@@ -43,7 +43,15 @@ export function StudyTimer({ slug }: { slug: string }) {
     return () => window.clearInterval(id);
   }, [started]);
 
+  // Start and stop swap buttons: the keyboard focus follows to the one shown.
+  const button = useRef<HTMLButtonElement>(null);
+  const moved = useRef(false);
+  useEffect(() => {
+    if (moved.current) button.current?.focus();
+  }, [started]);
+
   const start = useMemberAction(() => {
+    moved.current = true;
     const at = Date.now();
     sessionStorage.setItem(storageKey(slug), String(at));
     record.reset();
@@ -58,6 +66,7 @@ export function StudyTimer({ slug }: { slug: string }) {
       {
         onSuccess: () => {
           sessionStorage.removeItem(storageKey(slug));
+          moved.current = true;
           setStarted(null);
         },
       },
@@ -67,7 +76,7 @@ export function StudyTimer({ slug }: { slug: string }) {
   return (
     <div className="study-timer" aria-label="Studying this post" role="group">
       {started === null ? (
-        <button type="button" className="btn btn-sm btn-outline-primary" onClick={() => start(undefined)}>
+        <button type="button" ref={button} className="btn btn-sm btn-outline-primary" onClick={() => start(undefined)}>
           Start studying this post
         </button>
       ) : (
@@ -75,7 +84,7 @@ export function StudyTimer({ slug }: { slug: string }) {
           <span className="study-clock" aria-live="off">
             Studying: <time>{clock(Math.max(0, now - started))}</time>
           </span>
-          <button type="button" className="btn btn-sm btn-primary" onClick={stop} disabled={record.isPending}>
+          <button type="button" ref={button} className="btn btn-sm btn-primary" onClick={stop} disabled={record.isPending}>
             {record.isPending ? 'Recording…' : 'Stop and record'}
           </button>
         </>

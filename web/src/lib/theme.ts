@@ -1,3 +1,5 @@
+import { useSyncExternalStore } from 'react';
+
 /** Light, dark, or whatever the system prefers: the profile's `theme` preference. */
 export type ThemeChoice = 'system' | 'light' | 'dark';
 
@@ -42,4 +44,15 @@ export function startTheme(): void {
   systemQuery()?.addEventListener('change', () => {
     if (storedTheme() === 'system') applyTheme('system');
   });
+}
+
+function watchDark(onChange: () => void): () => void {
+  const observer = new MutationObserver(onChange);
+  observer.observe(document.documentElement, { attributes: true, attributeFilter: ['class'] });
+  return () => observer.disconnect();
+}
+
+/** Whether the page shows dark now; re-renders when the theme changes. */
+export function useDarkShown(): boolean {
+  return useSyncExternalStore(watchDark, () => document.documentElement.classList.contains('dark'));
 }

@@ -3,7 +3,7 @@ import { asApiError } from '../api/errors';
 import { useActiveUsers, useEngagementReport, useTopTechnologies } from '../api/techhub';
 import { Chart } from '../components/Chart';
 import { LoadError } from '../components/ErrorMessages';
-import { Page, Skeleton } from '../components/Page';
+import { ChartsLoading, Page } from '../components/Page';
 
 function ActiveUsers() {
   const [period, setPeriod] = useState('day');
@@ -26,7 +26,7 @@ function ActiveUsers() {
           </select>
         </label>
       </div>
-      {report.isPending ? <Skeleton lines={6} /> : report.isError ? <LoadError error={report.error} retry={() => void report.refetch()} what="active users" /> : <Chart title={`Active users per ${period}`} kind="line" labels={labels} series={series} />}
+      {report.isPending ? <ChartsLoading count={1} label="Loading the report" /> : report.isError ? <LoadError error={report.error} retry={() => void report.refetch()} what="active users" /> : <Chart title={`Active users per ${period}`} kind="line" labels={labels} series={series} />}
     </section>
   );
 }
@@ -48,7 +48,7 @@ function TopTechnologies() {
         Top technologies this week
       </h2>
       {report.isPending ? (
-        <Skeleton lines={6} />
+        <ChartsLoading count={1} label="Loading the report" />
       ) : report.isError ? (
         <LoadError error={report.error} retry={() => void report.refetch()} what="top technologies" />
       ) : labels.length === 0 ? (
@@ -70,7 +70,7 @@ function Engagement() {
       <h2 id="engagement-heading" className="section-title">
         Engagement scores
       </h2>
-      {report.isPending ? <Skeleton lines={6} /> : report.isError ? <LoadError error={report.error} retry={() => void report.refetch()} what="engagement" /> : <Chart title="Users per engagement score band" kind="bar" labels={labels} series={series} />}
+      {report.isPending ? <ChartsLoading count={1} label="Loading the report" /> : report.isError ? <LoadError error={report.error} retry={() => void report.refetch()} what="engagement" /> : <Chart title="Users per engagement score band" kind="bar" labels={labels} series={series} />}
     </section>
   );
 }

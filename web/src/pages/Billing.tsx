@@ -32,7 +32,8 @@ export function declineMessage(error: unknown): string | null {
 const limit = (n: number | null | undefined, one: string, many: string) => (n === null || n === undefined ? `Unlimited ${many}` : `${n} ${n === 1 ? one : many}`);
 
 function PlanCard({ offer, current, cycle, onChoose }: { offer: PlanOffer; current: Subscription; cycle: 'monthly' | 'yearly'; onChoose: (plan: string) => void }) {
-  const isCurrent = current.plan === offer.plan;
+  // Paid plans come per cycle: pro monthly can still move to pro yearly.
+  const isCurrent = current.plan === offer.plan && (offer.plan === 'free' || current.billingCycle === cycle);
   const price = cycle === 'monthly' ? offer.monthlyPrice : offer.yearlyPrice;
   return (
     <article className={`plan-card ${isCurrent ? 'current' : ''}`} aria-labelledby={`plan-${offer.plan}`}>
@@ -236,6 +237,7 @@ export default function Billing() {
   const [cycle, setCycle] = useState<'monthly' | 'yearly'>('monthly');
   const [choice, setChoice] = useState<string | null>(null);
   const [upgraded, setUpgraded] = useState(false);
+  const [confirming, setConfirming] = useState(false);
   if (subscription.isPending || plans.isPending) {
     return (
       <Page title="Plan and billing" className="billing-page">
@@ -270,10 +272,26 @@ export default function Billing() {
           </p>
         )}
         <ErrorMessages error={cancel.error} />
-        {sub.plan !== 'free' && !sub.cancelAtPeriodEnd && (
-          <button type="button" className="btn btn-sm btn-outline-danger mt-2" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
+        {sub.plan !== 'free' && !sub.cancelAtPeriodEnd && !confirming && (
+          <button type="button" className="btn btn-sm btn-outline-danger mt-2" onClick={() => setConfirming(true)}>
             Cancel subscription
           </button>
+        )}
+        {confirming && !sub.cancelAtPeriodEnd && (
+          <div className="mt-2 flex flex-wrap items-center gap-2" role="group" aria-label="Confirm cancellation">
+            <span className="text-sm">It will not renew; you keep {sub.plan} until the end of this cycle.</span>
+            <button
+              type="button"
+              className="btn btn-sm btn-outline-danger"
+              onClick={() => cancel.mutate(undefined, { onSettled: () => setConfirming(false) })}
+              disabled={cancel.isPending}
+            >
+              Yes, cancel
+            </button>
+            <button type="button" className="btn btn-sm btn-outline-secondary" onClick={() => setConfirming(false)}>
+              Keep my plan
+            </button>
+          </div>
         )}
         {sub.cancelAtPeriodEnd && <p className="text-sm">Cancelled: it will not renew.</p>}
       </section>

@@ -7,12 +7,14 @@ import {
   useInsights,
   usePaths,
   useRecordAssessment,
+  useRecentSessions,
   useRecordSession,
   useSessions,
   useToggleMilestone,
   type LearningPath,
 } from '../api/techhub';
 import { Chart } from '../components/Chart';
+import { ChartsLoading } from '../components/Page';
 import { ErrorMessages, LoadError } from '../components/ErrorMessages';
 import { Page, Pager, Skeleton } from '../components/Page';
 import { formatDate, pageParam } from '../lib/format';
@@ -146,7 +148,7 @@ function InsightsCharts() {
         </label>
       </div>
       {insights.isPending ? (
-        <Skeleton lines={8} label="Loading your insights" />
+        <ChartsLoading count={2} label="Loading your insights" />
       ) : insights.isError ? (
         <LoadError error={insights.error} retry={() => void insights.refetch()} what="your insights" />
       ) : (
@@ -170,19 +172,19 @@ function InsightsCharts() {
   );
 }
 
-/** The top technologies by minutes, from the sessions of the last 30 days (up to 100). */
+/** The top technologies by minutes, from the sessions of the last 30 days (the newest 100 at most). */
 function TechnologyChart({ names }: { names: string[] }) {
-  const recent = useSessions(1);
+  const recent = useRecentSessions();
   const [since] = useState(() => Date.now() - 30 * 86_400_000);
   const minutesByTech = useMemo(() => {
     const totals = new Map<string, number>();
-    for (const s of recent.data?.sessions ?? []) {
+    for (const s of recent.data ?? []) {
       if (new Date(s.startedAt).getTime() < since) continue;
       for (const t of s.technologies) totals.set(t, (totals.get(t) ?? 0) + s.durationMinutes);
     }
     return totals;
   }, [recent.data, since]);
-  const top = names.slice(0, 8);
+  const top = useMemo(() => names.slice(0, 8), [names]);
   const series = useMemo(() => [{ label: 'Minutes', values: top.map((n) => minutesByTech.get(n) ?? 0) }], [top, minutesByTech]);
   return (
     <>
@@ -191,7 +193,7 @@ function TechnologyChart({ names }: { names: string[] }) {
           <li key={n}>{n}</li>
         ))}
       </ol>
-      {recent.data && <Chart title="Minutes per technology (recent sessions)" kind="bar" horizontal labels={top} series={series} />}
+      {recent.data ? <Chart title="Minutes per technology (last 30 days, up to 100 sessions)" kind="bar" horizontal labels={top} series={series} /> : <div className="chart-placeholder" aria-hidden="true" />}
     </>
   );
 }

@@ -48,6 +48,14 @@ export default function SearchPage() {
   const filter = readFilter(params);
   const [text, setText] = useState(filter.q);
   const [author, setAuthor] = useState(filter.author ?? '');
+  // The boxes follow the address when it changes from outside (Back, Forward, a link).
+  const address = params.toString();
+  const [shown, setShown] = useState(address);
+  if (shown !== address) {
+    setShown(address);
+    setText(filter.q);
+    setAuthor(filter.author ?? '');
+  }
   const tags = useTags();
   const search = useSearch(filter);
 

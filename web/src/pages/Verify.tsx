@@ -15,7 +15,10 @@ export default function VerifyEmail() {
   // also holds across React's development double effects).
   const verify = useMutation({
     mutationFn: async (t: string) => (await fetchBody(client.POST('/api/user/verify', { body: { token: t } }))).user,
-    onSuccess: (user) => auth.signIn(user),
+    // The link's owner is signed in, unless someone else already is here.
+    onSuccess: (user) => {
+      if (!auth.user || auth.user.username === user.username) auth.signIn(user);
+    },
   });
   const sent = useRef<string | null>(null);
   const { mutate } = verify;
