@@ -28,7 +28,12 @@ function Header() {
             Home
           </Item>
           <Item to="/search">Search</Item>
-          {user ? (
+          {auth.state === 'loading' ? (
+            // A stored token is being checked: neither a member's links nor "Sign in" yet.
+            <li className="nav-item nav-pending" aria-busy="true">
+              <span className="sr-only">Checking your session…</span>
+            </li>
+          ) : user ? (
             <>
               <Item to="/dashboard">Dashboard</Item>
               <Item to="/learning">Learning</Item>
