@@ -100,6 +100,22 @@ pub(crate) fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
     }
 }
 
+/// The largest `offset` a list accepts: deeper than any list TechHub holds, and far below the
+/// stores' own limits (MongoDB's skip is a signed 64-bit number).
+pub(crate) const MAX_PAGE_OFFSET: u64 = 10_000_000;
+
+/// The `offset` query parameter of a page: 0 to [`MAX_PAGE_OFFSET`], 0 when left out.
+pub(crate) fn page_offset(offset: Option<u64>) -> Result<u64, ApiError> {
+    let offset = offset.unwrap_or(0);
+    if offset > MAX_PAGE_OFFSET {
+        return Err(ApiError::invalid(
+            "offset",
+            format!("must be between 0 and {MAX_PAGE_OFFSET}"),
+        ));
+    }
+    Ok(offset)
+}
+
 /// The `limit` query parameter of a page: 1 to 100, 20 when left out.
 pub(crate) fn page_limit(limit: Option<i64>) -> Result<usize, ApiError> {
     let limit = limit.unwrap_or(20);

@@ -1684,6 +1684,7 @@ export interface operations {
                 favorited?: string | null;
                 /** @description 1 to 100, default 20. */
                 limit?: number | null;
+                /** @description 0 to 10000000, default 0. */
                 offset?: number | null;
             };
             header?: never;
@@ -1746,7 +1747,9 @@ export interface operations {
     feed: {
         parameters: {
             query?: {
+                /** @description 1 to 100, default 20. */
                 limit?: number | null;
+                /** @description 0 to 10000000, default 0. */
                 offset?: number | null;
             };
             header?: never;
@@ -2848,7 +2851,9 @@ export interface operations {
     my_bookmarks: {
         parameters: {
             query?: {
+                /** @description 1 to 100, default 20. */
                 limit?: number | null;
+                /** @description 0 to 10000000, default 0. */
                 offset?: number | null;
             };
             header?: never;
@@ -2876,7 +2881,9 @@ export interface operations {
     my_drafts: {
         parameters: {
             query?: {
+                /** @description 1 to 100, default 20. */
                 limit?: number | null;
+                /** @description 0 to 10000000, default 0. */
                 offset?: number | null;
             };
             header?: never;

@@ -15,7 +15,7 @@ use super::render::{article_response, list_response, ArticleResponse, ArticlesRe
 use super::{post_or_404, published_or_404};
 use crate::error::ApiError;
 use crate::extract::AuthUser;
-use crate::validate::page_limit;
+use crate::validate::{page_limit, page_offset};
 use crate::write_path::{self, Change, Effects};
 use crate::AppState;
 
@@ -82,13 +82,14 @@ pub(crate) async fn my_bookmarks(
     Query(q): Query<FeedQuery>,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
     let limit = page_limit(q.limit)?;
+    let offset = page_offset(q.offset)?;
     let mut ids = profiles::bookmarks(&state.stores.mongo, auth.id).await?;
     ids.reverse();
     let found = posts::by_ids(&state.stores.mongo, &ids, false).await?;
     let total = found.len() as u64;
     let window: Vec<Post> = found
         .into_iter()
-        .skip(q.offset.unwrap_or(0) as usize)
+        .skip(offset as usize)
         .take(limit)
         .collect();
     list_response(&state, Reader::Id(auth.id), window, total).await

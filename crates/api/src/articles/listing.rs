@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::extract::{AuthUser, MaybeAuthUser};
 use crate::own_writes::OwnWrites;
 use crate::profiles::user_id_by_name;
-use crate::validate::page_limit;
+use crate::validate::{page_limit, page_offset};
 use crate::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -33,13 +33,20 @@ pub struct ArticleQuery {
     /// Only articles this username favorited.
     favorited: Option<String>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// 0 to 10000000, default 0.
+    #[param(maximum = 10_000_000)]
     offset: Option<u64>,
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct FeedQuery {
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub(crate) limit: Option<i64>,
+    /// 0 to 10000000, default 0.
+    #[param(maximum = 10_000_000)]
     pub(crate) offset: Option<u64>,
 }
 
@@ -78,7 +85,7 @@ pub(crate) async fn list_articles(
     let mut filter = ListQuery {
         tag: q.tag.clone(),
         limit: page_limit(q.limit)?,
-        offset: q.offset.unwrap_or(0) as usize,
+        offset: page_offset(q.offset)? as usize,
         ..Default::default()
     };
     if let Some(author) = q.author.as_deref() {
@@ -109,7 +116,7 @@ pub(crate) async fn feed(
     let filter = ListQuery {
         authors: Some(viewer.following.iter().copied().collect()),
         limit: page_limit(q.limit)?,
-        offset: q.offset.unwrap_or(0) as usize,
+        offset: page_offset(q.offset)? as usize,
         ..Default::default()
     };
     let (found, total) = index_page(&state, Some(auth.id), filter).await?;
@@ -125,7 +132,7 @@ pub(crate) async fn my_drafts(
     Query(q): Query<FeedQuery>,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
     let limit = page_limit(q.limit)? as i64;
-    let offset = q.offset.unwrap_or(0);
+    let offset = page_offset(q.offset)?;
     let (found, total) = posts::drafts(&state.stores.mongo, auth.id, limit, offset).await?;
     list_response(&state, Reader::Id(auth.id), found, total).await
 }

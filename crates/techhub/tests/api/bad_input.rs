@@ -411,6 +411,47 @@ async fn every_bad_input_gets_a_clear_4xx_and_changes_nothing() {
             "limit",
             "between 1 and 100",
         ),
+        // Past what MongoDB's signed skip can hold: once a 500.
+        case(
+            "drafts offset past i64",
+            M::GET,
+            "/api/user/drafts?offset=9223372036854775808",
+            json!(null),
+            Auth::User,
+            422,
+            "offset",
+            "between 0 and 10000000",
+        ),
+        case(
+            "bookmarks offset too deep",
+            M::GET,
+            "/api/user/bookmarks?offset=10000001",
+            json!(null),
+            Auth::User,
+            422,
+            "offset",
+            "between 0 and 10000000",
+        ),
+        case(
+            "articles offset too deep",
+            M::GET,
+            "/api/articles?offset=18446744073709551615",
+            json!(null),
+            Auth::None,
+            422,
+            "offset",
+            "between 0 and 10000000",
+        ),
+        case(
+            "feed offset too deep",
+            M::GET,
+            "/api/articles/feed?offset=10000001",
+            json!(null),
+            Auth::User,
+            422,
+            "offset",
+            "between 0 and 10000000",
+        ),
     ];
 
     let forged = app.forged_token(me.id);
