@@ -120,6 +120,7 @@ impl Mongo {
         options.sdam_event_handler = Some(mongodb::event::EventHandler::callback(
             |event: mongodb::event::sdam::SdamEvent| {
                 use mongodb::event::sdam::SdamEvent;
+                use mongodb::ServerType;
                 match event {
                     SdamEvent::ServerHeartbeatFailed(e) => tracing::warn!(
                         server = %e.server_address,
@@ -128,6 +129,18 @@ impl Mongo {
                         error = %e.failure,
                         "MongoDB heartbeat failed"
                     ),
+                    // Discovering a server at start (from Unknown) is expected: not a
+                    // warning. Any other change (a primary lost, a server gone) is.
+                    SdamEvent::ServerDescriptionChanged(e)
+                        if e.previous_description.server_type() == ServerType::Unknown
+                            && e.new_description.server_type() != ServerType::Unknown =>
+                    {
+                        tracing::info!(
+                            server = %e.address,
+                            to = ?e.new_description.server_type(),
+                            "MongoDB server discovered"
+                        )
+                    }
                     SdamEvent::ServerDescriptionChanged(e)
                         if e.previous_description.server_type()
                             != e.new_description.server_type() =>
